@@ -1,0 +1,74 @@
+"""Every error the hub raises on purpose, as one tree.
+
+    KissError
+    ├── ConfigError                 a setting has a bad value (names key and value)
+    ├── ProtocolError               a frame from Twitch that breaks the EventSub protocol
+    │   └── MalformedMessage        not JSON, or JSON not of the EventSub envelope shape
+    ├── UnknownTopic                a subscription type/version the catalog does not know
+    ├── InvalidCondition            a condition that misses or adds fields for its topic
+    ├── HelixError                  an answer from Helix that is not a success
+    │   ├── TransientHelixError     5xx, timeouts, rate limit: retry with backoff
+    │   └── PermanentHelixError     other 4xx: recorded with Twitch's message, never retried
+    │       └── QuotaExceeded       429 that is a quota (not a rate limit): a placement failure
+    └── TokenError                  a token that is missing, invalid, or cannot be refreshed
+
+Retryable errors carry ``retryable = True`` so callers decide by type, not by message.
+"""
+
+from __future__ import annotations
+
+
+class KissError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigError(KissError):
+    """A configuration value is invalid."""
+
+
+class ProtocolError(KissError):
+    """Twitch (or a peer) broke the EventSub protocol."""
+
+
+class MalformedMessage(ProtocolError):
+    """A frame that is not a well-formed EventSub message."""
+
+
+class UnknownTopic(KissError):
+    """A subscription type and version that the catalog does not know."""
+
+
+class InvalidCondition(KissError):
+    """A subscription condition that does not fit its topic."""
+
+
+class HelixError(KissError):
+    """A Helix answer that is not a success."""
+
+    def __init__(self, status: int, message: str, *, method: str = "", path: str = "") -> None:
+        self.status = status
+        self.message = message
+        self.method = method
+        self.path = path
+        where = f"{method} {path} " if method else ""
+        super().__init__(f"{where}-> {status}: {message}")
+
+
+class TransientHelixError(HelixError):
+    """5xx, a timeout or a rate limit: worth retrying later."""
+
+    retryable = True
+
+
+class PermanentHelixError(HelixError):
+    """A 4xx that will not change by retrying."""
+
+
+class QuotaExceeded(PermanentHelixError):
+    """A 429 that is a quota (transports, type+condition, cost), not a rate limit."""
+
+
+class TokenError(KissError):
+    """A token is missing, invalid, or cannot be refreshed."""

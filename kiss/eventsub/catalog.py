@@ -1,0 +1,226 @@
+"""The subscription types the hub knows (twitch-eventsub.md §7 and the Twitch reference).
+
+Each topic says its version, condition fields, the scopes of which the token needs one,
+its cost rule, and, where the event carries one, the field that identifies the event
+itself (used to drop duplicates that arrive under different message ids).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiss.errors import InvalidCondition, UnknownTopic
+
+ALL_TRANSPORTS = frozenset({"websocket", "webhook", "conduit"})
+
+
+@dataclass(frozen=True)
+class Topic:
+    type: str
+    version: str
+    required: tuple[str, ...] = ("broadcaster_user_id",)
+    optional: tuple[str, ...] = ()
+    exactly_one_of: tuple[str, ...] = ()
+    any_scope: frozenset[str] = frozenset()
+    event_id_field: str | None = None
+    transports: frozenset[str] = ALL_TRANSPORTS
+    # App-token (conduit/webhook) chat types need these granted by the bot and the channel.
+    app_token_scopes: frozenset[str] = field(default=frozenset())
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.type, self.version)
+
+    @property
+    def needs_authorization(self) -> bool:
+        """Types that need a scope cost 0; types that only name a user cost 1 (§2)."""
+        return bool(self.any_scope)
+
+    def cost(self, user_authorized_client: bool) -> int:
+        if self.needs_authorization or user_authorized_client:
+            return 0
+        return 1
+
+    def validate_condition(self, condition: Mapping[str, Any]) -> dict[str, str]:
+        """The condition as Twitch wants it, or InvalidCondition naming the problem."""
+        if not isinstance(condition, Mapping):
+            raise InvalidCondition(f"{self.type}: condition must be an object")
+        allowed = set(self.required) | set(self.optional) | set(self.exactly_one_of)
+        unknown = sorted(set(condition) - allowed)
+        if unknown:
+            raise InvalidCondition(
+                f"{self.type} v{self.version}: unknown condition field(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+        missing = [name for name in self.required if not condition.get(name)]
+        if missing:
+            raise InvalidCondition(
+                f"{self.type} v{self.version}: missing condition field(s) {', '.join(missing)}"
+            )
+        if self.exactly_one_of:
+            present = [name for name in self.exactly_one_of if condition.get(name)]
+            if len(present) != 1:
+                raise InvalidCondition(
+                    f"{self.type} v{self.version}: exactly one of "
+                    f"{', '.join(self.exactly_one_of)} is required"
+                )
+        cleaned: dict[str, str] = {}
+        for name, value in condition.items():
+            if value in (None, ""):
+                continue
+            if not isinstance(value, str):
+                raise InvalidCondition(
+                    f"{self.type}: condition field {name} must be a string, got {value!r}"
+                )
+            cleaned[name] = value
+        return cleaned
+
+
+def _t(type_: str, version: str = "1", **kwargs: Any) -> Topic:
+    for name in ("any_scope", "app_token_scopes", "transports"):
+        if name in kwargs:
+            kwargs[name] = frozenset(kwargs[name])
+    for name in ("required", "optional", "exactly_one_of"):
+        if name in kwargs:
+            kwargs[name] = tuple(kwargs[name])
+    return Topic(type_, version, **kwargs)
+
+
+_MOD = ("broadcaster_user_id", "moderator_user_id")
+_CHAT = ("broadcaster_user_id", "user_id")
+_CHAT_SCOPES = {"user:read:chat"}
+_CHAT_APP = {"user:bot", "channel:bot"}
+_SUBS = {"channel:read:subscriptions"}
+_REDEMPTIONS = {"channel:read:redemptions", "channel:manage:redemptions"}
+_POLLS = {"channel:read:polls", "channel:manage:polls"}
+_PREDICTIONS = {"channel:read:predictions", "channel:manage:predictions"}
+_SHOUTOUTS = {"moderator:read:shoutouts", "moderator:manage:shoutouts"}
+_SHIELD = {"moderator:read:shield_mode", "moderator:manage:shield_mode"}
+
+TOPICS: tuple[Topic, ...] = (
+    _t("stream.online", event_id_field="id"),
+    _t("stream.offline"),
+    _t("channel.update", "2"),
+    _t("channel.update", "1"),
+    _t("user.update", required=("user_id",)),
+    _t("channel.follow", "2", required=_MOD, any_scope={"moderator:read:followers"}),
+    _t("channel.subscribe", any_scope=_SUBS),
+    _t("channel.subscription.end", any_scope=_SUBS),
+    _t("channel.subscription.gift", any_scope=_SUBS),
+    _t("channel.subscription.message", any_scope=_SUBS),
+    _t("channel.cheer", any_scope={"bits:read"}),
+    _t(
+        "channel.raid",
+        required=(),
+        exactly_one_of=("from_broadcaster_user_id", "to_broadcaster_user_id"),
+    ),
+    _t("channel.ban", any_scope={"channel:moderate"}),
+    _t("channel.unban", any_scope={"channel:moderate"}),
+    _t("channel.moderator.add", any_scope={"moderation:read"}),
+    _t("channel.moderator.remove", any_scope={"moderation:read"}),
+    _t("channel.vip.add", any_scope={"channel:read:vips", "channel:manage:vips"}),
+    _t("channel.vip.remove", any_scope={"channel:read:vips", "channel:manage:vips"}),
+    _t(
+        "channel.channel_points_custom_reward.add",
+        any_scope=_REDEMPTIONS,
+    ),
+    _t(
+        "channel.channel_points_custom_reward.update",
+        optional=("reward_id",),
+        any_scope=_REDEMPTIONS,
+    ),
+    _t(
+        "channel.channel_points_custom_reward.remove",
+        optional=("reward_id",),
+        any_scope=_REDEMPTIONS,
+    ),
+    _t(
+        "channel.channel_points_custom_reward_redemption.add",
+        optional=("reward_id",),
+        any_scope=_REDEMPTIONS,
+        event_id_field="id",
+    ),
+    _t(
+        "channel.channel_points_custom_reward_redemption.update",
+        optional=("reward_id",),
+        any_scope=_REDEMPTIONS,
+    ),
+    _t("channel.poll.begin", any_scope=_POLLS, event_id_field="id"),
+    _t("channel.poll.progress", any_scope=_POLLS),
+    _t("channel.poll.end", any_scope=_POLLS, event_id_field="id"),
+    _t("channel.prediction.begin", any_scope=_PREDICTIONS, event_id_field="id"),
+    _t("channel.prediction.progress", any_scope=_PREDICTIONS),
+    _t("channel.prediction.lock", any_scope=_PREDICTIONS, event_id_field="id"),
+    _t("channel.prediction.end", any_scope=_PREDICTIONS, event_id_field="id"),
+    _t("channel.hype_train.begin", "2", any_scope={"channel:read:hype_train"}, event_id_field="id"),
+    _t("channel.hype_train.progress", "2", any_scope={"channel:read:hype_train"}),
+    _t("channel.hype_train.end", "2", any_scope={"channel:read:hype_train"}, event_id_field="id"),
+    _t("channel.goal.begin", any_scope={"channel:read:goals"}),
+    _t("channel.goal.progress", any_scope={"channel:read:goals"}),
+    _t("channel.goal.end", any_scope={"channel:read:goals"}),
+    _t(
+        "channel.chat.message",
+        required=_CHAT,
+        any_scope=_CHAT_SCOPES,
+        app_token_scopes=_CHAT_APP,
+        event_id_field="message_id",
+    ),
+    _t(
+        "channel.chat.notification",
+        required=_CHAT,
+        any_scope=_CHAT_SCOPES,
+        app_token_scopes=_CHAT_APP,
+        event_id_field="message_id",
+    ),
+    _t("channel.chat.clear", required=_CHAT, any_scope=_CHAT_SCOPES, app_token_scopes=_CHAT_APP),
+    _t(
+        "channel.chat.message_delete",
+        required=_CHAT,
+        any_scope=_CHAT_SCOPES,
+        app_token_scopes=_CHAT_APP,
+    ),
+    _t("channel.ad_break.begin", any_scope={"channel:read:ads"}),
+    _t("channel.shoutout.create", required=_MOD, any_scope=_SHOUTOUTS),
+    _t("channel.shoutout.receive", required=_MOD, any_scope=_SHOUTOUTS),
+    _t("channel.shield_mode.begin", required=_MOD, any_scope=_SHIELD),
+    _t("channel.shield_mode.end", required=_MOD, any_scope=_SHIELD),
+    _t("channel.charity_campaign.donate", any_scope={"channel:read:charity"}, event_id_field="id"),
+    _t(
+        "conduit.shard.disabled",
+        required=("client_id",),
+        optional=("conduit_id",),
+        transports={"webhook", "conduit"},
+    ),
+)
+
+# Versions Twitch has removed: creating them answers 410 Gone.
+REMOVED_VERSIONS: frozenset[tuple[str, str]] = frozenset({("channel.follow", "1")})
+
+_BY_KEY: dict[tuple[str, str], Topic] = {topic.key: topic for topic in TOPICS}
+
+
+def is_removed(type_: str, version: str) -> bool:
+    return (type_, version) in REMOVED_VERSIONS
+
+
+def lookup(type_: str, version: str | None = None) -> Topic:
+    """The topic of a type (and version; the newest when omitted), or UnknownTopic."""
+    if version is not None:
+        topic = _BY_KEY.get((type_, version))
+        if topic is None:
+            known = sorted(v for (t, v) in _BY_KEY if t == type_)
+            hint = f"; known versions: {', '.join(known)}" if known else ""
+            if is_removed(type_, version):
+                hint = f"; version {version} was removed by Twitch{hint}"
+            raise UnknownTopic(f"unknown subscription type {type_!r} version {version!r}{hint}")
+        return topic
+    versions = [topic for (t, _), topic in _BY_KEY.items() if t == type_]
+    if not versions:
+        raise UnknownTopic(f"unknown subscription type {type_!r}")
+    return max(versions, key=lambda topic: int(topic.version))
+
+
+def topic_types() -> list[str]:
+    return sorted({topic.type for topic in TOPICS})

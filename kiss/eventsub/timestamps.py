@@ -1,0 +1,42 @@
+"""Twitch's RFC3339 timestamps, which carry nanoseconds (more than datetime holds)."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import time
+
+from kiss.errors import MalformedMessage
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_timestamp(text: str) -> float:
+    """Seconds since the epoch of an RFC3339 timestamp; MalformedMessage if it is not one."""
+    match = _RFC3339.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise MalformedMessage(f"not an RFC3339 timestamp: {text!r}")
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    try:
+        whole = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+    except (ValueError, OverflowError) as error:
+        raise MalformedMessage(f"not an RFC3339 timestamp: {text!r}") from error
+    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+        raise MalformedMessage(f"not an RFC3339 timestamp: {text!r}")
+    fraction = match.group(7)
+    seconds = whole + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+    zone = match.group(8)
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+    return seconds
+
+
+def format_timestamp(epoch_ns: int | None = None) -> str:
+    """RFC3339 with nanosecond precision, as Twitch writes it."""
+    if epoch_ns is None:
+        epoch_ns = time.time_ns()
+    seconds, nanos = divmod(epoch_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"

@@ -1,0 +1,167 @@
+"""Typed settings, read once at a process's entry point and passed down.
+
+Sources, strongest first: keyword arguments, ``KISSBOT_*`` environment variables
+(nested keys joined with ``__``, e.g. ``KISSBOT_EVENTSUB__RECONCILE_INTERVAL=30``),
+the YAML file (``config/config.yaml`` or the path in ``KISSBOT_CONFIG``), then defaults.
+The seed's variables ``KISSBOT_DB_PATH`` and ``KISSBOT_REDIS_URL`` are honoured too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from kiss.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/config.yaml")
+TWITCH_EVENTSUB_WS_URL = "wss://eventsub.wss.twitch.tv/ws"
+TWITCH_HELIX_URL = "https://api.twitch.tv/helix"
+TWITCH_OAUTH_URL = "https://id.twitch.tv/oauth2"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSection(_Section):
+    enabled: bool = True
+
+
+class EventSubSection(_Section):
+    hub: HubSection = HubSection()
+    transport: Literal["conduit", "websocket"] = "conduit"
+    conduit_shards: int = Field(default=1, ge=1, le=20_000)
+    keepalive_timeout_seconds: int = Field(default=10, ge=10, le=600)
+    reconcile_interval: float = Field(default=60.0, gt=0)
+    req_rate_per_s: float = Field(default=10.0, gt=0)
+    req_jitter_ms: int = Field(default=200, ge=0)
+    ws_backoff_base: float = Field(default=2.0, gt=0)
+    ws_backoff_max: float = Field(default=60.0, gt=0)
+    shard_lease_seconds: float = Field(default=15.0, gt=0)
+
+
+class TwitchSection(_Section):
+    client_id: str = ""
+    client_secret: str = Field(default="", repr=False)
+    eventsub_ws_url: str = TWITCH_EVENTSUB_WS_URL
+    helix_url: str = TWITCH_HELIX_URL
+    oauth_url: str = TWITCH_OAUTH_URL
+
+    @field_validator("eventsub_ws_url")
+    @classmethod
+    def _websocket_scheme(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value
+
+    @field_validator("helix_url", "oauth_url")
+    @classmethod
+    def _http_scheme(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def configured(self) -> bool:
+        """True when real Twitch credentials are set (else: demo mode on the simulator)."""
+        return bool(self.client_id and self.client_secret)
+
+
+class StreamsSection(_Section):
+    maxlen: int = Field(default=10_000, ge=1)
+    max_age_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+
+class SimulatorSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KISSBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "sqlite:///kissbot.db"
+    key_prefix: str = "kiss"
+    secret_key_file: Path = Path(".kissbot.key")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_port: int = Field(default=9808, ge=0, le=65535)
+    eventsub: EventSubSection = EventSubSection()
+    twitch: TwitchSection = TwitchSection()
+    streams: StreamsSection = StreamsSection()
+    simulator: SimulatorSection = SimulatorSection()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError("must be an SQLAlchemy URL such as sqlite:///kissbot.db")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_path = Path(os.environ.get("KISSBOT_CONFIG", DEFAULT_CONFIG_PATH))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_path))
+        return tuple(sources)
+
+
+def _seed_environment() -> dict[str, Any]:
+    """The seed's variable names, kept so that an old deployment's env still works."""
+    overrides: dict[str, Any] = {}
+    db_path = os.environ.get("KISSBOT_DB_PATH")
+    if db_path and "KISSBOT_DATABASE_URL" not in os.environ:
+        overrides["database_url"] = f"sqlite:///{db_path}"
+    return overrides
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        value = item.get("input")
+        shown = "<hidden>" if "secret" in key else repr(value)
+        problems.append(f"{key}={shown}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings once; a bad value raises ConfigError naming key and value."""
+    config_path = Path(os.environ.get("KISSBOT_CONFIG", DEFAULT_CONFIG_PATH))
+    if "KISSBOT_CONFIG" in os.environ and not config_path.is_file():
+        raise ConfigError(f"KISSBOT_CONFIG={str(config_path)!r}: no such file")
+    try:
+        return Settings(**{**_seed_environment(), **overrides})
+    except ValidationError as error:
+        raise ConfigError(f"invalid configuration: {_describe(error)}") from error
+    except (OSError, ValueError) as error:  # unreadable or non-YAML config file
+        raise ConfigError(f"cannot read {config_path}: {error}") from error

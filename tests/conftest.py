@@ -1,0 +1,44 @@
+"""Fixtures shared by the whole suite: real Redis and PostgreSQL, isolated by key prefix."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from kiss.keys import Keys
+
+REDIS_URL = os.environ.get("KISS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+POSTGRES_URL = os.environ.get(
+    "KISS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys(redis_client: redis.Redis) -> Iterator[Keys]:
+    """A key prefix of this test's own, deleted afterwards: tests never share Redis keys."""
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield Keys(prefix=prefix)
+    doomed = list(redis_client.scan_iter(match=f"{prefix}:*", count=1000))
+    if doomed:
+        redis_client.delete(*doomed)
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    return POSTGRES_URL
