@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///kissbot.db"
     key_prefix: str = "kiss"
+    celery_queue: str = "kiss"
     secret_key_file: Path = Path(".kissbot.key")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_port: int = Field(default=9808, ge=0, le=65535)

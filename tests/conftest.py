@@ -40,5 +40,20 @@ def keys(redis_client: redis.Redis) -> Iterator[Keys]:
 
 
 @pytest.fixture
-def postgres_url() -> str:
-    return POSTGRES_URL
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, dropped afterwards."""
+    import psycopg
+
+    admin_url = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"kiss_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: "os.PathLike[str]") -> str:
+    return f"sqlite:///{tmp_path}/kissbot.db"
