@@ -8,8 +8,7 @@ from typing import Any
 import click
 
 # name -> "module:attribute" of a click command or group.
-SUBCOMMANDS: dict[str, str] = {
-}
+SUBCOMMANDS: dict[str, str] = {}
 
 
 class LazyGroup(click.Group):

@@ -7,7 +7,7 @@ nothing else escapes it, whatever the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import orjson
 
@@ -89,7 +89,7 @@ class Revocation:
     subscription: Subscription
 
 
-Message = Union[Welcome, Keepalive, Notification, Reconnect, Revocation]
+Message = Welcome | Keepalive | Notification | Reconnect | Revocation
 
 _CHANNEL_FIELDS = (
     "broadcaster_user_id",
