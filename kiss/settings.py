@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -164,5 +165,5 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**{**_seed_environment(), **overrides})
     except ValidationError as error:
         raise ConfigError(f"invalid configuration: {_describe(error)}") from error
-    except (OSError, ValueError) as error:  # unreadable or non-YAML config file
+    except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable or non-YAML file
         raise ConfigError(f"cannot read {config_path}: {error}") from error

@@ -1,0 +1,122 @@
+"""The topic catalog: versions, conditions, scopes, the cost rule and removed versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from kiss.errors import InvalidCondition, UnknownTopic
+from kiss.eventsub import catalog
+
+SPEC_TABLE = [  # twitch-eventsub.md §7: type, version, required condition fields, a valid scope
+    ("stream.online", "1", {"broadcaster_user_id"}, None),
+    ("stream.offline", "1", {"broadcaster_user_id"}, None),
+    ("channel.update", "2", {"broadcaster_user_id"}, None),
+    (
+        "channel.follow",
+        "2",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:read:followers",
+    ),
+    ("channel.subscribe", "1", {"broadcaster_user_id"}, "channel:read:subscriptions"),
+    ("channel.subscription.gift", "1", {"broadcaster_user_id"}, "channel:read:subscriptions"),
+    ("channel.subscription.message", "1", {"broadcaster_user_id"}, "channel:read:subscriptions"),
+    ("channel.cheer", "1", {"broadcaster_user_id"}, "bits:read"),
+    ("channel.raid", "1", set(), None),
+    ("channel.ban", "1", {"broadcaster_user_id"}, "channel:moderate"),
+    ("channel.moderator.add", "1", {"broadcaster_user_id"}, "moderation:read"),
+    (
+        "channel.channel_points_custom_reward_redemption.add",
+        "1",
+        {"broadcaster_user_id"},
+        "channel:manage:redemptions",
+    ),
+    ("channel.poll.begin", "1", {"broadcaster_user_id"}, "channel:read:polls"),
+    ("channel.prediction.begin", "1", {"broadcaster_user_id"}, "channel:manage:predictions"),
+    ("channel.hype_train.begin", "2", {"broadcaster_user_id"}, "channel:read:hype_train"),
+    ("channel.chat.message", "1", {"broadcaster_user_id", "user_id"}, "user:read:chat"),
+    ("channel.chat.notification", "1", {"broadcaster_user_id", "user_id"}, "user:read:chat"),
+    ("user.update", "1", {"user_id"}, None),
+    ("channel.ad_break.begin", "1", {"broadcaster_user_id"}, "channel:read:ads"),
+    (
+        "channel.shoutout.create",
+        "1",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:read:shoutouts",
+    ),
+]
+
+
+@pytest.mark.parametrize(("type_", "version", "required", "scope"), SPEC_TABLE)
+def test_spec_types_are_in_the_catalog(
+    type_: str, version: str, required: set[str], scope: str | None
+) -> None:
+    topic = catalog.lookup(type_, version)
+    assert set(topic.required) == required
+    if scope is None:
+        assert not topic.any_scope
+        assert topic.cost(user_authorized_client=False) == 1
+        assert topic.cost(user_authorized_client=True) == 0
+    else:
+        assert scope in topic.any_scope
+        assert topic.cost(user_authorized_client=False) == 0
+
+
+def test_lookup_without_version_takes_the_newest() -> None:
+    assert catalog.lookup("channel.update").version == "2"
+
+
+def test_removed_version_is_named_as_removed() -> None:
+    assert catalog.is_removed("channel.follow", "1")
+    with pytest.raises(UnknownTopic, match="removed"):
+        catalog.lookup("channel.follow", "1")
+
+
+@pytest.mark.parametrize(("type_", "version"), [("stream.onlin", "1"), ("stream.online", "9")])
+def test_unknown_topic_names_type_and_version(type_: str, version: str) -> None:
+    with pytest.raises(UnknownTopic, match=type_):
+        catalog.lookup(type_, version)
+
+
+def test_condition_missing_field_is_named() -> None:
+    with pytest.raises(InvalidCondition, match="moderator_user_id"):
+        catalog.lookup("channel.follow", "2").validate_condition({"broadcaster_user_id": "1"})
+
+
+def test_condition_unknown_field_is_named() -> None:
+    with pytest.raises(InvalidCondition, match="broadcaster_id"):
+        catalog.lookup("stream.online").validate_condition({"broadcaster_id": "1"})
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [{}, {"from_broadcaster_user_id": "1", "to_broadcaster_user_id": "2"}],
+)
+def test_raid_needs_exactly_one_side(condition: dict[str, str]) -> None:
+    with pytest.raises(InvalidCondition, match="exactly one"):
+        catalog.lookup("channel.raid").validate_condition(condition)
+
+
+def test_condition_values_must_be_strings() -> None:
+    with pytest.raises(InvalidCondition, match="must be a string"):
+        catalog.lookup("stream.online").validate_condition({"broadcaster_user_id": 12826})
+
+
+def test_optional_field_may_be_given_or_left_out() -> None:
+    topic = catalog.lookup("channel.channel_points_custom_reward_redemption.add")
+    assert topic.validate_condition({"broadcaster_user_id": "1", "reward_id": ""}) == {
+        "broadcaster_user_id": "1"
+    }
+    assert topic.validate_condition({"broadcaster_user_id": "1", "reward_id": "r"}) == {
+        "broadcaster_user_id": "1",
+        "reward_id": "r",
+    }
+
+
+def test_chat_types_name_the_app_token_scopes() -> None:
+    assert catalog.lookup("channel.chat.message").app_token_scopes == {"user:bot", "channel:bot"}
+
+
+def test_every_topic_key_is_unique_and_versions_are_numeric() -> None:
+    keys = [topic.key for topic in catalog.TOPICS]
+    assert len(keys) == len(set(keys))
+    assert all(topic.version.isdigit() for topic in catalog.TOPICS)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from kiss.errors import MalformedMessage
+from kiss.eventsub.timestamps import format_timestamp, parse_timestamp
+
+
+def test_format_writes_nanoseconds_like_twitch() -> None:
+    assert format_timestamp(1_689_778_611_634_234_626) == "2023-07-19T14:56:51.634234626Z"
+
+
+def test_round_trip_keeps_sub_microsecond_order() -> None:
+    earlier = parse_timestamp(format_timestamp(1_700_000_000_000_000_001))
+    later = parse_timestamp(format_timestamp(1_700_000_000_000_100_000))
+    assert earlier < later
+
+
+@pytest.mark.parametrize(
+    ("text", "epoch"),
+    [
+        ("2023-07-19T14:56:51Z", 1_689_778_611.0),
+        ("2023-07-19T16:56:51.5+02:00", 1_689_778_611.5),
+        ("2023-07-19t14:56:51.25z", 1_689_778_611.25),
+    ],
+)
+def test_parse_accepts_rfc3339_variants(text: str, epoch: float) -> None:
+    assert parse_timestamp(text) == pytest.approx(epoch)
+
+
+@pytest.mark.parametrize("text", ["", "2023-07-19", "2023-13-19T14:56:51Z", "2023-07-19T25:00:00Z"])
+def test_parse_rejects_non_timestamps(text: str) -> None:
+    with pytest.raises(MalformedMessage, match="RFC3339"):
+        parse_timestamp(text)

@@ -1,0 +1,129 @@
+"""Settings: YAML file, then KISSBOT_* variables over it; bad values name key and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiss.errors import ConfigError
+from kiss.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("KISSBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no config/config.yaml here unless a test writes one
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hub.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_embedded_ones() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite:///kissbot.db"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.eventsub.reconcile_interval == 60
+    assert settings.eventsub.req_jitter_ms == 200
+    assert settings.eventsub.ws_backoff_base == 2
+    assert settings.eventsub.ws_backoff_max == 60
+    assert settings.eventsub.hub.enabled is True
+    assert not settings.twitch.configured
+
+
+def test_yaml_file_named_by_kissbot_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "eventsub:\n  reconcile_interval: 30\n  req_rate_per_s: 2\n  hub:\n    enabled: false\n",
+    )
+    monkeypatch.setenv("KISSBOT_CONFIG", str(path))
+    settings = load_settings()
+    assert settings.eventsub.reconcile_interval == 30
+    assert settings.eventsub.req_rate_per_s == 2
+    assert settings.eventsub.hub.enabled is False
+
+
+def test_default_config_path_is_read(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("log_level: DEBUG\n")
+    assert load_settings().log_level == "DEBUG"
+
+
+def test_environment_overrides_yaml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(tmp_path, "eventsub:\n  reconcile_interval: 30\n  ws_backoff_max: 10\n")
+    monkeypatch.setenv("KISSBOT_CONFIG", str(path))
+    monkeypatch.setenv("KISSBOT_EVENTSUB__RECONCILE_INTERVAL", "5")
+    monkeypatch.setenv("KISSBOT_TWITCH__HELIX_URL", "http://127.0.0.1:8080/helix/")
+    settings = load_settings()
+    assert settings.eventsub.reconcile_interval == 5
+    assert settings.eventsub.ws_backoff_max == 10  # untouched keys keep the file's value
+    assert settings.twitch.helix_url == "http://127.0.0.1:8080/helix"
+
+
+def test_seed_db_path_variable_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KISSBOT_DB_PATH", "/var/lib/kiss/kissbot.db")
+    assert load_settings().database_url == "sqlite:////var/lib/kiss/kissbot.db"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("KISSBOT_EVENTSUB__RECONCILE_INTERVAL", "soon", "eventsub.reconcile_interval='soon'"),
+        ("KISSBOT_EVENTSUB__REQ_RATE_PER_S", "-1", "eventsub.req_rate_per_s='-1'"),
+        ("KISSBOT_EVENTSUB__TRANSPORT", "carrier-pigeon", "eventsub.transport='carrier-pigeon'"),
+        ("KISSBOT_REDIS_URL", "localhost:6379", "redis_url='localhost:6379'"),
+        ("KISSBOT_TWITCH__EVENTSUB_WS_URL", "http://x/ws", "twitch.eventsub_ws_url='http://x/ws'"),
+    ],
+)
+def test_bad_value_names_key_and_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, named: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert named in str(raised.value)
+
+
+def test_unknown_key_in_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(tmp_path, "eventsub:\n  reconcile_intervall: 30\n")
+    monkeypatch.setenv("KISSBOT_CONFIG", str(path))
+    with pytest.raises(ConfigError, match="reconcile_intervall"):
+        load_settings()
+
+
+def test_missing_config_file_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("KISSBOT_CONFIG", str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings()
+
+
+def test_unparsable_yaml_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write_config(tmp_path, "eventsub: [unclosed\n")
+    monkeypatch.setenv("KISSBOT_CONFIG", str(path))
+    with pytest.raises(ConfigError, match=r"hub\.yaml"):
+        load_settings()
+
+
+def test_secrets_are_hidden_from_errors_and_repr(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KISSBOT_TWITCH__CLIENT_SECRET", "s3cr3t-value")
+    settings = load_settings()
+    assert "s3cr3t-value" not in repr(settings)
+    assert settings.twitch.client_secret == "s3cr3t-value"
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("twitch:\n  client_secret: [s3cr3t-value]\n")
+    monkeypatch.setenv("KISSBOT_CONFIG", str(path))
+    monkeypatch.delenv("KISSBOT_TWITCH__CLIENT_SECRET")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "twitch.client_secret=<hidden>" in str(raised.value)
+    assert "s3cr3t" not in str(raised.value)
