@@ -103,3 +103,7 @@ class Keys:
     def bot_group(self, bot: str) -> str:
         """Consumer-group name of one bot on its channel's stream."""
         return f"bot:{bot}"
+
+    def bot_dead_letters(self, channel_id: str, bot: str) -> str:
+        """Stream of a bot's entries whose handler kept failing past the delivery bound."""
+        return f"{self.prefix}:deadletter:{channel_id}:{bot}"
