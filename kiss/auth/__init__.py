@@ -1,0 +1,1 @@
+"""Tokens: OAuth flows (device code, client credentials, validate, refresh) and token providers."""

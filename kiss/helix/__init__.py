@@ -1,0 +1,1 @@
+"""Helix over HTTP: the client, the shared Redis rate limiter, subscription endpoints."""

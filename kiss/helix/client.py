@@ -1,0 +1,232 @@
+"""The Helix HTTP client: every call through the shared rate limiter, answers as typed errors.
+
+    200-299            HelixResponse
+    401                the token is invalidated and the call retried once with a fresh one
+    429 rate limit     (Ratelimit-Remaining 0) the shared bucket blocks until the reset, retried
+    429 otherwise      QuotaExceeded: a placement failure, never a retry loop (twitchdev#958)
+    5xx, timeout       retried with jittered backoff, then TransientHelixError
+    other 4xx          PermanentHelixError with Twitch's message
+
+Statuses listed in ``expect`` come back as a response instead (a 409 on create is a success).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis
+import requests
+
+from kiss.auth.credentials import client_credentials
+from kiss.auth.provider import Token, TokenProvider, resolve
+from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError
+from kiss.helix import metrics
+from kiss.helix.ratelimit import RateLimiter, RateLimitHeaders
+from kiss.keys import Keys
+from kiss.settings import Settings
+
+__all__ = ["HelixClient", "HelixResponse", "Token", "is_rate_limit"]
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = (3.05, 10.0)
+_QUOTA_PHRASES = ("maximum subscriptions", "transports limit", "total cost", "conduit limit")
+
+
+@dataclass(frozen=True, slots=True)
+class HelixResponse:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+def is_rate_limit(message: str, headers: RateLimitHeaders | None) -> bool:
+    """A 429 is a rate limit only if the bucket is empty; Create also uses 429 for quotas."""
+    if any(phrase in message.lower() for phrase in _QUOTA_PHRASES):
+        return False
+    return headers is None or headers.remaining <= 0
+
+
+def _message(body: Any, fallback: str) -> str:
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error")
+        if isinstance(message, str) and message:
+            return message
+    return fallback
+
+
+def _endpoint(path: str) -> str:
+    return path.split("?", 1)[0].rstrip("/") or "/"
+
+
+class HelixClient:
+    """``request(method, path, *, token, ...)`` against ``settings.twitch.helix_url``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis_client: redis.Redis,
+        token_provider: TokenProvider,
+        *,
+        keys: Keys | None = None,
+        session: requests.Session | None = None,
+        retries: int = 3,
+        rate_limit_retries: int = 3,
+        backoff_base: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = settings.twitch.helix_url
+        self.client_id, _ = client_credentials(settings)
+        self.tokens = token_provider
+        self.retries = retries
+        self.rate_limit_retries = rate_limit_retries
+        self.backoff_base = backoff_base
+        self._settings = settings
+        self._redis = redis_client
+        self._keys = keys or Keys(settings.key_prefix)
+        self._session = session or requests.Session()
+        self._sleep = sleep
+        self._limiters: dict[Token, RateLimiter] = {}
+
+    def limiter(self, token: Token) -> RateLimiter:
+        """The shared bucket of ``token``: app calls per client id, user calls per user."""
+        limiter = self._limiters.get(token)
+        if limiter is None:
+            limiter = RateLimiter(
+                self._redis,
+                self._keys.rate_bucket(self.client_id, token.user_id),
+                rate_per_s=self._settings.eventsub.req_rate_per_s,
+                jitter_ms=self._settings.eventsub.req_jitter_ms,
+                sleep=self._sleep,
+            )
+            self._limiters[token] = limiter
+        return limiter
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Token,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        expect: Collection[int] = (),
+    ) -> HelixResponse:
+        method = method.upper()
+        failures = 0
+        rate_limited = 0
+        refreshed = False
+        while True:
+            try:
+                response = self._send(method, path, token, params, json)
+            except TransientHelixError:
+                failures += 1
+                if failures > self.retries:
+                    raise
+                self._backoff(failures)
+                continue
+            if response.status == 401 and not refreshed:
+                refreshed = True
+                continue  # _send invalidated the token; the provider hands out a fresh one
+            if response.status == 429 and response.status not in expect:
+                message = _message(response.body, "Too Many Requests")
+                if not is_rate_limit(message, RateLimitHeaders.parse(response.headers)):
+                    raise QuotaExceeded(429, message, method=method, path=path)
+                rate_limited += 1
+                if rate_limited > self.rate_limit_retries:
+                    raise TransientHelixError(429, message, method=method, path=path)
+                continue  # _send blocked the shared bucket until the reset
+            if response.status >= 500 and response.status not in expect:
+                failures += 1
+                if failures > self.retries:
+                    raise TransientHelixError(
+                        response.status,
+                        _message(response.body, "server error"),
+                        method=method,
+                        path=path,
+                    )
+                self._backoff(failures)
+                continue
+            if 200 <= response.status < 300 or response.status in expect:
+                return response
+            raise PermanentHelixError(
+                response.status,
+                _message(response.body, f"HTTP {response.status}"),
+                method=method,
+                path=path,
+            )
+
+    def _backoff(self, attempt: int) -> None:
+        self._sleep(random.uniform(0, self.backoff_base * 2 ** (attempt - 1)))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        token: Token,
+        params: Mapping[str, Any] | None,
+        json: Any,
+    ) -> HelixResponse:
+        access_token = resolve(self.tokens, token)
+        limiter = self.limiter(token)
+        limiter.acquire()
+        headers = {"Authorization": f"Bearer {access_token}", "Client-Id": self.client_id}
+        data = None
+        if json is not None:
+            data = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        endpoint = _endpoint(path)
+        try:
+            raw = self._session.request(
+                method,
+                f"{self.base_url}/{path.lstrip('/')}",
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=TIMEOUT,
+            )
+        except requests.RequestException as error:
+            metrics.HELIX_REQUESTS.labels(method, endpoint, "0").inc()
+            # The error text may quote the URL, never the headers: safe to keep.
+            raise TransientHelixError(
+                0, f"{type(error).__name__}: {error}", method=method, path=path
+            ) from error
+        metrics.HELIX_REQUESTS.labels(method, endpoint, str(raw.status_code)).inc()
+        body = self._decode(raw)
+        response = HelixResponse(raw.status_code, body, dict(raw.headers))
+        self._observe(limiter, token, response)
+        if raw.status_code == 401:
+            log.info("Helix %s %s: 401 with the %s; invalidating it", method, endpoint, token)
+            self.tokens.invalidate(access_token)
+        return response
+
+    def _observe(self, limiter: RateLimiter, token: Token, response: HelixResponse) -> None:
+        headers = RateLimitHeaders.parse(response.headers)
+        if headers is None:
+            return
+        rate_limited = response.status == 429 and is_rate_limit(
+            _message(response.body, ""), headers
+        )
+        if rate_limited:
+            metrics.HELIX_RATE_LIMITED.inc()
+            log.warning("Helix rate limit hit for the %s; waiting for its reset", token)
+        limiter.observe(headers, rate_limited=rate_limited)
+        metrics.RATELIMIT_HEADROOM.labels(limiter.key).set(headers.remaining)
+
+    @staticmethod
+    def _decode(raw: requests.Response) -> Any:
+        if not raw.content:
+            return None
+        try:
+            return orjson.loads(raw.content)
+        except orjson.JSONDecodeError:
+            return {"message": raw.text[:500]}
