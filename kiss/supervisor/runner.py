@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from kiss.errors import KissError
+from kiss.logs import redact
 from kiss.supervisor.backoff import CrashHistory, RestartPolicy
 from kiss.supervisor.logs import format_line
 from kiss.supervisor.spec import ProcessSpec
@@ -90,7 +91,9 @@ class Supervisor:
         self._write("run", message)
 
     def _write(self, name: str, line: str) -> None:
-        self._out.write(format_line(name, line, width=self._width, colour=self._colour) + "\n")
+        # Children mask their own secrets; this is the backstop for a library's raw print.
+        text = format_line(name, redact(line), width=self._width, colour=self._colour)
+        self._out.write(text + "\n")
         self._out.flush()
 
     async def _pump(self, name: str, stream: asyncio.StreamReader) -> None:

@@ -214,3 +214,13 @@ def test_children_die_when_the_supervisor_is_killed_outright(tmp_path: Path) -> 
     finally:
         if process.is_running():
             process.kill()
+
+
+async def test_a_token_printed_by_a_child_is_masked() -> None:
+    out = io.StringIO()
+    sup = supervisor(out)
+    leaky = py("import time; print('Authorization: Bearer abcdef123456'); time.sleep(60)")
+    await sup.start(ProcessSpec("leaky", leaky))
+    await until(lambda: "leaky      | Authorization" in out.getvalue())
+    await sup.stop()
+    assert "abcdef123456" not in out.getvalue()
