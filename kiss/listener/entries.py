@@ -1,0 +1,144 @@
+"""Stream entries as the bots read them (docs/architecture.md, "Redis streams"), built with no I/O.
+
+An entry is a flat tuple in ``FIELDS`` order plus the keys it needs, cheap to build on the
+hot path and handed as-is to the writer's script.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+
+import orjson
+
+from kiss.errors import UnknownTopic
+from kiss.eventsub import catalog
+from kiss.eventsub.messages import Notification, Revocation, Subscription
+from kiss.eventsub.session import Gap
+from kiss.keys import Keys
+
+FIELDS = (
+    "kind",
+    "message_id",
+    "type",
+    "version",
+    "channel_id",
+    "subscription_id",
+    "twitch_ts",
+    "received_ts",
+    "event",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    stream: str
+    dedup_keys: tuple[str, ...]
+    values: tuple[str, str, str, str, str, str, str, str, str]  # in FIELDS order
+
+    @property
+    def kind(self) -> str:
+        return self.values[0]
+
+    @property
+    def message_id(self) -> str:
+        return self.values[1]
+
+    @property
+    def channel_id(self) -> str:
+        return self.values[4]
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(zip(FIELDS, self.values, strict=True))
+
+
+@lru_cache(maxsize=512)
+def _event_id_field(type_: str, version: str) -> str | None:
+    try:
+        return catalog.lookup(type_, version).event_id_field
+    except UnknownTopic:
+        return None
+
+
+def channel_of(subscription: Subscription, event: object) -> str | None:
+    """The broadcaster a message belongs to: the condition's, else the event's."""
+    channel = subscription.channel_id
+    if channel is None and isinstance(event, dict):
+        value = event.get("broadcaster_user_id")
+        channel = value if isinstance(value, str) and value else None
+    return channel
+
+
+def notification_entry(keys: Keys, message: Notification, received: float) -> Entry | None:
+    """The entry of a notification, or None if it names no channel to route to."""
+    sub = message.subscription
+    body = message.event if message.event is not None else message.events
+    channel = channel_of(sub, message.event)
+    if channel is None:
+        return None
+    meta = message.metadata
+    dedup = [keys.dedup_message(meta.message_id)]
+    id_field = _event_id_field(sub.type, sub.version)
+    if id_field is not None and message.event is not None:
+        event_id = message.event.get(id_field)
+        if isinstance(event_id, str) and event_id:
+            dedup.append(keys.dedup_event(sub.type, event_id))
+    return Entry(
+        keys.channel_stream(channel),
+        tuple(dedup),
+        (
+            "notification",
+            meta.message_id,
+            sub.type,
+            sub.version,
+            channel,
+            sub.id,
+            meta.message_timestamp,
+            f"{received:.6f}",
+            orjson.dumps(body).decode(),
+        ),
+    )
+
+
+def revocation_entry(keys: Keys, message: Revocation, received: float) -> Entry | None:
+    sub = message.subscription
+    channel = sub.channel_id
+    if channel is None:
+        return None
+    meta = message.metadata
+    return Entry(
+        keys.channel_stream(channel),
+        (keys.dedup_message(meta.message_id),),
+        (
+            "revocation",
+            meta.message_id,
+            sub.type,
+            sub.version,
+            channel,
+            sub.id,
+            meta.message_timestamp,
+            f"{received:.6f}",
+            orjson.dumps({"status": sub.status}).decode(),
+        ),
+    )
+
+
+def gap_entry(keys: Keys, channel: str, gap: Gap, twitch_ts: str) -> Entry:
+    """A marker telling the bots that events between gap.start and gap.end may be missing."""
+    message_id = f"gap-{uuid.uuid4()}"
+    return Entry(
+        keys.channel_stream(channel),
+        (keys.dedup_message(message_id),),
+        (
+            "gap",
+            message_id,
+            "",
+            "",
+            channel,
+            "",
+            twitch_ts,
+            f"{gap.end:.6f}",
+            orjson.dumps({"from": gap.start, "to": gap.end, "reason": gap.reason}).decode(),
+        ),
+    )

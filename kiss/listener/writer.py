@@ -1,0 +1,222 @@
+"""The stream writer: buffers entries and writes them in batches, deduplicated, in one round trip.
+
+A flush is one pipeline holding one script call per batch: for each entry the script
+claims its dedup keys (SET NX EX) and, only if they were new, XADDs the entry with
+``MAXLEN ~``. Claiming and adding happen together, so a batch that fails half-way can be
+sent again as a whole: nothing is lost and nothing is written twice. While one flush is in
+flight the next batch accumulates, so batches grow with the load and latency stays low
+when it is light. The hot path (``add``) never awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from kiss.keys import Keys
+from kiss.listener.dedup import RecentIds
+from kiss.listener.entries import FIELDS, Entry
+
+log = logging.getLogger(__name__)
+
+# KEYS: counters, listener state, then per entry: stream, dedup key 1, dedup key 2 (or key 1).
+# ARGV: maxlen, ttl, then per entry the values in FIELDS order.
+_SCRIPT = """
+local maxlen, ttl = ARGV[1], ARGV[2]
+local names = {__FIELDS__}
+local counter_of = {notification = 'events_routed', revocation = 'revocations', gap = 'gaps'}
+local nf = #names
+local counts = {}
+local flags = {}
+local n = (#KEYS - 2) / 3
+for i = 0, n - 1 do
+  local k = 3 + i * 3
+  local fresh = redis.call('SET', KEYS[k + 1], '1', 'NX', 'EX', ttl)
+  if fresh and KEYS[k + 2] ~= KEYS[k + 1] then
+    fresh = redis.call('SET', KEYS[k + 2], '1', 'NX', 'EX', ttl)
+  end
+  local base = 2 + i * nf
+  local counter
+  if fresh then
+    local args = {KEYS[k], 'MAXLEN', '~', maxlen, '*'}
+    for j = 1, nf do
+      args[#args + 1] = names[j]
+      args[#args + 1] = ARGV[base + j]
+    end
+    redis.call('XADD', unpack(args))
+    flags[#flags + 1] = '1'
+    counter = counter_of[ARGV[base + 1]] or 'entries'
+  else
+    flags[#flags + 1] = '0'
+    counter = 'duplicates_dropped'
+  end
+  counts[counter] = (counts[counter] or 0) + 1
+end
+for name, count in pairs(counts) do
+  redis.call('HINCRBY', KEYS[1], name, count)
+  redis.call('HINCRBY', KEYS[2], name, count)
+end
+return table.concat(flags)
+""".replace("__FIELDS__", ", ".join(f"'{name}'" for name in FIELDS))
+
+
+@dataclass
+class WriterConfig:
+    maxlen: int = 10_000
+    max_age_seconds: int = 7 * 24 * 3600
+    dedup_ttl_seconds: int = 1200  # longer than Twitch's 10-minute replay window
+    batch_max: int = 1000
+    trim_every_seconds: float = 60.0
+    retry_delay_seconds: float = 0.5
+
+
+@dataclass
+class WriterStats:
+    written: int = 0
+    duplicates: int = 0
+    flushes: int = 0
+    failures: int = 0
+    last_flush_at: float | None = None
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class StreamWriter:
+    def __init__(
+        self,
+        redis_client: aioredis.Redis,
+        keys: Keys,
+        listener_id: str,
+        config: WriterConfig | None = None,
+        *,
+        on_written: Callable[[Entry], None] | None = None,
+        on_duplicate: Callable[[Entry], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis_client
+        self.keys = keys
+        self.listener_id = listener_id
+        self.config = config or WriterConfig()
+        self.stats = WriterStats()
+        self.recent = RecentIds()
+        self._on_written = on_written
+        self._on_duplicate = on_duplicate
+        self._clock = clock
+        self._buffer: list[Entry] = []
+        self._local_duplicates = 0
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._script = self.redis.register_script(_SCRIPT)
+        self._channels: set[str] = set()
+        self._trimmed_at: dict[str, float] = {}
+        self._stopping = False
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def add(self, entry: Entry) -> bool:
+        """Queue an entry; False if this process already saw its message id."""
+        if self.recent.seen(entry.message_id):
+            self._local_duplicates += 1
+            self.stats.duplicates += 1
+            if self._on_duplicate is not None:
+                self._on_duplicate(entry)
+            self._wakeup.set()
+            return False
+        self._buffer.append(entry)
+        self._idle.clear()
+        self._wakeup.set()
+        return True
+
+    async def run(self) -> None:
+        """Flush whenever there is something to write, until ``close``."""
+        while not self._stopping:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await self._flush_all()
+
+    async def close(self) -> None:
+        """Write what is buffered and stop ``run``."""
+        self._stopping = True
+        self._wakeup.set()
+        await self._flush_all()
+
+    async def drained(self) -> None:
+        """Wait until every queued entry is in Redis."""
+        await self._idle.wait()
+
+    async def _flush_all(self) -> None:
+        while self._buffer or self._local_duplicates:
+            try:
+                await self.flush()
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+                self.stats.failures += 1
+                log.warning("redis write failed (%s); retrying", error)
+                await asyncio.sleep(self.config.retry_delay_seconds)
+        self._idle.set()
+
+    async def flush(self) -> int:
+        """Write one batch (at most ``batch_max`` entries); returns how many were new."""
+        batch = self._buffer[: self.config.batch_max]
+        local_duplicates = self._local_duplicates
+        pipe = self.redis.pipeline(transaction=False)
+        if batch:
+            keys: list[str] = [self.keys.counters(), self.keys.listener_state(self.listener_id)]
+            args: list[str | int] = [self.config.maxlen, self.config.dedup_ttl_seconds]
+            for entry in batch:
+                dedup = entry.dedup_keys
+                keys.extend((entry.stream, dedup[0], dedup[-1]))
+                args.extend(entry.values)
+            await self._script(keys=keys, args=args, client=pipe)
+        if local_duplicates:
+            pipe.hincrby(self.keys.counters(), "duplicates_dropped", local_duplicates)
+            pipe.hincrby(
+                self.keys.listener_state(self.listener_id), "duplicates_dropped", local_duplicates
+            )
+        self._housekeeping(pipe, batch)
+        results = await pipe.execute()
+        # Only now is the batch safely in Redis: drop it from the buffer.
+        del self._buffer[: len(batch)]
+        self._local_duplicates -= local_duplicates
+        self.stats.flushes += 1
+        self.stats.last_flush_at = self._clock()
+        fresh = 0
+        if batch:
+            flags = results[0]
+            flags = flags.decode() if isinstance(flags, bytes) else str(flags)
+            for entry, flag in zip(batch, flags, strict=True):
+                self._account(entry, flag == "1")
+                fresh += flag == "1"
+        return fresh
+
+    def _account(self, entry: Entry, fresh: bool) -> None:
+        if fresh:
+            self.stats.written += 1
+            self.stats.by_kind[entry.kind] = self.stats.by_kind.get(entry.kind, 0) + 1
+            if self._on_written is not None:
+                self._on_written(entry)
+        else:
+            self.stats.duplicates += 1
+            if self._on_duplicate is not None:
+                self._on_duplicate(entry)
+
+    def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
+        """Register new channels and trim old entries by age, each stream once a while."""
+        now = self._clock()
+        min_id = f"{int((now - self.config.max_age_seconds) * 1000)}-0"
+        for entry in batch:
+            channel = entry.channel_id
+            if channel not in self._channels:
+                self._channels.add(channel)
+                pipe.sadd(self.keys.channels(), channel)
+            last = self._trimmed_at.get(entry.stream)
+            if last is None or now - last >= self.config.trim_every_seconds:
+                self._trimmed_at[entry.stream] = now
+                pipe.xtrim(entry.stream, minid=min_id, approximate=True)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import orjson
+
+from kiss.eventsub.session import Gap
+from kiss.keys import Keys
+from kiss.listener.entries import FIELDS, gap_entry, notification_entry, revocation_entry
+from tests.listener.helpers import notification, revocation
+
+KEYS = Keys("p")
+
+
+def test_notification_entry_carries_every_contract_field() -> None:
+    message = notification("m1", "42", event={"user_id": "7"})
+    entry = notification_entry(KEYS, message, 1700000000.25)
+    assert entry is not None
+    fields = entry.as_dict()
+    assert tuple(fields) == FIELDS
+    assert fields["kind"] == "notification" and fields["message_id"] == "m1"
+    assert (fields["type"], fields["version"], fields["channel_id"]) == (
+        "channel.follow",
+        "2",
+        "42",
+    )
+    assert fields["subscription_id"] == "sub-42-channel.follow"
+    assert fields["twitch_ts"] == message.metadata.message_timestamp
+    assert fields["received_ts"] == "1700000000.250000"
+    assert orjson.loads(fields["event"]) == {"user_id": "7"}
+    assert entry.stream == KEYS.channel_stream("42")
+    assert entry.dedup_keys == (KEYS.dedup_message("m1"),)
+
+
+def test_types_with_an_event_id_dedupe_on_it_too() -> None:
+    message = notification("m2", "42", type_="stream.online", version="1", event={"id": "E9"})
+    entry = notification_entry(KEYS, message, 1.0)
+    assert entry is not None
+    assert entry.dedup_keys == (KEYS.dedup_message("m2"), KEYS.dedup_event("stream.online", "E9"))
+
+
+def test_revocation_entry_carries_the_reason() -> None:
+    entry = revocation_entry(KEYS, revocation("r1", "42", "authorization_revoked"), 2.0)
+    assert entry is not None
+    assert entry.kind == "revocation"
+    assert orjson.loads(entry.as_dict()["event"]) == {"status": "authorization_revoked"}
+
+
+def test_gap_entry_spans_last_message_to_welcome() -> None:
+    entry = gap_entry(KEYS, "42", Gap(10.0, 20.5, "4006 network error"), "2026-01-01T00:00:00Z")
+    fields = entry.as_dict()
+    assert fields["kind"] == "gap" and fields["channel_id"] == "42"
+    assert orjson.loads(fields["event"]) == {
+        "from": 10.0,
+        "to": 20.5,
+        "reason": "4006 network error",
+    }
+    assert entry.message_id.startswith("gap-")

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from kiss.keys import Keys
+from kiss.listener.entries import Entry, notification_entry, revocation_entry
+from kiss.listener.writer import StreamWriter, WriterConfig
+from tests.listener.helpers import notification, revocation
+
+
+@pytest.fixture
+async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+def entry_of(keys: Keys, message_id: str, channel: str = "42", **kwargs: object) -> Entry:
+    entry = notification_entry(keys, notification(message_id, channel, **kwargs), 1.0)  # type: ignore[arg-type]
+    assert entry is not None
+    return entry
+
+
+async def test_entries_land_on_their_channel_streams_in_one_flush(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    writer = StreamWriter(aredis, keys, "L1")
+    for index in range(30):
+        assert writer.add(entry_of(keys, f"m{index}", channel=str(index % 3)))
+    assert await writer.flush() == 30
+    assert writer.pending == 0
+    for channel in ("0", "1", "2"):
+        entries = redis_client.xrange(keys.channel_stream(channel)) or []
+        assert len(entries) == 10
+        assert all((fields or {})["channel_id"] == channel for _, fields in entries)
+    assert redis_client.smembers(keys.channels()) == {"0", "1", "2"}
+    assert redis_client.hget(keys.counters(), "events_routed") == "30"
+    assert redis_client.hget(keys.listener_state("L1"), "events_routed") == "30"
+
+
+async def test_duplicates_across_writers_are_written_once(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    first, second = StreamWriter(aredis, keys, "L1"), StreamWriter(aredis, keys, "L2")
+    first.add(entry_of(keys, "same"))
+    await first.flush()
+    second.add(entry_of(keys, "same"))
+    second.add(entry_of(keys, "other"))
+    assert await second.flush() == 1
+    assert redis_client.xlen(keys.channel_stream("42")) == 2
+    assert redis_client.hget(keys.counters(), "duplicates_dropped") == "1"
+    assert second.stats.duplicates == 1
+
+
+async def test_local_duplicates_never_reach_redis_but_are_counted(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    writer = StreamWriter(aredis, keys, "L1")
+    assert writer.add(entry_of(keys, "m"))
+    assert not writer.add(entry_of(keys, "m"))
+    assert writer.pending == 1
+    await writer.flush()
+    assert redis_client.xlen(keys.channel_stream("42")) == 1
+    assert redis_client.hget(keys.counters(), "duplicates_dropped") == "1"
+
+
+async def test_same_event_under_another_message_id_is_dropped(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    writer = StreamWriter(aredis, keys, "L1")
+    for message_id in ("a", "b"):
+        writer.add(
+            entry_of(keys, message_id, type_="stream.online", version="1", event={"id": "E1"})
+        )
+    assert await writer.flush() == 1
+    assert redis_client.xlen(keys.channel_stream("42")) == 1
+
+
+async def test_run_flushes_in_the_background_and_close_drains(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    import asyncio
+
+    written: list[Entry] = []
+    writer = StreamWriter(aredis, keys, "L1", WriterConfig(batch_max=7), on_written=written.append)
+    task = asyncio.create_task(writer.run())
+    for index in range(50):
+        writer.add(entry_of(keys, f"m{index}"))
+    writer.add(revocation_entry(keys, revocation("r1"), 2.0))  # type: ignore[arg-type]
+    await asyncio.wait_for(writer.drained(), 5)
+    assert redis_client.xlen(keys.channel_stream("42")) == 51
+    assert [e.kind for e in written].count("revocation") == 1
+    writer.add(entry_of(keys, "late"))
+    await writer.close()
+    await asyncio.wait_for(task, 5)
+    assert redis_client.xlen(keys.channel_stream("42")) == 52
+    assert redis_client.hget(keys.counters(), "revocations") == "1"
+
+
+async def test_streams_are_bounded_by_length_and_age(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    short = StreamWriter(aredis, keys, "L1", WriterConfig(maxlen=10, batch_max=1000))
+    for index in range(600):
+        short.add(entry_of(keys, f"m{index}", channel="len"))
+    await short.flush()
+    assert redis_client.xlen(keys.channel_stream("len")) < 600
+
+    clock = [1000.0]
+    aged = StreamWriter(
+        aredis,
+        keys,
+        "L2",
+        WriterConfig(max_age_seconds=60, trim_every_seconds=0),
+        clock=lambda: clock[0],
+    )
+    for index in range(300):
+        aged.add(entry_of(keys, f"a{index}", channel="age"))
+    await aged.flush()
+    assert redis_client.xlen(keys.channel_stream("age")) == 300
+    clock[0] = 4_000_000_000.0  # far future: every entry is older than max_age
+    aged.add(entry_of(keys, "new", channel="age"))
+    await aged.flush()
+    assert redis_client.xlen(keys.channel_stream("age")) < 300
