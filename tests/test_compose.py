@@ -1,0 +1,163 @@
+"""compose.yaml and the Dockerfiles, checked without a Docker engine.
+
+The Compose specification's JSON schema (shipped by check-jsonschema), hadolint on every
+Dockerfile, and every command in compose.yaml resolved to an entry point of this project.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from kiss.cli import SUBCOMMANDS, main
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "compose.yaml"
+BIN = Path(sys.executable).parent
+CELERY_SUBCOMMANDS = {"worker", "beat", "flower", "inspect", "call", "status"}
+# Programs that third-party images bring, by image name.
+IMAGE_PROGRAMS = {
+    "redis": {"sh", "redis-server", "redis-cli"},
+    "postgres": {"pg_isready"},
+    "prom/prometheus": {"wget"},
+    "grafana/grafana": set(),
+}
+
+
+def compose() -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return document
+
+
+def commands(service: dict[str, Any]) -> list[list[str]]:
+    """Every argv a service runs: its command and its healthcheck."""
+    found = []
+    command = service.get("command")
+    if command:
+        found.append(shlex.split(command) if isinstance(command, str) else list(command))
+    test = service.get("healthcheck", {}).get("test")
+    if isinstance(test, list) and test and test[0] == "CMD":
+        found.append(test[1:])
+    elif isinstance(test, list) and test and test[0] == "CMD-SHELL":
+        found.append(shlex.split(test[1]))
+    return found
+
+
+def resolve_kiss(argv: list[str]) -> click.Command:
+    """The click command that ``kiss <argv>`` runs (subgroups followed)."""
+    command: click.Command = main
+    with click.Context(main) as context:
+        for word in argv:
+            if word.startswith("-") or not isinstance(command, click.Group):
+                break
+            sub = command.get_command(context, word)
+            assert sub is not None, f"kiss {' '.join(argv)}: no subcommand {word!r}"
+            command = sub
+    return command
+
+
+def check_project_command(argv: list[str]) -> None:
+    program = argv[0]
+    if program == "kiss":
+        assert argv[1] in SUBCOMMANDS, f"{argv}: 'kiss {argv[1]}' is not in kiss/cli SUBCOMMANDS"
+        resolve_kiss(argv[1:])
+    elif program == "celery":
+        module = argv[argv.index("-A") + 1]
+        app = importlib.import_module(module).app
+        assert type(app).__name__ == "Celery", f"{module}.app is not a Celery app"
+        subcommand = argv[argv.index("-A") + 2]
+        assert subcommand in CELERY_SUBCOMMANDS, f"{argv}: unknown celery subcommand"
+    elif program == "python":
+        assert argv[1] == "-c", f"{argv}: python runs only inline checks here"
+    else:
+        pytest.fail(f"{argv}: {program!r} is no entry point of this project")
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    result = subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("dockerfile", sorted((ROOT / "docker").glob("Dockerfile*")), ids=str)
+def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "hadolint"), str(dockerfile)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_command_names_an_entry_point_that_exists() -> None:
+    services = compose()["services"]
+    checked = 0
+    for name, service in services.items():
+        for argv in commands(service):
+            if "build" in service:
+                check_project_command(argv)
+            else:
+                image = service["image"].rsplit(":", 1)[0].removesuffix("-alpine")
+                allowed = IMAGE_PROGRAMS[image]
+                assert argv[0] in allowed or "=" in argv[0], f"{name}: {argv[0]!r} not in {image}"
+            checked += 1
+    assert checked >= 10
+
+
+def test_the_image_entrypoint_is_shipped_and_executable() -> None:
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert "docker/entrypoint.sh /usr/local/bin/kiss-entrypoint" in dockerfile
+    entrypoint = ROOT / "docker" / "entrypoint.sh"
+    assert entrypoint.stat().st_mode & 0o111
+    subprocess.run(["sh", "-n", str(entrypoint)], check=True)
+
+
+def test_only_flower_metrics_and_grafana_are_published_and_only_on_kiss_bind() -> None:
+    published = {
+        name: service["ports"]
+        for name, service in compose()["services"].items()
+        if service.get("ports")
+    }
+    assert set(published) == {"flower", "listener", "grafana"}
+    assert "grafana" in {n for n, s in compose()["services"].items() if s.get("profiles")}
+    for ports in published.values():
+        for port in ports:
+            assert port.startswith("${KISS_BIND:-127.0.0.1}:"), port
+
+
+def test_services_wait_for_healthy_dependencies_and_restart_on_failure() -> None:
+    services = compose()["services"]
+    for name, service in services.items():
+        if name != "migrate":
+            assert service.get("restart") == "on-failure", name
+        for dependency, rule in service.get("depends_on", {}).items():
+            assert rule["condition"] in {"service_healthy", "service_completed_successfully"}
+            target = services[dependency]
+            if rule["condition"] == "service_healthy":
+                assert "healthcheck" in target, f"{name} waits on {dependency}, which has none"
+
+
+def test_redis_has_a_password_and_aof_persistence() -> None:
+    redis = compose()["services"]["redis"]
+    command = " ".join(redis["command"])
+    assert "--requirepass" in command
+    assert "--appendonly yes" in command
+
+
+def test_every_required_variable_has_a_line_in_the_env_example() -> None:
+    required = set(re.findall(r"\$\{(\w+):\?", COMPOSE.read_text()))
+    example = (ROOT / "docker" / "env.example").read_text()
+    defined = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
+    assert required
+    assert required <= defined, required - defined
