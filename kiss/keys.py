@@ -107,3 +107,21 @@ class Keys:
     def bot_dead_letters(self, channel_id: str, bot: str) -> str:
         """Stream of a bot's entries whose handler kept failing past the delivery bound."""
         return f"{self.prefix}:deadletter:{channel_id}:{bot}"
+
+    # -- listener slots and conduit membership (appended by the listener) -----
+    def listener_slot(self, slot: str) -> str:
+        """Hash: state of one session slot (a conduit shard or a websocket session), whoever holds
+        it: phase, session_id, last_message_at, listener. Outlives the process, for gap markers."""
+        return f"{self.prefix}:slot:{slot}"
+
+    def listener_slot_channels(self, slot: str) -> str:
+        """Set of channels seen on one slot: who gets a gap marker when that slot drops."""
+        return f"{self.prefix}:slot:{slot}:channels"
+
+    def conduit_members(self, conduit_id: str) -> str:
+        """Sorted set listener_id -> expiry (epoch s) of listeners sharing a conduit's shards."""
+        return f"{self.prefix}:conduit:{conduit_id}:members"
+
+    def conduit_lock(self) -> str:
+        """Held (SET NX PX) while one listener looks up or creates the conduit."""
+        return f"{self.prefix}:lock:conduit"
