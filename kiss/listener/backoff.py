@@ -1,0 +1,74 @@
+"""Reconnecting: a delay policy (exponential with jitter, reset after a welcome) and an iterator
+of connections that applies it, with an injected rule saying which errors are fatal.
+
+    async for socket in reconnecting(connect, backoff, is_fatal):
+        ...  # use it until it is lost; the next iteration waits, then dials again
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+from websockets.exceptions import InvalidURI
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Backoff:
+    """Delays of ``base * 2**attempt`` capped at ``maximum``, each scaled by a random factor in
+    [0.5, 1] so that many listeners dropped together do not dial back in step."""
+
+    def __init__(
+        self, base: float, maximum: float, *, rng: Callable[[], float] = random.random
+    ) -> None:
+        if base <= 0 or maximum < base:
+            raise ValueError(f"backoff needs 0 < base <= maximum, got {base} and {maximum}")
+        self.base = base
+        self.maximum = maximum
+        self.attempt = 0
+        self._rng = rng
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.base * 2.0**self.attempt)
+        self.attempt += 1
+        return float(ceiling * (0.5 + 0.5 * self._rng()))
+
+    def reset(self) -> None:
+        """A session was welcomed: the next loss starts from the base delay again."""
+        self.attempt = 0
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Errors that retrying cannot fix (a malformed URL); everything else is retried."""
+    return isinstance(error, InvalidURI | ValueError | TypeError)
+
+
+async def reconnecting(
+    connect: Callable[[], Awaitable[T]],
+    backoff: Backoff,
+    fatal: Callable[[BaseException], bool] = is_fatal,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[T]:
+    """Yield a fresh connection each time the previous one is done, waiting between attempts."""
+    first = True
+    while True:
+        if not first:
+            delay = backoff.next_delay()
+            log.info("reconnecting in %.2f s", delay)
+            await sleep(delay)
+        first = False
+        try:
+            connection = await connect()
+        except Exception as error:
+            if fatal(error):
+                raise
+            log.warning("connect failed: %s: %s", type(error).__name__, error)
+            continue
+        yield connection
