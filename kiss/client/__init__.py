@@ -1,0 +1,35 @@
+"""The bot library: a channel's events from the hub, over Redis streams (asyncio).
+
+Importable without Celery or SQLAlchemy: a bot process needs only redis and orjson.
+"""
+
+from kiss.client.client import HubEventSubClient, PendingSubscription
+from kiss.client.connection import HubConnection
+from kiss.client.errors import (
+    ClientError,
+    ControlPlaneTimeout,
+    MalformedEntry,
+    OutcomeTimeout,
+    SubscriptionRejected,
+)
+from kiss.client.events import ChannelEvent, Gap, Notification, Revocation, parse_entry
+from kiss.client.options import ClientOptions
+from kiss.client.requests import SubscriptionOutcome
+
+__all__ = [
+    "ChannelEvent",
+    "ClientError",
+    "ClientOptions",
+    "ControlPlaneTimeout",
+    "Gap",
+    "HubConnection",
+    "HubEventSubClient",
+    "MalformedEntry",
+    "Notification",
+    "OutcomeTimeout",
+    "PendingSubscription",
+    "Revocation",
+    "SubscriptionOutcome",
+    "SubscriptionRejected",
+    "parse_entry",
+]

@@ -1,0 +1,331 @@
+"""``HubEventSubClient``: a bot's view of its channel on the hub.
+
+The drop-in successor of the seed's Unix-socket client (same constructor head, ``start()``,
+``stop()``): events come from the channel's Redis stream through the bot's consumer group,
+at least once, acknowledged when the handler returns and left pending when it raises.
+
+    client = HubEventSubClient("1234", "el_serda", redis_url="redis://...")
+
+    @client.on("stream.online")
+    async def online(event: Notification) -> None: ...
+
+    await client.start()
+    await client.subscribe("stream.online")          # validated at once, recorded by the hub
+    ...
+    await client.stop()
+
+Or, instead of handlers: ``async for event in client.events(): ...`` (acknowledged when the
+loop asks for the next one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kiss.client.connection import DEFAULT_REDIS_URL, HubConnection
+from kiss.client.errors import ClientError
+from kiss.client.events import ChannelEvent, Gap, Revocation
+from kiss.client.inbox import Inbox
+from kiss.client.options import ClientOptions
+from kiss.client.presence import PresenceCard
+from kiss.client.replay import Position, replay, rewind
+from kiss.client.requests import (
+    SubscriptionOutcome,
+    last_outcome_id,
+    new_request_id,
+    request_fields,
+    send_request,
+    wait_outcome,
+)
+from kiss.client.rows import entries
+from kiss.eventsub.catalog import Topic, lookup
+from kiss.keys import Keys
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BOT = "kissbot"
+ANY = "*"
+
+E = TypeVar("E", bound=ChannelEvent)
+Handler = Callable[[E], Awaitable[None] | None]
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class PendingSubscription:
+    """A request the control plane accepted; ``outcome()`` waits for what Twitch made of it."""
+
+    client: HubEventSubClient
+    op: str
+    type: str
+    version: str
+    condition: dict[str, str]
+    after_id: str
+
+    async def outcome(self, wait_seconds: float = 30.0) -> SubscriptionOutcome:
+        """``active`` / ``removed``, or ``failed`` with Twitch's reason in ``.reason``."""
+        statuses = {"active", "failed"} if self.op == "subscribe" else {"removed", "failed"}
+        return await wait_outcome(
+            self.client.connection.redis,
+            self.client.keys,
+            self.client.channel_id,
+            self.type,
+            self.version,
+            after_id=self.after_id,
+            statuses=statuses,
+            wait_seconds=wait_seconds,
+        )
+
+
+class HubEventSubClient:
+    def __init__(
+        self,
+        channel_id: str | int,
+        channel_name: str,
+        redis_url: str = DEFAULT_REDIS_URL,
+        *,
+        bot: str = DEFAULT_BOT,
+        keys: Keys | None = None,
+        options: ClientOptions | None = None,
+        connection: HubConnection | None = None,
+        control_timeout: float = 10.0,
+    ) -> None:
+        self.channel_id = str(channel_id)  # the seed passed ints; streams are keyed by text
+        self.channel_name = channel_name
+        self.bot = bot
+        self._owns_connection = connection is None
+        self.connection = connection or HubConnection(redis_url, keys=keys, options=options)
+        self.keys = self.connection.keys
+        self.control_timeout = control_timeout
+        options = self.connection.options
+        self.inbox = Inbox(
+            stream=self.keys.channel_stream(self.channel_id),
+            group=self.keys.bot_group(bot),
+            dead_letters=self.keys.bot_dead_letters(self.channel_id, bot),
+            capacity=options.queue_size,
+        )
+        self._card: PresenceCard | None = None
+        self._handlers: dict[str, list[Handler[Any]]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._started = False
+        self.handled = 0
+        self.failed = 0
+
+    # -- handlers -----------------------------------------------------------
+    def on(self, type_: str) -> Callable[[H], H]:
+        """Register a handler of a notification type (``"*"``: every notification)."""
+        if type_ != ANY:
+            lookup(type_)  # UnknownTopic now rather than silence later
+        return self._register(type_)
+
+    def on_gap(self, handler: H) -> H:
+        """Register a handler of gap markers (the listener lost events in a time range)."""
+        return self._register("gap")(handler)
+
+    def on_revocation(self, handler: H) -> H:
+        """Register a handler of revocations (Twitch ended a subscription)."""
+        return self._register("revocation")(handler)
+
+    def _register(self, key: str) -> Callable[[H], H]:
+        if self._started:
+            raise ClientError("register handlers before start()")
+
+        def decorator(handler: H) -> H:
+            self._handlers.setdefault(key, []).append(handler)
+            return handler
+
+        return decorator
+
+    def _handlers_for(self, event: ChannelEvent) -> list[Handler[Any]]:
+        if isinstance(event, Gap):
+            return self._handlers.get("gap", [])
+        if isinstance(event, Revocation):
+            return self._handlers.get("revocation", [])
+        return [*self._handlers.get(event.type, []), *self._handlers.get(ANY, [])]
+
+    # -- life cycle -----------------------------------------------------------
+    async def start(self) -> None:
+        """Join the bot's group (created at the start of the stream if new), announce
+        the bot, and begin delivering to the handlers, if any were registered."""
+        if self._started:
+            return
+        self._card = PresenceCard(
+            key=self.keys.bot_presence(self.channel_id, self.bot),
+            stream=self.inbox.stream,
+            group=self.inbox.group,
+            channel_id=self.channel_id,
+            channel_name=self.channel_name,
+            bot=self.bot,
+            consumer=self.connection.consumer,
+            started_at=time.time(),
+        )
+        await self.connection.attach(self.inbox, self._card)
+        await send_request(
+            self.connection.redis, self.keys, self._fields("hello"), wait_seconds=None
+        )
+        self._started = True
+        if self._handlers:
+            self._dispatcher = asyncio.create_task(
+                self._dispatch(), name=f"kiss-bot-{self.bot}-{self.channel_id}"
+            )
+
+    async def stop(self) -> None:
+        """Stop delivering; what is not acknowledged stays pending and comes back later."""
+        if not self._started:
+            return
+        self._started = False
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+            self._dispatcher = None
+        assert self._card is not None
+        await self.connection.detach(self.inbox, self._card)
+        if self._owns_connection:
+            await self.connection.close()
+
+    async def __aenter__(self) -> HubEventSubClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- delivery ---------------------------------------------------------------
+    async def _dispatch(self) -> None:
+        while True:
+            event = await self.inbox.get()
+            await self._handle(event)
+
+    async def _handle(self, event: ChannelEvent) -> None:
+        try:
+            for handler in self._handlers_for(event):
+                result = handler(event)
+                if inspect.isawaitable(result):
+                    await result
+        except Exception:
+            self.failed += 1
+            log.exception(
+                "handler of %s %s (entry %s, delivery %d) failed; left pending for a retry",
+                event.kind,
+                event.type,
+                event.stream_id,
+                event.delivery_count,
+            )
+            self.inbox.settle(event.stream_id)
+            return
+        self.ack(event)
+
+    def ack(self, event: ChannelEvent) -> None:
+        """Acknowledge an event (done for you when a handler returns or the loop goes on)."""
+        self.handled += 1
+        self.connection.ack(self.inbox, event.stream_id)
+        self.inbox.settle(event.stream_id)
+
+    async def events(self) -> AsyncGenerator[ChannelEvent]:
+        """Every event in order, typed; each is acknowledged when the loop asks for the next
+        (after a ``break``, call ``ack(event)`` yourself). If the loop body raises, the event
+        stays pending and is delivered again after ``min_idle_ms``."""
+        if not self._started:
+            raise ClientError("call start() before events()")
+        if self._dispatcher is not None:
+            raise ClientError("this client has handlers: use either handlers or events()")
+        while True:
+            event = await self.inbox.get()
+            done = False
+            try:
+                yield event
+                done = True
+            finally:
+                if done:
+                    self.ack(event)
+                else:
+                    self.inbox.settle(event.stream_id)
+
+    # -- subscriptions ------------------------------------------------------------
+    def _fields(
+        self, op: str, topic: Topic | None = None, condition: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        return request_fields(
+            new_request_id(),
+            op,
+            bot=self.bot,
+            channel_id=self.channel_id,
+            channel_name=self.channel_name,
+            type=topic.type if topic else "",
+            version=topic.version if topic else "",
+            condition=condition,
+            now=time.time(),
+        )
+
+    def _condition(self, topic: Topic, condition: Mapping[str, str] | None) -> dict[str, str]:
+        """The bot's condition, with this channel as broadcaster where the topic has one."""
+        wanted = dict(condition or {})
+        if "broadcaster_user_id" in (*topic.required, *topic.optional):
+            wanted.setdefault("broadcaster_user_id", self.channel_id)
+        return topic.validate_condition(wanted)
+
+    async def _request(
+        self,
+        op: str,
+        type_: str,
+        version: str | None,
+        condition: Mapping[str, str] | None,
+        wait_seconds: float | None,
+    ) -> PendingSubscription:
+        topic = lookup(type_, version)  # UnknownTopic / InvalidCondition before any I/O
+        cleaned = self._condition(topic, condition)
+        after = await last_outcome_id(self.connection.redis, self.keys, self.channel_id)
+        await send_request(
+            self.connection.redis,
+            self.keys,
+            self._fields(op, topic, cleaned),
+            wait_seconds=self.control_timeout if wait_seconds is None else wait_seconds,
+        )
+        return PendingSubscription(self, op, topic.type, topic.version, cleaned, after)
+
+    async def subscribe(
+        self,
+        type_: str,
+        version: str | None = None,
+        condition: Mapping[str, str] | None = None,
+        *,
+        wait_seconds: float | None = None,
+    ) -> PendingSubscription:
+        """Ask the hub for a subscription; returns once it is validated and recorded.
+
+        Raises UnknownTopic / InvalidCondition at once, SubscriptionRejected when the
+        control plane refuses (e.g. the channel's token lacks the scope), and
+        ControlPlaneTimeout when nobody answers. ``await result.outcome()`` for Twitch's word.
+        """
+        return await self._request("subscribe", type_, version, condition, wait_seconds)
+
+    async def unsubscribe(
+        self,
+        type_: str,
+        version: str | None = None,
+        condition: Mapping[str, str] | None = None,
+        *,
+        wait_seconds: float | None = None,
+    ) -> PendingSubscription:
+        return await self._request("unsubscribe", type_, version, condition, wait_seconds)
+
+    # -- reprocessing ----------------------------------------------------------------
+    def replay(
+        self, position: Position, *, end: Position | None = None
+    ) -> AsyncIterator[ChannelEvent]:
+        """Read the stream again from a stream id or a time; no acknowledgement involved."""
+        return replay(self.connection.redis, self.inbox.stream, position, end=end)
+
+    async def rewind(self, position: Position) -> str:
+        """Deliver again to the handlers every entry from a stream id or a time on."""
+        return await rewind(self.connection.redis, self.inbox.stream, self.inbox.group, position)
+
+    async def dead_letters(self, count: int = 100) -> list[tuple[str, dict[str, str]]]:
+        """The newest entries that exhausted their deliveries (newest first)."""
+        return entries(await self.connection.redis.xrevrange(self.inbox.dead_letters, count=count))

@@ -1,0 +1,45 @@
+"""The knobs of the bot client, with defaults that suit production; tests shrink the times."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+
+def default_consumer_name() -> str:
+    """This process's consumer name within a bot's group: host and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    # Reading: one XREADGROUP serves up to streams_per_reader channels of one bot name.
+    block_ms: int = 1000
+    count: int = 64
+    streams_per_reader: int = 500
+    # A bot's local queue: past this many undelivered entries its stream is not read.
+    queue_size: int = 256
+    # Reclaim: entries pending longer than min_idle_ms (a crashed consumer's, or whose
+    # handler raised) are claimed again; after max_deliveries they go to the dead letters.
+    min_idle_ms: int = 30_000
+    reclaim_interval: float = 5.0
+    reclaim_count: int = 100
+    max_deliveries: int = 5
+    dead_letter_maxlen: int = 10_000
+    # Presence (the seed's hello): a hash with a TTL, refreshed every presence_interval.
+    presence_interval: float = 5.0
+    presence_ttl: float = 30.0
+    # Reconnect to Redis: exponential backoff with full jitter between these bounds.
+    backoff_base: float = 0.05
+    backoff_max: float = 5.0
+    # Redis connections in the shared pool (readers hold one each while they block).
+    max_connections: int = 32
+    consumer: str = field(default_factory=default_consumer_name)
+
+    def __post_init__(self) -> None:
+        for name in ("block_ms", "count", "streams_per_reader", "queue_size", "max_deliveries"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"ClientOptions.{name} must be at least 1")
+        if self.presence_ttl <= self.presence_interval:
+            raise ValueError("ClientOptions.presence_ttl must exceed presence_interval")

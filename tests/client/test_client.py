@@ -1,0 +1,372 @@
+"""HubEventSubClient against a real Redis: delivery, ack, retry, reclaim, restart, kinds."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+import redis
+
+from kiss.client import (
+    ChannelEvent,
+    ClientError,
+    Gap,
+    HubConnection,
+    HubEventSubClient,
+    Notification,
+    Revocation,
+)
+from kiss.client.rows import entries
+from kiss.errors import InvalidCondition, UnknownTopic
+from kiss.keys import Keys
+from tests.client.conftest import FAST, add_entries, entry, wait_for
+
+
+def make_client(
+    redis_url: str, keys: Keys, channel: str = "100", bot: str = "kissbot"
+) -> HubEventSubClient:
+    return HubEventSubClient(channel, f"chan{channel}", redis_url, keys=keys, options=FAST, bot=bot)
+
+
+def pending_count(redis_client: redis.Redis, keys: Keys, channel: str, bot: str = "kissbot") -> int:
+    summary = redis_client.xpending(keys.channel_stream(channel), keys.bot_group(bot))
+    return int(summary["pending"])
+
+
+async def test_delivers_in_order_and_acknowledges(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    seen: list[Notification] = []
+
+    @client.on("stream.online")
+    async def online(event: Notification) -> None:
+        seen.append(event)
+
+    add_entries(redis_client, keys, "100", 5)
+    await client.start()
+    try:
+        await wait_for(lambda: len(seen) == 5, what="5 events")
+        assert [e.event["n"] for e in seen] == [0, 1, 2, 3, 4]
+        first = seen[0]
+        assert isinstance(first, Notification)
+        assert (first.type, first.version, first.channel_id) == ("stream.online", "1", "100")
+        assert first.delivery_count == 1 and not first.redelivered
+        assert first.message_id and first.stream_id
+        await wait_for(lambda: pending_count(redis_client, keys, "100") == 0, what="all acked")
+    finally:
+        await client.stop()
+
+
+async def test_a_failing_handler_leaves_the_entry_pending_and_gets_it_again(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    deliveries: list[int] = []
+
+    @client.on("stream.online")
+    def flaky(event: Notification) -> None:  # a plain function works too
+        deliveries.append(event.delivery_count)
+        if len(deliveries) == 1:
+            raise RuntimeError("boom")
+
+    add_entries(redis_client, keys, "100", 1)
+    await client.start()
+    try:
+        await wait_for(lambda: len(deliveries) == 2, what="a second delivery")
+        assert deliveries == [1, 2]
+        assert client.failed == 1
+        await wait_for(lambda: pending_count(redis_client, keys, "100") == 0, what="acked")
+    finally:
+        await client.stop()
+
+
+async def test_past_the_delivery_bound_an_entry_goes_to_the_dead_letters(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    calls: list[str] = []
+
+    @client.on("stream.online")
+    async def always_fails(event: Notification) -> None:
+        calls.append(event.stream_id)
+        raise ValueError("cannot handle")
+
+    (stream_id,) = add_entries(redis_client, keys, "100", 1)
+    await client.start()
+    try:
+        dead_key = keys.bot_dead_letters("100", "kissbot")
+        await wait_for(lambda: redis_client.xlen(dead_key) == 1, what="one dead letter")
+        assert calls == [stream_id] * FAST.max_deliveries
+        assert pending_count(redis_client, keys, "100") == 0
+        [(_, fields)] = await client.dead_letters()
+        assert fields["origin_id"] == stream_id
+        assert fields["deliveries"] == str(FAST.max_deliveries)
+        assert fields["kind"] == "notification"
+    finally:
+        await client.stop()
+
+
+async def test_entries_of_a_crashed_consumer_are_reclaimed(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    stream = keys.channel_stream("100")
+    group = keys.bot_group("kissbot")
+    redis_client.xgroup_create(stream, group, id="0", mkstream=True)
+    ids = add_entries(redis_client, keys, "100", 3)
+    # A consumer that read the entries and died before acknowledging them.
+    redis_client.xreadgroup(group, "dead-consumer", {stream: ">"}, count=10)
+
+    client = make_client(redis_url, keys)
+    seen: list[ChannelEvent] = []
+    client.on("*")(seen.append)
+    await client.start()
+    try:
+        await wait_for(lambda: len(seen) == 3, what="3 reclaimed entries")
+        assert sorted(e.stream_id for e in seen) == ids
+        assert all(e.delivery_count == 2 for e in seen)
+        await wait_for(lambda: pending_count(redis_client, keys, "100") == 0, what="acked")
+    finally:
+        await client.stop()
+
+
+async def test_a_restarted_bot_gets_what_it_missed_in_order(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    seen: list[int] = []
+
+    def build() -> HubEventSubClient:
+        client = make_client(redis_url, keys)
+        client.on("stream.online")(lambda e: seen.append(e.event["n"]))
+        return client
+
+    first = build()
+    await first.start()
+    add_entries(redis_client, keys, "100", 3)
+    await wait_for(lambda: len(seen) == 3, what="first batch")
+    await first.stop()
+
+    # Downtime: 50 entries arrive while no consumer runs.
+    stream = keys.channel_stream("100")
+    for n in range(3, 53):
+        redis_client.xadd(stream, entry("100", event={"n": n}))
+    second = build()
+    await second.start()
+    try:
+        await wait_for(lambda: len(seen) == 53, what="everything missed")
+        assert seen == list(range(53))
+    finally:
+        await second.stop()
+
+
+async def test_a_new_bot_gets_what_the_stream_retains(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    add_entries(redis_client, keys, "100", 4)
+    client = make_client(redis_url, keys, bot="newcomer")
+    seen: list[int] = []
+    client.on("stream.online")(lambda e: seen.append(e.event["n"]))
+    await client.start()
+    try:
+        await wait_for(lambda: seen == [0, 1, 2, 3], what="retained entries")
+    finally:
+        await client.stop()
+
+
+async def test_gap_and_revocation_arrive_as_their_own_types(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    gaps: list[Gap] = []
+    revocations: list[Revocation] = []
+    notifications: list[Notification] = []
+    client.on_gap(gaps.append)
+    client.on_revocation(revocations.append)
+    client.on("*")(notifications.append)
+    stream = keys.channel_stream("100")
+    redis_client.xadd(
+        stream,
+        entry("100", kind="gap", type_="", event={"from": 10.5, "to": 12.0, "reason": "4006"}),
+    )
+    redis_client.xadd(
+        stream,
+        entry(
+            "100",
+            kind="revocation",
+            type_="channel.follow",
+            version="2",
+            event={"status": "authorization_revoked"},
+        ),
+    )
+    await client.start()
+    try:
+        await wait_for(lambda: len(gaps) == 1 and len(revocations) == 1, what="gap+revocation")
+        assert (gaps[0].gap_from, gaps[0].gap_to, gaps[0].reason) == (10.5, 12.0, "4006")
+        assert revocations[0].reason == "authorization_revoked"
+        assert revocations[0].type == "channel.follow"
+        assert notifications == []
+    finally:
+        await client.stop()
+
+
+async def test_events_iterator_acknowledges_when_asked_for_the_next(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    add_entries(redis_client, keys, "100", 3)
+    await client.start()
+    try:
+        seen = []
+        async for event in client.events():
+            seen.append(event.event["n"])
+            if len(seen) == 3:
+                client.ack(event)
+                break
+        assert seen == [0, 1, 2]
+        await wait_for(lambda: pending_count(redis_client, keys, "100") == 0, what="acked")
+    finally:
+        await client.stop()
+
+
+async def test_events_iterator_leaves_a_failed_event_pending(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    add_entries(redis_client, keys, "100", 1)
+    await client.start()
+    try:
+        events = client.events()
+        with pytest.raises(RuntimeError):
+            async for _event in events:
+                raise RuntimeError("handler bug")
+        await events.aclose()
+        again = await anext(client.events())
+        assert again.delivery_count == 2
+    finally:
+        await client.stop()
+
+
+async def test_handlers_and_iterator_do_not_mix(redis_url: str, keys: Keys) -> None:
+    client = make_client(redis_url, keys)
+    client.on("stream.online")(lambda e: None)
+    with pytest.raises(ClientError, match="before events"):
+        await anext(client.events())
+    await client.start()
+    try:
+        with pytest.raises(ClientError, match="either handlers or events"):
+            await anext(client.events())
+        with pytest.raises(ClientError, match="before start"):
+            client.on("stream.offline")(lambda e: None)
+    finally:
+        await client.stop()
+
+
+async def test_unknown_topic_handler_is_refused_at_once(redis_url: str, keys: Keys) -> None:
+    client = make_client(redis_url, keys)
+    with pytest.raises(UnknownTopic, match=r"stream\.onlien"):
+        client.on("stream.onlien")
+
+
+async def test_subscribe_validates_before_any_io(redis_url: str, keys: Keys) -> None:
+    client = make_client(redis_url, keys)
+    with pytest.raises(UnknownTopic, match=r"channel\.folow"):
+        await client.subscribe("channel.folow")
+    with pytest.raises(UnknownTopic, match="version 1 was removed"):
+        await client.subscribe("channel.follow", "1")
+    with pytest.raises(InvalidCondition, match="moderator_user_id"):
+        await client.subscribe("channel.follow", "2")
+    with pytest.raises(InvalidCondition, match="unknown condition field"):
+        await client.subscribe("stream.online", condition={"colour": "red"})
+    await client.connection.close()
+
+
+async def test_presence_shows_the_bot_and_its_backlog(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    release = asyncio.Event()
+
+    @client.on("stream.online")
+    async def slow(event: Notification) -> None:
+        await release.wait()
+
+    add_entries(redis_client, keys, "100", 4)
+    await client.start()
+    key = keys.bot_presence("100", "kissbot")
+    try:
+        await wait_for(
+            lambda: redis_client.hget(key, "pending") not in (None, "0"), what="pending shown"
+        )
+        card = redis_client.hgetall(key)
+        assert card["channel_name"] == "chan100"
+        assert card["state"] == "running"
+        assert float(card["last_seen"]) >= float(card["started_at"])
+        assert 0 < redis_client.ttl(key) <= FAST.presence_ttl
+        release.set()
+        await wait_for(lambda: redis_client.hget(key, "pending") == "0", what="drained")
+        assert redis_client.hget(key, "lag") == "0"
+    finally:
+        await client.stop()
+    assert redis_client.hget(key, "state") == "stopped"
+
+
+async def test_a_hello_request_announces_the_bot(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    await client.start()
+    await client.stop()
+    [(_, fields)] = entries(redis_client.xrange(keys.control_requests()))
+    assert (fields["op"], fields["bot"], fields["channel_id"]) == ("hello", "kissbot", "100")
+    assert fields["channel_name"] == "chan100"
+
+
+async def test_a_thousand_bots_share_a_few_connections(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    options = replace(
+        FAST,
+        streams_per_reader=250,
+        presence_interval=1.0,
+        reclaim_interval=1.0,
+        consumer=f"thousand-{keys.prefix}",
+    )
+    connection = HubConnection(redis_url, keys=keys, options=options)
+    counts: Counter[str] = Counter()
+    clients = []
+    for n in range(1000):
+        client = HubEventSubClient(str(n), f"c{n}", keys=keys, connection=connection)
+        client.on("stream.online")(lambda e: counts.update([e.channel_id]))
+        clients.append(client)
+    await asyncio.gather(*(c.start() for c in clients))
+    try:
+        pipe = redis_client.pipeline(transaction=False)
+        for n in range(1000):
+            for _ in range(3):
+                pipe.xadd(keys.channel_stream(str(n)), entry(str(n)))
+        pipe.execute()
+        await wait_for(
+            lambda: len(counts) == 1000 and all(v == 3 for v in counts.values()),
+            within=60,
+            what="3 events for each of 1000 bots",
+        )
+        # Four readers of 250 streams, not a thousand blocked connections.
+        names = [c["name"] for c in redis_client.client_list()]
+        assert 4 <= names.count(f"kiss-bot:{options.consumer}") <= options.max_connections
+        assert sum(len(r) for r in connection._readers.values()) == 4
+    finally:
+        await asyncio.gather(*(c.stop() for c in clients))
+        await connection.close()
+
+
+def test_importable_without_celery_or_sqlalchemy() -> None:
+    code = (
+        "import sys, kiss.client; "
+        "assert 'celery' not in sys.modules, 'celery'; "
+        "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
