@@ -1,0 +1,1 @@
+"""The hub's database: SQLAlchemy models, repositories, Alembic migrations, seed import."""

@@ -1,0 +1,29 @@
+"""Alembic environment: the URL comes from the caller's config (kiss.store.db.upgrade)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from kiss.store.db import make_engine
+from kiss.store.models import Base
+
+config = context.config
+
+
+def run() -> None:
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic: sqlalchemy.url is not set (use `kiss db upgrade`)")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=url.startswith("sqlite"),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run()
