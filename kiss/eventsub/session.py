@@ -232,6 +232,12 @@ class SessionMachine:
             return []
         return self._lose(describe_close(code, reason), code, now)
 
+    def abandon(self, reason: str, now: float) -> list[Output]:
+        """Give the session up on the adapter's decision (e.g. its shard would not bind)."""
+        if self.phase is Phase.LOST:
+            return []
+        return self._lose(reason, None, now)
+
     def tick(self, now: float) -> list[Output]:
         """Check the deadlines; call when ``deadline`` has passed."""
         if self._handover_deadline is not None and now >= self._handover_deadline:

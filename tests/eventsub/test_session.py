@@ -280,3 +280,10 @@ def test_frames_from_unknown_sockets_and_unexpected_messages_are_dropped() -> No
     machine2.opened(1, T0)
     assert kinds(machine2.receive(1, reconnect(), T0)) == ["Dropped"]
     assert machine.closed(7, 1000, "", T0) == []
+
+
+def test_abandon_gives_the_session_up_once() -> None:
+    machine = established()
+    outputs = machine.abandon("shard would not bind", T0 + 1)
+    assert outputs == [CloseSocket(1), Lost("shard would not bind")]
+    assert machine.abandon("again", T0 + 2) == []

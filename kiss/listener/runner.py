@@ -1,0 +1,338 @@
+"""The asyncio adapter around one ``SessionMachine``: it owns the sockets and the timer.
+
+A runner keeps one *slot* alive: a conduit shard or one websocket-transport session.
+Frames go into the machine; its outputs come back as entries for the stream writer and
+as socket actions. What differs between a shard and a user session (binding the shard,
+telling the reconciler) lives in ``SlotHooks``.
+
+Frames are handled synchronously as they are read (no queue, no await per event): the
+machine and the writer's ``add`` never block, and the writer flushes in its own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from kiss.eventsub.session import (
+    CloseSocket,
+    Deliver,
+    Dropped,
+    Lost,
+    OpenReconnect,
+    Output,
+    Revoke,
+    SessionMachine,
+    Welcomed,
+)
+from kiss.eventsub.timestamps import format_timestamp
+from kiss.keys import Keys
+from kiss.listener.backoff import Backoff, reconnecting
+from kiss.listener.entries import gap_entry, notification_entry, revocation_entry
+from kiss.listener.writer import StreamWriter
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+Dial = Callable[[str], Awaitable[ClientConnection]]
+
+
+class SlotHooks(Protocol):
+    """What a slot does when its session is welcomed or lost."""
+
+    async def welcomed(
+        self, runner: SessionRunner, welcomed: Welcomed, previous: str | None
+    ) -> None:
+        """Bind the shard, or register the session and ask for its subscriptions."""
+
+    async def lost(self, runner: SessionRunner, session_id: str | None, reason: str) -> None: ...
+
+
+@dataclass
+class SlotStats:
+    delivered: int = 0
+    revocations: int = 0
+    dropped: int = 0
+    malformed: int = 0
+    reconnects: int = 0
+    handovers: int = 0
+    gaps: int = 0
+    connected_at: float | None = None
+    last_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def websocket_dialer(time_unit: float = 1.0) -> Dial:
+    """Open an EventSub socket: no client pings (Twitch treats any client frame but a pong as
+    inbound traffic and closes with 4001), no compression, large frames allowed."""
+
+    async def dial(url: str) -> ClientConnection:
+        return await connect(
+            url,
+            ping_interval=None,
+            compression=None,
+            max_size=MAX_FRAME_BYTES,
+            open_timeout=max(1.0, 10.0 * time_unit),
+            close_timeout=max(0.5, 2.0 * time_unit),
+            user_agent_header="kiss-eventsub-hub",
+        )
+
+    return dial
+
+
+class SessionRunner:
+    def __init__(
+        self,
+        slot: str,
+        url: str,
+        machine: SessionMachine,
+        writer: StreamWriter,
+        keys: Keys,
+        hooks: SlotHooks,
+        backoff: Backoff,
+        *,
+        dial: Dial | None = None,
+        channels: set[str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.slot = slot
+        self.url = url
+        self.machine = machine
+        self.writer = writer
+        self.keys = keys
+        self.hooks = hooks
+        self.backoff = backoff
+        self.stats = SlotStats()
+        self.channels: set[str] = set(channels or ())
+        self.new_channels: set[str] = set()
+        self._dial = dial or websocket_dialer(machine.config.time_unit)
+        self._clock = clock
+        self._sockets: dict[int, ClientConnection] = {}
+        self._readers: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._next_conn = 0
+        self._lost = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._rearm = asyncio.Event()
+        self._session_id: str | None = None
+
+    # -- public ---------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    @property
+    def phase(self) -> str:
+        return self.machine.phase.value
+
+    async def run(self) -> None:
+        """Hold the slot until ``stop``: connect, follow the session, reconnect on loss."""
+        watchdog = asyncio.create_task(self._watch(), name=f"watchdog {self.slot}")
+        try:
+            async for ws in reconnecting(
+                lambda: self._dial(self.url), self.backoff, sleep=self._pause
+            ):
+                if self._stop.is_set():
+                    await ws.close()
+                    break
+                self._lost.clear()
+                conn = self._adopt(ws)
+                self._apply(self.machine.opened(conn, self._clock()))
+                self._rearm.set()
+                await self._wait_any(self._lost, self._stop)
+                if self._stop.is_set():
+                    break
+                self.stats.reconnects += 1
+        finally:
+            watchdog.cancel()
+            await self._close_all()
+
+    async def stop(self) -> None:
+        """Stop reading, let every socket drain what it already received, close them."""
+        self._stop.set()
+        await self._close_all()
+
+    def restart(self, reason: str) -> None:
+        """Drop the current session and start a fresh one (e.g. a shard that would not bind)."""
+        log.warning("%s: restarting the session: %s", self.slot, reason)
+        self._apply(self.machine.abandon(reason, self._clock()))
+
+    # -- sockets --------------------------------------------------------------------------
+
+    def _adopt(self, ws: ClientConnection) -> int:
+        self._next_conn += 1
+        conn = self._next_conn
+        self._sockets[conn] = ws
+        task = asyncio.create_task(self._read(conn, ws), name=f"reader {self.slot}#{conn}")
+        self._readers.add(task)
+        task.add_done_callback(self._readers.discard)
+        return conn
+
+    async def _read(self, conn: int, ws: ClientConnection) -> None:
+        receive = self.machine.receive
+        apply = self._apply
+        clock = self._clock
+        try:
+            async for frame in ws:
+                apply(receive(conn, frame, clock()))
+        except ConnectionClosed:
+            pass
+        except Exception:  # a bug must not kill the slot silently
+            log.exception("%s: reader #%d failed", self.slot, conn)
+        finally:
+            self._sockets.pop(conn, None)
+            code = ws.close_code
+            reason = ws.close_reason or ""
+            self._apply(self.machine.closed(conn, code, reason, clock()))
+
+    async def _open_reconnect(self, url: str) -> None:
+        try:
+            ws = await self._dial(url)
+        except Exception as error:
+            self._apply(
+                self.machine.reconnect_failed(f"{type(error).__name__}: {error}", self._clock())
+            )
+            return
+        if self._stop.is_set():
+            await ws.close()
+            return
+        conn = self._adopt(ws)
+        self._apply(self.machine.opened(conn, self._clock()))
+        self._rearm.set()
+
+    async def _close(self, conn: int, code: int) -> None:
+        ws = self._sockets.get(conn)
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(code)
+
+    async def _close_all(self) -> None:
+        for conn in list(self._sockets):
+            await self._close(conn, 1000)
+        if self._readers:
+            await asyncio.gather(*self._readers, return_exceptions=True)
+        pending = [task for task in self._background if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def _apply(self, outputs: list[Output]) -> None:
+        for output in outputs:
+            if isinstance(output, Deliver):
+                self._deliver(output)
+            elif isinstance(output, Dropped):
+                self._dropped(output)
+            elif isinstance(output, Revoke):
+                entry = revocation_entry(self.keys, output.message, self._clock())
+                self.stats.revocations += 1
+                if entry is not None:
+                    self.writer.add(entry)
+            elif isinstance(output, Welcomed):
+                self._welcomed(output)
+            elif isinstance(output, OpenReconnect):
+                log.info("%s: session_reconnect, opening the reconnect URL", self.slot)
+                self._spawn(self._open_reconnect(output.url))
+            elif isinstance(output, CloseSocket):
+                self._spawn(self._close(output.conn, output.code))
+            elif isinstance(output, Lost):
+                self._on_lost(output)
+
+    def _deliver(self, output: Deliver) -> None:
+        entry = notification_entry(self.keys, output.message, self._clock())
+        if entry is None:
+            self.stats.dropped += 1
+            log.warning("%s: notification names no channel; dropped", self.slot)
+            return
+        self.stats.delivered += 1
+        channel = entry.channel_id
+        if channel not in self.channels:
+            self.channels.add(channel)
+            self.new_channels.add(channel)
+        self.writer.add(entry)
+
+    def _dropped(self, output: Dropped) -> None:
+        self.stats.dropped += 1
+        if output.reason.startswith("malformed"):
+            self.stats.malformed += 1
+            log.warning("%s: %s", self.slot, output.reason)
+        else:
+            log.debug("%s: dropped: %s", self.slot, output.reason)
+
+    def _welcomed(self, output: Welcomed) -> None:
+        previous = self._session_id
+        self._session_id = output.session_id
+        self.backoff.reset()
+        self._rearm.set()
+        now = self._clock()
+        if output.fresh:
+            self.stats.connected_at = now
+        else:
+            self.stats.handovers += 1
+        if output.gap is not None and self.channels:
+            self.stats.gaps += 1
+            stamp = format_timestamp(int(now * 1_000_000_000))
+            for channel in sorted(self.channels):
+                self.writer.add(gap_entry(self.keys, channel, output.gap, stamp))
+        log.info(
+            "%s: session %s welcomed (%s)",
+            self.slot,
+            output.session_id,
+            "fresh" if output.fresh else "handover",
+        )
+        self._spawn(self.hooks.welcomed(self, output, previous))
+
+    def _on_lost(self, output: Lost) -> None:
+        log.warning("%s: session lost: %s", self.slot, output.reason)
+        self.stats.last_reason = output.reason
+        lost_id, self._session_id = self._session_id, None
+        self._spawn(self.hooks.lost(self, lost_id, output.reason))
+        self._lost.set()
+
+    # -- timers and tasks -----------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Call ``tick`` when the machine's deadline passes (keepalive, welcome, handover)."""
+        while True:
+            deadline = self.machine.deadline
+            now = self._clock()
+            if deadline is not None and now >= deadline:
+                self._apply(self.machine.tick(now))
+                continue
+            delay = 1.0 if deadline is None else min(1.0, deadline - now)
+            self._rearm.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rearm.wait(), delay)
+
+    async def _pause(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+
+    @staticmethod
+    async def _wait_any(*events: asyncio.Event) -> None:
+        waiters = [asyncio.create_task(event.wait()) for event in events]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: background task failed: %r", self.slot, task.exception())
