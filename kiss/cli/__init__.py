@@ -8,7 +8,16 @@ from typing import Any
 import click
 
 # name -> "module:attribute" of a click command or group.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "status": "kiss.cli.status:status",
+    "subscriptions": "kiss.cli.status:subscriptions",
+    "metrics": "kiss.cli.status:metrics",
+    "check": "kiss.cli.status:check",
+    "resync": "kiss.cli.ops:resync",
+    "drain": "kiss.cli.ops:drain",
+    "undrain": "kiss.cli.ops:undrain",
+    "channels": "kiss.cli.ops:channels",
+}
 
 
 class LazyGroup(click.Group):
