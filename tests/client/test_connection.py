@@ -1,0 +1,136 @@
+"""HubConnection: survives a Redis restart (its own redis-server) and a lost group."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from kiss.client import HubConnection, HubEventSubClient, Notification
+from kiss.keys import Keys
+from tests.client.conftest import FAST, add_entries, entry, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisServer:
+    """A private redis-server with an append-only file, so that a restart keeps the data."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()  # SIGTERM: Redis flushes the AOF and exits
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_a_redis_restart_keeps_the_bots_place(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = Keys(prefix="restart")
+    direct = redis.Redis.from_url(private_redis.url, decode_responses=True)
+    client = HubEventSubClient("7", "seven", private_redis.url, keys=keys, options=FAST)
+    seen: list[int] = []
+
+    @client.on("stream.online")
+    async def record(event: Notification) -> None:
+        seen.append(event.event["n"])
+
+    await client.start()
+    try:
+        add_entries(direct, keys, "7", 3)
+        await wait_for(lambda: seen == [0, 1, 2], what="before the restart")
+        await wait_for(
+            lambda: (
+                direct.xpending(keys.channel_stream("7"), keys.bot_group("kissbot"))["pending"] == 0
+            ),
+            what="acked before the restart",
+        )
+        private_redis.stop()  # closes the bot's blocked read: it must reconnect
+        private_redis.start()
+        stream = keys.channel_stream("7")
+        for n in range(3, 6):
+            direct.xadd(stream, entry("7", event={"n": n}))
+        await wait_for(lambda: seen == [0, 1, 2, 3, 4, 5], what="after the restart, no replays")
+        assert "Redis unavailable" in caplog.text  # it did go through the reconnect
+    finally:
+        await client.stop()
+        direct.close()
+
+
+async def test_a_lost_group_is_created_again(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    connection = HubConnection(redis_url, keys=keys, options=FAST)
+    client = HubEventSubClient("9", "nine", keys=keys, connection=connection)
+    seen: list[int] = []
+    client.on("stream.online")(lambda e: seen.append(e.event["n"]))
+    await client.start()
+    try:
+        add_entries(redis_client, keys, "9", 1)
+        await wait_for(lambda: seen == [0], what="first entry")
+        redis_client.delete(keys.channel_stream("9"))  # as after a Redis restart without data
+        await wait_for(
+            lambda: bool(redis_client.exists(keys.channel_stream("9"))), what="group recreated"
+        )
+        add_entries(redis_client, keys, "9", 2)
+        await wait_for(lambda: seen == [0, 0, 1], what="entries after the loss")
+    finally:
+        await client.stop()
+        await connection.close()
