@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -44,13 +45,14 @@ def control_plane(redis_url: str, keys: Keys) -> Iterator[list[dict[str, str]]]:
     def serve() -> None:
         position = "0-0"
         while not stop.is_set():
-            for _stream, rows in client.xread({keys.control_requests(): position}, block=100) or []:
+            reply: Any = client.xread({keys.control_requests(): position}, block=100)
+            for _stream, rows in reply or []:
                 for entry_id, fields in rows:
                     position = entry_id
                     seen.append(fields)
                     ok = fields["type"] != "channel.ban"
-                    reply = {"ok": ok, "error": None if ok else "channel.ban needs a scope"}
-                    client.lpush(keys.control_reply(fields["request_id"]), orjson.dumps(reply))
+                    answer = {"ok": ok, "error": None if ok else "channel.ban needs a scope"}
+                    client.lpush(keys.control_reply(fields["request_id"]), orjson.dumps(answer))
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
