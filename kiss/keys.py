@@ -125,3 +125,7 @@ class Keys:
     def conduit_lock(self) -> str:
         """Held (SET NX PX) while one listener looks up or creates the conduit."""
         return f"{self.prefix}:lock:conduit"
+
+    def reconcile_requested(self) -> str:
+        """Set when someone asks for a reconciliation; the lock holder runs again if it is."""
+        return f"{self.prefix}:reconcile:requested"
