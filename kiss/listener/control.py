@@ -1,0 +1,60 @@
+"""Telling the control plane, by Celery task name (the listener never imports the tasks module).
+
+Sending is a blocking broker call, so the async listener runs it in a thread; a failure is
+logged and counted, never allowed to stop event delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+TASK_SESSION_WELCOMED = "kiss.session_welcomed"
+TASK_REVOKED = "kiss.revoked"
+
+
+class TaskSender(Protocol):
+    """The part of a Celery app used here."""
+
+    def send_task(self, name: str, *, kwargs: dict[str, Any], queue: str) -> Any: ...
+
+
+class ControlPlane:
+    def __init__(self, sender: TaskSender, queue: str) -> None:
+        self.sender = sender
+        self.queue = queue
+        self.failures = 0
+
+    async def session_welcomed(self, session_id: str, user_id: str) -> None:
+        """A websocket-transport session is fresh: recreate that user's subscriptions on it."""
+        await self._send(TASK_SESSION_WELCOMED, {"session_id": session_id, "user_id": user_id})
+
+    async def revoked(
+        self, subscription_id: str, channel_id: str, type_: str, version: str, reason: str
+    ) -> None:
+        kwargs = {
+            "subscription_id": subscription_id,
+            "channel_id": channel_id,
+            "type": type_,
+            "version": version,
+            "reason": reason,
+        }
+        await self._send(TASK_REVOKED, kwargs)
+
+    async def _send(self, name: str, kwargs: dict[str, Any]) -> None:
+        try:
+            await asyncio.to_thread(self.sender.send_task, name, kwargs=kwargs, queue=self.queue)
+        except Exception as error:
+            self.failures += 1
+            log.error("could not send %s to the control plane: %s", name, error)
+
+
+def celery_sender(broker_url: str) -> TaskSender:
+    """A Celery app used only to send tasks by name."""
+    from celery import Celery
+
+    app: TaskSender = Celery("kiss-listener", broker=broker_url)
+    return app

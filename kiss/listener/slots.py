@@ -1,0 +1,119 @@
+"""What each kind of slot does when its session is welcomed or lost.
+
+- a websocket-transport session (user token): listed in ``Keys.ws_sessions()``; a fresh one
+  asks the reconciler to recreate the user's subscriptions at once (10 s window);
+- a conduit shard (app token): a fresh session is bound to its shard (10 s window); the
+  subscriptions stay on the conduit, nothing is recreated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+import redis.asyncio as aioredis
+
+from kiss.errors import KissError
+from kiss.eventsub.session import Welcomed
+from kiss.helix.conduits import ShardUpdate
+from kiss.keys import Keys
+from kiss.listener.control import ControlPlane
+from kiss.listener.runner import SessionRunner
+
+log = logging.getLogger(__name__)
+
+BindShard = Callable[[str, str], Awaitable[ShardUpdate]]
+
+
+class WebsocketSession:
+    def __init__(
+        self,
+        redis_client: aioredis.Redis,
+        keys: Keys,
+        listener_id: str,
+        user_id: str,
+        control: ControlPlane,
+    ) -> None:
+        self.redis = redis_client
+        self.keys = keys
+        self.listener_id = listener_id
+        self.user_id = user_id
+        self.control = control
+
+    async def welcomed(
+        self, runner: SessionRunner, welcomed: Welcomed, previous: str | None
+    ) -> None:
+        record = orjson.dumps(
+            {"user_id": self.user_id, "listener": self.listener_id, "connected_at": time.time()}
+        )
+        pipe = self.redis.pipeline(transaction=True)
+        if previous and previous != welcomed.session_id:
+            pipe.hdel(self.keys.ws_sessions(), previous)
+        pipe.hset(self.keys.ws_sessions(), welcomed.session_id, record)
+        await pipe.execute()
+        if welcomed.fresh:
+            # Subscriptions die with a websocket session: the reconciler recreates them now.
+            await self.control.session_welcomed(welcomed.session_id, self.user_id)
+
+    async def lost(self, runner: SessionRunner, session_id: str | None, reason: str) -> None:
+        if session_id:
+            await self.redis.hdel(self.keys.ws_sessions(), session_id)
+
+
+class ConduitShard:
+    def __init__(
+        self,
+        conduit_id: str,
+        shard_id: str,
+        bind: BindShard,
+        *,
+        attempts: int = 3,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.conduit_id = conduit_id
+        self.shard_id = shard_id
+        self.bind = bind
+        self.attempts = attempts
+        self.retry_delay = retry_delay
+        self.bound_session: str | None = None
+
+    async def welcomed(
+        self, runner: SessionRunner, welcomed: Welcomed, previous: str | None
+    ) -> None:
+        if not welcomed.fresh and not welcomed.session_changed:
+            return  # a handover keeps the session id, and Twitch keeps the binding
+        problem = "no attempt"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                update = await self.bind(self.shard_id, welcomed.session_id)
+            except KissError as error:
+                problem = str(error)
+            else:
+                errors = [error for error in update.errors if error.id == self.shard_id]
+                if not errors:
+                    self.bound_session = welcomed.session_id
+                    log.info(
+                        "conduit %s shard %s bound to session %s",
+                        self.conduit_id,
+                        self.shard_id,
+                        welcomed.session_id,
+                    )
+                    return
+                problem = f"{errors[0].code}: {errors[0].message}"
+            if runner.session_id != welcomed.session_id:
+                return  # that session is already gone
+            log.warning(
+                "binding shard %s (attempt %d/%d) failed: %s",
+                self.shard_id,
+                attempt,
+                self.attempts,
+                problem,
+            )
+            await asyncio.sleep(self.retry_delay * attempt)
+        runner.restart(f"shard {self.shard_id} could not be bound: {problem}")
+
+    async def lost(self, runner: SessionRunner, session_id: str | None, reason: str) -> None:
+        self.bound_session = None

@@ -1,0 +1,204 @@
+"""The listener's state in Redis: a heartbeat with a TTL, its slots, counters; and the health
+verdict read back by ``kiss listener health`` (exit 0 or 1).
+
+``Snapshot`` is plain data built by the listener; ``assess`` is the pure verdict; the
+``StateReporter`` writes both every interval in one pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
+
+from kiss.keys import Keys
+
+log = logging.getLogger(__name__)
+
+ACTIVE_PHASES = frozenset({"active", "handover"})
+
+
+@dataclass(frozen=True)
+class SlotSnapshot:
+    slot: str
+    phase: str
+    session_id: str | None
+    last_message_at: float | None
+    connected_at: float | None
+    delivered: int
+    reconnects: int
+    handovers: int
+    gaps: int
+    dropped: int
+    last_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    listener_id: str
+    transport: str
+    started_at: float
+    slots: tuple[SlotSnapshot, ...]
+    pending: int
+    written: int
+    duplicates: int
+    draining: bool = False
+    stopping: bool = False
+    shards: tuple[str, ...] = ()
+    new_channels: dict[str, set[str]] = field(default_factory=dict)
+
+
+def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:
+    """Healthy when every slot held has a welcomed session and the writer keeps up."""
+    problems = [
+        f"{slot.slot} is {slot.phase}" + (f" ({slot.last_reason})" if slot.last_reason else "")
+        for slot in snapshot.slots
+        if slot.phase not in ACTIVE_PHASES
+    ]
+    if snapshot.stopping:
+        problems.append("stopping")
+    if snapshot.transport == "websocket" and not snapshot.slots:
+        problems.append("no websocket session configured")
+    return not problems, problems
+
+
+def state_word(snapshot: Snapshot) -> str:
+    """The one word the status screen shows: up, connecting, draining or stopping."""
+    if snapshot.stopping:
+        return "stopping"
+    if snapshot.draining:
+        return "draining"
+    healthy, _ = assess(snapshot)
+    return "up" if healthy else "connecting"
+
+
+def heartbeat_name(listener_id: str) -> str:
+    return f"listener:{listener_id}"
+
+
+class StateReporter:
+    def __init__(
+        self,
+        redis_client: aioredis.Redis,
+        keys: Keys,
+        snapshot: Callable[[], Snapshot],
+        *,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis_client
+        self.keys = keys
+        self.snapshot = snapshot
+        self.interval = interval
+        self.ttl_ms = max(1000, int(interval * 3000))
+        self._clock = clock
+        self._reported_reconnects: dict[str, int] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.report()
+            except redis.exceptions.RedisError as error:
+                log.warning("could not write the listener state: %s", error)
+            await asyncio.sleep(self.interval)
+
+    async def report(self, *, final: bool = False) -> None:
+        snap = self.snapshot()
+        now = self._clock()
+        healthy, problems = assess(snap)
+        keys = self.keys
+        state_key = keys.listener_state(snap.listener_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(keys.listeners(), snap.listener_id)
+        pipe.hset(
+            state_key,
+            mapping={
+                "state": "stopped" if final else state_word(snap),
+                "transport": snap.transport,
+                "shards": ",".join(snap.shards),
+                "slots": orjson.dumps([asdict(slot) for slot in snap.slots]),
+                "healthy": "1" if healthy and not final else "0",
+                "problems": "; ".join(problems),
+                "pending": snap.pending,
+                "started_at": snap.started_at,
+                "updated_at": now,
+            },
+        )
+        pipe.expire(state_key, 24 * 3600)
+        if final:
+            pipe.delete(keys.heartbeat(heartbeat_name(snap.listener_id)))
+        else:
+            pipe.set(keys.heartbeat(heartbeat_name(snap.listener_id)), now, px=self.ttl_ms)
+        reconnects = 0
+        sent: dict[str, list[str]] = {}
+        for slot in snap.slots:
+            slot_key = keys.listener_slot(slot.slot)
+            fields: dict[FieldT, EncodableT] = {
+                "listener": snap.listener_id,
+                "phase": slot.phase,
+                "session_id": slot.session_id or "",
+                "updated_at": now,
+            }
+            if slot.last_message_at is not None:
+                fields["last_message_at"] = slot.last_message_at
+            pipe.hset(slot_key, mapping=fields)
+            reconnects += slot.reconnects - self._reported_reconnects.get(slot.slot, 0)
+            self._reported_reconnects[slot.slot] = slot.reconnects
+            channels = sorted(snap.new_channels.get(slot.slot, ()))
+            if channels:
+                sent[slot.slot] = channels
+                pipe.sadd(keys.listener_slot_channels(slot.slot), *channels)
+        if reconnects:
+            pipe.hincrby(keys.counters(), "reconnects", reconnects)
+            pipe.hincrby(state_key, "reconnects", reconnects)
+        await pipe.execute()
+        for slot_name, channels in sent.items():
+            # Written: the next report sends only channels seen since.
+            snap.new_channels[slot_name].difference_update(channels)
+
+
+async def restore_slot(
+    redis_client: aioredis.Redis, keys: Keys, slot: str
+) -> tuple[float | None, set[str]]:
+    """The last message time and the channels of a slot, as a previous holder left them."""
+    pipe = redis_client.pipeline(transaction=False)
+    pipe.hget(keys.listener_slot(slot), "last_message_at")
+    pipe.smembers(keys.listener_slot_channels(slot))
+    last, channels = await pipe.execute()
+    last_at = None
+    if last:
+        with contextlib.suppress(ValueError):
+            last_at = float(last)
+    return last_at, {c.decode() if isinstance(c, bytes) else str(c) for c in channels}
+
+
+def check_health(
+    client: redis.Redis, keys: Keys, listener_id: str | None = None
+) -> tuple[bool, str]:
+    """(ok, why) for ``kiss listener health``: a live heartbeat and a healthy verdict."""
+    if listener_id is not None:
+        candidates = [listener_id]
+    else:
+        members = client.smembers(keys.listeners())
+        candidates = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+    if not candidates:
+        return False, "no listener has ever reported"
+    reasons = []
+    for candidate in candidates:
+        if not client.exists(keys.heartbeat(heartbeat_name(candidate))):
+            reasons.append(f"{candidate}: no heartbeat")
+            continue
+        fields = client.hmget(keys.listener_state(candidate), ["healthy", "problems"])
+        healthy, problems = ((v.decode() if isinstance(v, bytes) else v) for v in fields)
+        if healthy == "1":
+            return True, f"{candidate}: healthy"
+        reasons.append(f"{candidate}: {problems or 'unhealthy'}")
+    return False, "; ".join(reasons)
