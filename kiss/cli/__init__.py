@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, str] = {
     "drain": "kiss.cli.ops:drain",
     "undrain": "kiss.cli.ops:undrain",
     "channels": "kiss.cli.ops:channels",
+    "run": "kiss.cli.run:run",
+    "demo": "kiss.cli.run:demo_command",
 }
 
 
