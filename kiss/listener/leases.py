@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import redis.asyncio as aioredis
 
@@ -50,21 +51,27 @@ def shard_ids(shard_count: int) -> list[str]:
     return [str(index) for index in range(shard_count)]
 
 
+Mode = Literal["normal", "handing_over", "successor"]
+
+
 def plan_leases(
-    shard_count: int, owned: set[str], free: set[str], live_listeners: int, *, draining: bool
+    shard_count: int, owned: set[str], free: set[str], live_listeners: int, *, mode: Mode = "normal"
 ) -> LeasePlan:
     """Claim free shards up to a fair share of the conduit; release what is above it.
 
-    The share is ``ceil(shards / listeners)``, so the shares always cover every shard. While
-    draining nothing new is claimed (what is owned is handed over at stop).
+    The share is ``ceil(shards / listeners)``, so the shares always cover every shard.
+    During a drain, a listener that held shards when it began is ``handing_over``: it claims
+    nothing and releases everything once another listener is alive to take it; a listener
+    that held nothing is the ``successor`` and takes every free shard.
     """
-    share = math.ceil(shard_count / max(1, live_listeners))
     valid = set(shard_ids(shard_count))
     stale = sorted(owned - valid, key=int)
     kept = sorted(owned & valid, key=int)
-    release = stale + kept[share:]
-    if draining:
+    if mode == "handing_over":
+        release = stale + (kept if live_listeners > 1 else [])
         return LeasePlan((), tuple(release))
+    share = shard_count if mode == "successor" else math.ceil(shard_count / max(1, live_listeners))
+    release = stale + kept[share:]
     room = share - min(len(kept), share)
     claim = sorted(free & valid - owned, key=int)[:room]
     return LeasePlan(tuple(claim), tuple(release))

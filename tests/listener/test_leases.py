@@ -8,26 +8,29 @@ import pytest
 import redis.asyncio as aioredis
 
 from kiss.keys import Keys
-from kiss.listener.leases import LeasePlan, LeaseStore, plan_leases
+from kiss.listener.leases import LeasePlan, LeaseStore, Mode, plan_leases
 
 
 @pytest.mark.parametrize(
-    ("count", "owned", "free", "live", "draining", "plan"),
+    ("count", "owned", "free", "live", "mode", "plan"),
     [
-        (4, set(), {"0", "1", "2", "3"}, 1, False, LeasePlan(("0", "1", "2", "3"), ())),
-        (4, set(), {"0", "1", "2", "3"}, 2, False, LeasePlan(("0", "1"), ())),
-        (4, {"0", "1", "2", "3"}, set(), 2, False, LeasePlan((), ("2", "3"))),
-        (5, {"0", "1"}, {"4"}, 2, False, LeasePlan(("4",), ())),
-        (3, {"0"}, {"1", "2"}, 3, False, LeasePlan((), ())),
-        (2, {"0", "5"}, {"1"}, 1, False, LeasePlan(("1",), ("5",))),
-        (4, {"0", "1"}, {"2", "3"}, 1, True, LeasePlan((), ())),
-        (4, {"0", "1"}, {"2"}, 0, False, LeasePlan(("2",), ())),
+        (4, set(), {"0", "1", "2", "3"}, 1, "normal", LeasePlan(("0", "1", "2", "3"), ())),
+        (4, set(), {"0", "1", "2", "3"}, 2, "normal", LeasePlan(("0", "1"), ())),
+        (4, {"0", "1", "2", "3"}, set(), 2, "normal", LeasePlan((), ("2", "3"))),
+        (5, {"0", "1"}, {"4"}, 2, "normal", LeasePlan(("4",), ())),
+        (3, {"0"}, {"1", "2"}, 3, "normal", LeasePlan((), ())),
+        (2, {"0", "5"}, {"1"}, 1, "normal", LeasePlan(("1",), ("5",))),
+        (4, {"0", "1"}, {"2"}, 0, "normal", LeasePlan(("2",), ())),
+        # drain: hand over only once someone else is alive; the successor takes everything
+        (4, {"0", "1"}, {"2", "3"}, 1, "handing_over", LeasePlan((), ())),
+        (4, {"0", "1"}, {"2", "3"}, 2, "handing_over", LeasePlan((), ("0", "1"))),
+        (4, set(), {"0", "1", "2", "3"}, 2, "successor", LeasePlan(("0", "1", "2", "3"), ())),
     ],
 )
 def test_plan_takes_a_fair_share(
-    count: int, owned: set[str], free: set[str], live: int, draining: bool, plan: LeasePlan
+    count: int, owned: set[str], free: set[str], live: int, mode: Mode, plan: LeasePlan
 ) -> None:
-    assert plan_leases(count, owned, free, live, draining=draining) == plan
+    assert plan_leases(count, owned, free, live, mode=mode) == plan
 
 
 def test_shares_always_cover_every_shard() -> None:
@@ -37,7 +40,7 @@ def test_shares_always_cover_every_shard() -> None:
             free = {str(i) for i in range(count)}
             for _ in range(3):  # a few rounds, each listener in turn
                 for mine in owned:
-                    plan = plan_leases(count, mine, free, live, draining=False)
+                    plan = plan_leases(count, mine, free, live)
                     mine.update(plan.claim)
                     free -= set(plan.claim)
             assert not free, (count, live)

@@ -1,0 +1,296 @@
+"""The listener process's core: the transport's session runners, the stream writer and the state
+reporter, started together and stopped in order (stop reading, flush, close, report).
+
+Collaborators come in as arguments (Redis client, Helix requester, control plane, dialer),
+so tests run the real thing against the simulator and a real Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import orjson
+import redis.asyncio as aioredis
+
+from kiss.errors import ConfigError
+from kiss.eventsub.session import SessionConfig, SessionMachine
+from kiss.helix.conduits import Requester
+from kiss.keys import Keys
+from kiss.listener.backoff import Backoff
+from kiss.listener.conduit import ShardManager, ensure_conduit, shard_binder
+from kiss.listener.control import ControlPlane
+from kiss.listener.entries import Entry
+from kiss.listener.leases import LeaseStore
+from kiss.listener.runner import Dial, SessionRunner
+from kiss.listener.slots import ConduitShard, WebsocketSession
+from kiss.listener.state import SlotSnapshot, Snapshot, StateReporter, restore_slot
+from kiss.listener.writer import StreamWriter, WriterConfig
+from kiss.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_SESSIONS_PER_USER = 3  # Twitch: 3 websocket connections per client id + user
+
+
+@dataclass(frozen=True)
+class ListenerOptions:
+    listener_id: str
+    transport: Literal["conduit", "websocket"]
+    ws_url: str
+    keepalive_timeout_seconds: int = 10
+    users: tuple[str, ...] = ()
+    sessions_per_user: int = 1
+    conduit_shards: int = 1
+    lease_seconds: float = 15.0
+    backoff_base: float = 2.0
+    backoff_max: float = 60.0
+    heartbeat_interval: float = 1.0
+    session: SessionConfig = field(default_factory=SessionConfig)
+    writer: WriterConfig = field(default_factory=WriterConfig)
+
+    def __post_init__(self) -> None:
+        if self.transport == "websocket" and not self.users:
+            raise ConfigError("the websocket transport needs at least one user id (--user)")
+        if not 1 <= self.sessions_per_user <= MAX_SESSIONS_PER_USER:
+            raise ConfigError(
+                f"sessions_per_user={self.sessions_per_user}: Twitch allows 1 to "
+                f"{MAX_SESSIONS_PER_USER} websocket connections per user"
+            )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        listener_id: str | None = None,
+        users: tuple[str, ...] = (),
+        sessions_per_user: int = 1,
+        time_unit: float = 1.0,
+        transport: Literal["conduit", "websocket"] | None = None,
+    ) -> ListenerOptions:
+        eventsub = settings.eventsub
+        slack = min(1.0, max(0.25, 5 * time_unit))
+        return cls(
+            listener_id=listener_id
+            or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+            transport=transport or eventsub.transport,
+            ws_url=settings.twitch.eventsub_ws_url,
+            keepalive_timeout_seconds=eventsub.keepalive_timeout_seconds,
+            users=users,
+            sessions_per_user=sessions_per_user,
+            conduit_shards=eventsub.conduit_shards,
+            lease_seconds=eventsub.shard_lease_seconds,
+            backoff_base=eventsub.ws_backoff_base,
+            backoff_max=eventsub.ws_backoff_max,
+            heartbeat_interval=min(1.0, eventsub.shard_lease_seconds / 3),
+            session=SessionConfig(time_unit=time_unit, slack_seconds=slack),
+            writer=WriterConfig(
+                maxlen=settings.streams.maxlen, max_age_seconds=settings.streams.max_age_seconds
+            ),
+        )
+
+    @property
+    def dial_url(self) -> str:
+        """The EventSub URL with the keepalive we ask for (reconnect URLs are used unmodified)."""
+        separator = "&" if "?" in self.ws_url else "?"
+        query = urlencode({"keepalive_timeout_seconds": self.keepalive_timeout_seconds})
+        return f"{self.ws_url}{separator}{query}"
+
+
+class Listener:
+    def __init__(
+        self,
+        options: ListenerOptions,
+        redis_client: aioredis.Redis,
+        keys: Keys,
+        control: ControlPlane,
+        helix: Requester | None = None,
+        *,
+        dial: Dial | None = None,
+    ) -> None:
+        if options.transport == "conduit" and helix is None:
+            raise ConfigError("the conduit transport needs a Helix client")
+        self.options = options
+        self.redis = redis_client
+        self.keys = keys
+        self.control = control
+        self.helix = helix
+        self.dial = dial
+        self.started_at = time.time()
+        self.writer = StreamWriter(
+            redis_client, keys, options.listener_id, options.writer, on_written=self._written
+        )
+        self.reporter = StateReporter(
+            redis_client, keys, self.snapshot, interval=options.heartbeat_interval
+        )
+        self.runners: dict[str, SessionRunner] = {}
+        self.manager: ShardManager | None = None
+        self.stopping = False
+        self._draining = False
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._background: set[asyncio.Task[Any]] = set()
+        self.ready = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then shut down in order."""
+        self._tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
+        self._tasks.append(asyncio.create_task(self.reporter.run(), name="state"))
+        try:
+            if self.options.transport == "websocket":
+                await self._start_websocket()
+            else:
+                await self._start_conduit()
+            self.ready.set()
+            await stop.wait()
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop reading, flush what was received, close the sockets, report, stop tasks."""
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.manager is not None:
+            await self.manager.stop()
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
+        await self.writer.close()
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5)
+        with contextlib.suppress(aioredis.RedisError):
+            await self.reporter.report(final=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- transports -----------------------------------------------------------------------
+
+    async def _start_websocket(self) -> None:
+        for user_id in self.options.users:
+            for index in range(self.options.sessions_per_user):
+                slot = f"ws:{user_id}:{index}"
+                hooks = WebsocketSession(
+                    self.redis, self.keys, self.options.listener_id, user_id, self.control
+                )
+                runner = await self._runner(slot, hooks)
+                self.runners[slot] = runner
+                self._tasks.append(asyncio.create_task(runner.run(), name=slot))
+
+    async def _start_conduit(self) -> None:
+        assert self.helix is not None
+        conduit = await ensure_conduit(
+            self.helix, self.redis, self.keys, self.options.conduit_shards
+        )
+        leases = LeaseStore(
+            self.redis, self.keys, conduit.id, self.options.listener_id, self.options.lease_seconds
+        )
+        bind = shard_binder(self.helix, conduit.id)
+
+        async def start_shard(shard_id: str) -> SessionRunner:
+            hooks = ConduitShard(conduit.id, shard_id, bind)
+            return await self._runner(f"conduit:{conduit.id}:shard:{shard_id}", hooks)
+
+        self.manager = ShardManager(
+            conduit,
+            leases,
+            start_shard,
+            tick_seconds=self.options.lease_seconds / 3,
+            draining=self._check_drain,
+        )
+        await self.manager.tick()  # claim at once, before the first interval
+        self._tasks.append(asyncio.create_task(self.manager.run(), name="shards"))
+
+    async def _runner(self, slot: str, hooks: WebsocketSession | ConduitShard) -> SessionRunner:
+        last_message_at, channels = await restore_slot(self.redis, self.keys, slot)
+        machine = SessionMachine(self.options.session, gap_from=last_message_at)
+        backoff = Backoff(self.options.backoff_base, self.options.backoff_max)
+        return SessionRunner(
+            slot,
+            self.options.dial_url,
+            machine,
+            self.writer,
+            self.keys,
+            hooks,
+            backoff,
+            dial=self.dial,
+            channels=channels,
+        )
+
+    async def _check_drain(self) -> bool:
+        self._draining = bool(await self.redis.exists(self.keys.drain()))
+        return self._draining
+
+    # -- callbacks and state --------------------------------------------------------------
+
+    def _written(self, entry: Entry) -> None:
+        if entry.kind != "revocation":
+            return
+        fields = entry.as_dict()
+        reason = str(orjson.loads(fields["event"]).get("status", ""))
+        log.warning(
+            "subscription %s (%s v%s, channel %s) revoked: %s",
+            fields["subscription_id"],
+            fields["type"],
+            fields["version"],
+            fields["channel_id"],
+            reason,
+        )
+        task = asyncio.ensure_future(
+            self.control.revoked(
+                fields["subscription_id"],
+                fields["channel_id"],
+                fields["type"],
+                fields["version"],
+                reason,
+            )
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def all_runners(self) -> dict[str, SessionRunner]:
+        runners = dict(self.runners)
+        if self.manager is not None:
+            runners.update(self.manager.runners)
+        return runners
+
+    def snapshot(self) -> Snapshot:
+        runners = self.all_runners()
+        slots = tuple(
+            SlotSnapshot(
+                slot=name,
+                phase=runner.phase,
+                session_id=runner.session_id,
+                last_message_at=runner.machine.last_message_at,
+                connected_at=runner.stats.connected_at,
+                delivered=runner.stats.delivered,
+                reconnects=runner.stats.reconnects,
+                handovers=runner.stats.handovers,
+                gaps=runner.stats.gaps,
+                dropped=runner.stats.dropped,
+                last_reason=runner.stats.last_reason,
+            )
+            for name, runner in sorted(runners.items())
+        )
+        return Snapshot(
+            listener_id=self.options.listener_id,
+            transport=self.options.transport,
+            started_at=self.started_at,
+            slots=slots,
+            pending=self.writer.pending,
+            written=self.writer.stats.written,
+            duplicates=self.writer.stats.duplicates,
+            draining=self._draining,
+            stopping=self.stopping,
+            shards=tuple(self.manager.held) if self.manager is not None else (),
+            new_channels={name: runner.new_channels for name, runner in runners.items()},
+        )
