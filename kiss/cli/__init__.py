@@ -9,6 +9,7 @@ import click
 
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS: dict[str, str] = {
+    "simulator": "kiss.cli.simulator:simulator",
     "status": "kiss.cli.status:status",
     "subscriptions": "kiss.cli.status:subscriptions",
     "metrics": "kiss.cli.status:metrics",
@@ -19,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "channels": "kiss.cli.ops:channels",
     "run": "kiss.cli.run:run",
     "demo": "kiss.cli.run:demo_command",
+    "control": "kiss.cli.control:control",
 }
 
 

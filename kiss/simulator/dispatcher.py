@@ -1,0 +1,117 @@
+"""Sends frames to live sockets: notifications, revocations, reconnects and closes.
+
+The one place where the in-memory state meets the open connections; the connections
+themselves (``websocket.Connection``) register here by session id.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from kiss.eventsub import catalog
+from kiss.simulator import frames, sessions
+from kiss.simulator import subscriptions as subs_rules
+from kiss.simulator.clock import timestamp
+from kiss.simulator.model import JSON, Subscription
+from kiss.simulator.payloads import event_for
+from kiss.simulator.problems import bad_request, not_found
+from kiss.simulator.routing import target_session
+from kiss.simulator.state import SimulatorState
+
+
+class Link(Protocol):
+    """A live websocket of one session."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def close(self, code: int) -> None: ...
+
+    @property
+    def open(self) -> bool: ...
+
+
+class Dispatcher:
+    def __init__(self, state: SimulatorState, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.clock = clock
+        self.links: dict[str, Link] = {}
+
+    def link(self, session_id: str | None) -> Link | None:
+        link = self.links.get(session_id or "")
+        return link if link is not None and link.open else None
+
+    async def send(self, session_id: str, text: str) -> bool:
+        link = self.link(session_id)
+        if link is None:
+            return False
+        await link.send(text)
+        return True
+
+    async def deliver(self, sub: Subscription, event: JSON) -> str | None:
+        """One notification for one subscription; its message id, or None when dropped."""
+        stats = self.state.stats
+        session_id = target_session(self.state, sub)
+        link = self.link(session_id)
+        if session_id is None or link is None:
+            stats.notifications_dropped += 1
+            return None
+        message_id, frame = frames.notification(sub, event, timestamp(self.clock()))
+        await link.send(frame)
+        stats.notifications_sent += 1
+        stats.by_session[session_id] += 1
+        return message_id
+
+    async def trigger(
+        self,
+        type_: str,
+        version: str | None,
+        channel: str | None,
+        condition: Mapping[str, str] | None,
+        event: JSON | None,
+        count: int,
+    ) -> list[str]:
+        """Send ``count`` events of a catalog type to every subscription they match."""
+        try:
+            topic = catalog.lookup(type_, version)
+        except Exception as error:
+            raise bad_request(str(error)) from None
+        message_ids = []
+        for _ in range(count):
+            targets = subs_rules.matching(
+                self.state.subscriptions.values(), topic.type, topic.version, channel, condition
+            )
+            for sub in targets:
+                body = event if event is not None else event_for(topic, sub.condition, self.clock())
+                message_id = await self.deliver(sub, body)
+                if message_id is not None:
+                    message_ids.append(message_id)
+        return message_ids
+
+    async def revoke(self, subscription_id: str, reason: str) -> Subscription:
+        """Disable a subscription with a reason and tell its socket once."""
+        sub = subs_rules.revoke(self.state, subscription_id, reason, self.clock())
+        session_id = target_session(self.state, sub) if sub.method != "webhook" else None
+        if session_id is not None:
+            sent = await self.send(session_id, frames.revocation(sub, timestamp(self.clock())))
+            self.state.stats.revocations_sent += int(sent)
+        return sub
+
+    async def reconnect(self, session_id: str, ws_url: str) -> str:
+        """Send session_reconnect; the URL the client must dial within the grace."""
+        session = self.state.sessions.get(session_id)
+        if session is None or not session.live or self.link(session_id) is None:
+            raise not_found(f"session {session_id} is not connected")
+        reconnect_id = sessions.begin_reconnect(self.state, session_id, self.clock())
+        url = f"{ws_url}?reconnect_id={reconnect_id}"
+        await self.send(session_id, frames.reconnect(session, url, timestamp(self.clock())))
+        return url
+
+    async def close(self, session_id: str, code: int) -> None:
+        if not 4000 <= code <= 4007:
+            raise bad_request(f"close code must be 4000-4007, got {code}")
+        link = self.link(session_id)
+        if link is None:
+            raise not_found(f"session {session_id} is not connected")
+        await link.close(code)

@@ -1,0 +1,37 @@
+"""Where a notification goes: a websocket subscription's session, or a conduit's shard.
+
+A conduit hashes the channel to one shard; when that shard is disabled the event is retried
+once on the next shard, then dropped (twitch-eventsub.md §3).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from kiss.simulator.model import Subscription
+from kiss.simulator.state import SimulatorState
+
+
+def shard_index(channel: str, shard_count: int) -> int:
+    return zlib.crc32(channel.encode()) % shard_count
+
+
+def target_session(state: SimulatorState, sub: Subscription) -> str | None:
+    """The live session that should receive this subscription's next event, or None (drop)."""
+    if sub.method == "websocket":
+        session = state.sessions.get(sub.session_id or "")
+        return session.id if session is not None and session.live else None
+    if sub.method != "conduit":
+        return None
+    conduit = state.conduits.get(sub.conduit_id or "")
+    if conduit is None or not conduit.shards:
+        return None
+    count = conduit.shard_count
+    first = shard_index(sub.channel or sub.id, count)
+    for index in dict.fromkeys((first, (first + 1) % count)):
+        shard = conduit.shards[index]
+        if shard.enabled and shard.method == "websocket":
+            session = state.sessions.get(shard.session_id or "")
+            if session is not None and session.live:
+                return session.id
+    return None
