@@ -1,0 +1,46 @@
+"""Demo setup against the real simulator, in a subprocess."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from kiss.simulator.testing import SimulatorControl, run_simulator_process
+from kiss.supervisor.demo import (
+    DEMO_EVENT_TYPE,
+    create_channels,
+    free_port,
+    simulator_env,
+    start_load,
+)
+
+
+def test_free_port_can_be_bound() -> None:
+    port = free_port()
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", port))
+
+
+def test_simulator_env_points_every_twitch_url_at_the_simulator() -> None:
+    env = simulator_env("http://127.0.0.1:8123")
+    assert env["KISSBOT_TWITCH__EVENTSUB_WS_URL"] == "ws://127.0.0.1:8123/ws"
+    assert env["KISSBOT_TWITCH__HELIX_URL"] == "http://127.0.0.1:8123/helix"
+    assert env["KISSBOT_TWITCH__OAUTH_URL"] == "http://127.0.0.1:8123/oauth2"
+    assert env["KISSBOT_TWITCH__CLIENT_ID"] == "kiss-demo-client"
+
+
+def test_channels_are_created_and_the_load_runs() -> None:
+    with run_simulator_process(time_unit=0.05) as sim:
+        control = SimulatorControl(sim.base_url)
+        channels = create_channels(control, 2)
+        assert [c.login for c in channels] == ["demo_streamer_1", "demo_streamer_2"]
+        assert len({c.channel_id for c in channels}) == 2
+        load_id = start_load(control, channels, rate=50.0)
+        deadline = time.monotonic() + 10
+        status = control.load_status(load_id)
+        while status["sent"] == 0:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+            status = control.load_status(load_id)
+        assert status["type"] == DEMO_EVENT_TYPE
+        assert status["running"]
