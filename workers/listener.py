@@ -1,0 +1,111 @@
+"""The listener process: holds the EventSub connections, writes every event to its channel's stream.
+
+Started as ``kiss listener`` (or ``python -m workers.listener``). SIGTERM or SIGINT: stop
+reading, flush what was received, close the sockets cleanly, report, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Literal
+
+import redis
+import redis.asyncio as aioredis
+
+from kiss.auth.credentials import client_credentials
+from kiss.auth.oauth import OAuthClient
+from kiss.auth.provider import TokenProvider
+from kiss.helix.client import HelixClient
+from kiss.keys import Keys
+from kiss.listener.app_token import AppTokenProvider
+from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.metrics import serve_metrics
+from kiss.listener.service import Listener, ListenerOptions
+from kiss.logs import configure_logging
+from kiss.settings import Settings, load_settings
+
+log = logging.getLogger("kiss.listener")
+
+
+def app_token_provider(settings: Settings) -> TokenProvider:
+    client_id, client_secret = client_credentials(settings)
+    return AppTokenProvider(OAuthClient(settings.twitch.oauth_url, client_id, client_secret))
+
+
+async def serve(
+    settings: Settings,
+    options: ListenerOptions,
+    *,
+    tokens: TokenProvider | None = None,
+    metrics_port: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run the listener until SIGTERM/SIGINT (or ``stop``); returns the exit code."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    keys = Keys(settings.key_prefix)
+    redis_client = aioredis.Redis.from_url(settings.redis_url)
+    helix = None
+    if options.transport == "conduit":
+        helix = HelixClient(
+            settings,
+            redis.Redis.from_url(settings.redis_url),
+            tokens or app_token_provider(settings),
+            keys=keys,
+        )
+    control = ControlPlane(celery_sender(settings.redis_url), settings.celery_queue)
+    listener = Listener(options, redis_client, keys, control, helix)
+    port = settings.metrics_port if metrics_port is None else metrics_port
+    server = None
+    try:
+        server, bound = serve_metrics(listener.snapshot, port)
+        log.info("metrics on port %d", bound)
+    except OSError as error:
+        log.warning("no metrics endpoint (port %d: %s)", port, error)
+    log.info(
+        "listener %s starting (%s transport, %s)",
+        options.listener_id,
+        options.transport,
+        options.ws_url,
+    )
+    try:
+        await listener.run(stop)
+    finally:
+        if server is not None:
+            server.shutdown()
+        if helix is not None:
+            helix.close()
+        await redis_client.aclose()
+    log.info("listener %s stopped cleanly", options.listener_id)
+    return 0
+
+
+def main(
+    settings: Settings | None = None,
+    *,
+    listener_id: str | None = None,
+    users: tuple[str, ...] = (),
+    sessions_per_user: int = 1,
+    transport: Literal["conduit", "websocket"] | None = None,
+    time_unit: float = 1.0,
+    metrics_port: int | None = None,
+) -> int:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, "listener")
+    options = ListenerOptions.from_settings(
+        settings,
+        listener_id=listener_id,
+        users=users,
+        sessions_per_user=sessions_per_user,
+        time_unit=time_unit,
+        transport=transport,
+    )
+    return asyncio.run(serve(settings, options, metrics_port=metrics_port))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
