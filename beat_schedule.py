@@ -1,7 +1,22 @@
-"""Celery beat schedule of the hub (filled in by the control plane)."""
+"""Celery beat schedule of the hub: reconcile, resync, token validation, stream trimming."""
 
 from __future__ import annotations
 
 from typing import Any
 
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+from kiss.settings import Settings
+
+TOKEN_VALIDATION_SECONDS = 3600.0  # Twitch requires validating OAuth tokens hourly
+STREAM_TRIM_SECONDS = 300.0
+RESYNC_EVERY_RECONCILES = 10
+
+
+def build_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    interval = settings.eventsub.reconcile_interval
+    return {
+        "reconcile": {"task": "kiss.reconcile", "schedule": interval},
+        # Drift that only Twitch knows of (orphans made elsewhere, expired websocket subs).
+        "resync": {"task": "kiss.resync", "schedule": interval * RESYNC_EVERY_RECONCILES},
+        "validate-tokens": {"task": "kiss.validate_tokens", "schedule": TOKEN_VALIDATION_SECONDS},
+        "trim-streams": {"task": "kiss.trim_streams", "schedule": STREAM_TRIM_SECONDS},
+    }

@@ -1,0 +1,145 @@
+"""EventSub subscription endpoints (twitch-eventsub.md §4): create, delete, list every page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kiss.auth.provider import Token
+from kiss.errors import MalformedMessage, PermanentHelixError
+from kiss.eventsub.messages import parse_subscription
+from kiss.eventsub.timestamps import parse_timestamp
+from kiss.helix.client import HelixClient
+from kiss.store.subscriptions import TwitchSubscription, canonical
+
+PATH = "eventsub/subscriptions"
+
+
+def to_twitch_subscription(raw: Any) -> TwitchSubscription:
+    """One Helix subscription object, or MalformedMessage naming what is wrong with it."""
+    if not isinstance(raw, dict):
+        raise MalformedMessage("a subscription must be an object")
+    sub = parse_subscription(raw)
+    transport = sub.transport
+    try:
+        created: datetime | None = datetime.fromtimestamp(parse_timestamp(sub.created_at), UTC)
+    except (MalformedMessage, ValueError):
+        created = None
+    return TwitchSubscription(
+        id=sub.id,
+        type=sub.type,
+        version=sub.version,
+        condition={str(k): str(v) for k, v in sub.condition.items() if v not in (None, "")},
+        status=sub.status,
+        cost=sub.cost,
+        method=str(transport.get("method", "")),
+        session_id=transport.get("session_id"),
+        conduit_id=transport.get("conduit_id"),
+        created_at=created,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    subscription: TwitchSubscription
+    adopted: bool  # True: Twitch answered 409 and we took over the existing one
+    total_cost: int | None = None
+    max_total_cost: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    subscriptions: list[TwitchSubscription] = field(default_factory=list)
+    total_cost: int | None = None
+    max_total_cost: int | None = None
+
+
+def _int(body: Any, name: str) -> int | None:
+    value = body.get(name) if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def create(
+    client: HelixClient,
+    *,
+    type: str,
+    version: str,
+    condition: Mapping[str, str],
+    transport: Mapping[str, str],
+    token: Token,
+) -> Created:
+    """Create one subscription; a 409 adopts the existing one (it is what we wanted)."""
+    body = {
+        "type": type,
+        "version": version,
+        "condition": dict(condition),
+        "transport": dict(transport),
+    }
+    response = client.request("POST", PATH, token=token, json=body, expect=(409,))
+    if response.status == 409:
+        existing = _find_existing(client, response.body, type, version, condition, transport, token)
+        return Created(existing, adopted=True)
+    data = response.body.get("data") if isinstance(response.body, dict) else None
+    if not isinstance(data, list) or not data:
+        raise PermanentHelixError(
+            response.status, "create answer has no data", method="POST", path=PATH
+        )
+    return Created(
+        to_twitch_subscription(data[0]),
+        adopted=False,
+        total_cost=_int(response.body, "total_cost"),
+        max_total_cost=_int(response.body, "max_total_cost"),
+    )
+
+
+def _find_existing(
+    client: HelixClient,
+    body: Any,
+    type: str,
+    version: str,
+    condition: Mapping[str, str],
+    transport: Mapping[str, str],
+    token: Token,
+) -> TwitchSubscription:
+    wanted_id = body.get("id") if isinstance(body, dict) else None
+    params: dict[str, str] = {"subscription_id": wanted_id} if wanted_id else {"type": type}
+    key = canonical(condition)
+    for sub in list_all(client, token=token, **params).subscriptions:
+        if wanted_id and sub.id == wanted_id:
+            return sub
+        if (sub.type, sub.version, canonical(sub.condition)) == (type, version, key) and (
+            sub.method == transport.get("method") and sub.status == "enabled"
+        ):
+            return sub
+    raise PermanentHelixError(
+        409, "subscription already exists but Get does not show it", method="POST", path=PATH
+    )
+
+
+def delete(client: HelixClient, subscription_id: str, *, token: Token) -> bool:
+    """Delete one subscription; False when Twitch no longer has it (404)."""
+    response = client.request(
+        "DELETE", PATH, token=token, params={"id": subscription_id}, expect=(404,)
+    )
+    return response.status != 404
+
+
+def list_all(client: HelixClient, *, token: Token, **filters: str) -> Listing:
+    """Every page of Get EventSub Subscriptions (the app token sees conduit + webhook subs)."""
+    subs: list[TwitchSubscription] = []
+    params: dict[str, str] = dict(filters)
+    total_cost = max_total_cost = None
+    while True:
+        body = client.request("GET", PATH, token=token, params=params).body
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise MalformedMessage("Get subscriptions answer has no data list")
+        subs.extend(to_twitch_subscription(item) for item in body["data"])
+        total_cost = _int(body, "total_cost")
+        max_total_cost = _int(body, "max_total_cost")
+        pagination = body.get("pagination")
+        cursor = pagination.get("cursor") if isinstance(pagination, dict) else None
+        if not cursor:
+            return Listing(subs, total_cost, max_total_cost)
+        params = {**filters, "after": str(cursor)}

@@ -1,0 +1,34 @@
+"""The Celery application of the control plane: ``celery -A workers.celery_app worker``.
+
+Configured once from ``load_settings()``: broker and result backend on ``settings.redis_url``,
+tasks on ``settings.celery_queue``, events on so that Flower shows every task.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from beat_schedule import build_schedule
+from kiss.settings import Settings, load_settings
+
+
+def create_app(settings: Settings) -> Celery:
+    app = Celery(
+        "kiss", broker=settings.redis_url, backend=settings.redis_url, include=["workers.tasks"]
+    )
+    app.conf.update(
+        task_default_queue=settings.celery_queue,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_track_started=True,
+        worker_prefetch_multiplier=1,
+        result_expires=3600,
+        timezone="UTC",
+        broker_connection_retry_on_startup=True,
+        beat_schedule=build_schedule(settings),
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+app = create_app(load_settings())

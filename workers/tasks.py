@@ -1,0 +1,167 @@
+# mypy: disable-error-code="untyped-decorator"
+# (Celery ships no type hints, so its decorators are untyped.)
+"""Thin Celery tasks: ids in, control-plane services called, a JSON-able summary out.
+
+Only TransientHelixError is retried by Celery (with backoff and jitter); per-subscription
+failures are recorded by the reconciler, which schedules its own follow-up run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import Task
+from celery.signals import worker_process_shutdown, worker_ready
+
+from kiss.auth.validation import validate_all
+from kiss.errors import TransientHelixError
+from kiss.reconcile.events import record_revocation
+from kiss.reconcile.executor import Report
+from kiss.reconcile.services import Services
+from kiss.settings import load_settings
+from kiss.store import subscriptions as store
+from workers.celery_app import app
+
+log = logging.getLogger(__name__)
+
+_process: dict[str, Services] = {}
+RETRY = {
+    "autoretry_for": (TransientHelixError,),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+def services() -> Services:
+    """This worker process's collaborators (built on first use, after the fork)."""
+    if "services" not in _process:
+        _process["services"] = Services.build(load_settings())
+    return _process["services"]
+
+
+@worker_process_shutdown.connect
+def _close_services(**_: Any) -> None:
+    built = _process.pop("services", None)
+    if built is not None:
+        built.close()
+
+
+@worker_ready.connect
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
+    # Twitch wants tokens validated at start-up; then the state is re-read and reconciled.
+    queue = app.conf.task_default_queue
+    app.send_task("kiss.validate_tokens", queue=queue)
+    app.send_task("kiss.resync", queue=queue)
+
+
+def _run_reconcile(resync: bool) -> dict[str, Any]:
+    svc = services()
+    lock = svc.lock()
+    reconciler = svc.reconciler(lock)
+    first = [True]
+
+    def once() -> Report:
+        # Only the first run of a resync request re-reads Twitch; later ones use the mirror.
+        report = reconciler.reconcile(resync=resync and first[0])
+        first[0] = False
+        return report
+
+    reports = lock.run_requested(once)
+    if not reports:
+        return {"outcome": "queued: another reconciliation holds the lock"}
+    last = reports[-1]
+    if last.next_retry_at is not None:
+        countdown = max(0.5, last.next_retry_at - time.time())
+        reconcile.apply_async(countdown=countdown)
+    return {**last.as_dict(), "runs": len(reports)}
+
+
+@app.task(name="kiss.reconcile", **RETRY)
+def reconcile() -> dict[str, Any]:
+    """Make Twitch match the desired subscriptions (one run at a time across workers)."""
+    return _run_reconcile(resync=False)
+
+
+@app.task(name="kiss.resync", bind=True, **RETRY)
+def resync(self: Task) -> dict[str, Any]:
+    """Re-read Twitch's whole state, then reconcile."""
+    result = _run_reconcile(resync=True)
+    if result.get("outcome", "").startswith("queued"):
+        # The holder only reconciles from the mirror: re-read Twitch after it is done.
+        raise self.retry(countdown=1.0, max_retries=60)
+    return result
+
+
+@app.task(name="kiss.subscribe", **RETRY)
+def subscribe(desired_id: int | None = None, channel_id: str | None = None) -> dict[str, Any]:
+    """A desired subscription was recorded: place it now, not at the next beat."""
+    return _run_reconcile(resync=False)
+
+
+@app.task(name="kiss.unsubscribe", **RETRY)
+def unsubscribe(
+    channel_id: str, type: str, version: str, condition: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Forget a desired subscription and delete it on Twitch now."""
+    with services().sessions.begin() as session:
+        removed = store.remove_desired(
+            session,
+            channel_id=channel_id,
+            type=type,
+            version=version,
+            condition=condition or {"broadcaster_user_id": channel_id},
+        )
+    return {"removed": removed, **_run_reconcile(resync=False)}
+
+
+@app.task(name="kiss.session_welcomed", **RETRY)
+def session_welcomed(session_id: str, user_id: str) -> dict[str, Any]:
+    """A websocket session is fresh: recreate its user's subscriptions on it at once."""
+    log.info("session %s of user %s welcomed: reconciling now", session_id, user_id)
+    return _run_reconcile(resync=False)
+
+
+@app.task(name="kiss.revoked")
+def revoked(
+    subscription_id: str, channel_id: str, type: str, version: str, reason: str
+) -> dict[str, Any]:
+    """Twitch revoked a subscription: stop retrying it and show why."""
+    svc = services()
+    with svc.sessions() as session:
+        hit = record_revocation(
+            session,
+            svc.redis,
+            svc.keys,
+            subscription_id=subscription_id,
+            channel_id=channel_id,
+            type=type,
+            version=version,
+            reason=reason,
+        )
+    return {"subscription_id": subscription_id, "desired": hit, "reason": reason}
+
+
+@app.task(name="kiss.validate_tokens")
+def validate_tokens() -> dict[str, object]:
+    """Validate every stored token (start-up and hourly); refresh or mark the refused ones."""
+    svc = services()
+    return validate_all(svc.sessions, svc.cipher, svc.oauth, svc.tokens).as_dict()
+
+
+@app.task(name="kiss.trim_streams")
+def trim_streams() -> dict[str, int]:
+    """Trim every channel stream by length and by age."""
+    svc = services()
+    streams = svc.settings.streams
+    min_id = int((time.time() - streams.max_age_seconds) * 1000)
+    trimmed = 0
+    for raw in svc.redis.smembers(svc.keys.channels()):
+        channel_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+        stream = svc.keys.channel_stream(channel_id)
+        trimmed += int(svc.redis.xtrim(stream, maxlen=streams.maxlen, approximate=True))
+        trimmed += int(svc.redis.xtrim(stream, minid=str(min_id), approximate=True))
+    return {"trimmed": trimmed}
