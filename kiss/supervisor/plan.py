@@ -10,12 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiss.status.exporter import WORKER_METRICS_OFFSET
 from kiss.supervisor.demo import DemoChannel
 from kiss.supervisor.spec import ProcessSpec, http_answers, tcp_listening
 
+__all__ = ["WORKER_METRICS_OFFSET", "LocalRun", "bots", "hub", "migrate", "simulator"]
+
 CELERY_APP = "workers.celery_app"
-# The worker's /metrics is served next to the listener's (see kiss.status.exporter).
-WORKER_METRICS_OFFSET = 1
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,161 @@
+"""The workers' Prometheus endpoint: subscriptions desired/active/failed, bots' lag, drain,
+last reconciliation (read from the read model at scrape time), Celery task outcomes, and the
+Helix client's request and rate-limit metrics.
+
+Celery's prefork children count tasks and Helix calls; prometheus_client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``) lets the worker's main process serve them all on one port:
+``settings.metrics_port + WORKER_METRICS_OFFSET`` (the listener serves ``metrics_port``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import redis
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session
+
+from kiss.keys import Keys
+from kiss.settings import Settings
+from kiss.status.gather import gather_status
+
+log = logging.getLogger(__name__)
+
+WORKER_METRICS_OFFSET = 1
+
+TASKS = Counter(
+    "kiss_celery_tasks_total",
+    "Celery tasks finished, by task name and final state.",
+    ["task", "state"],
+)
+
+
+class HubCollector(Collector):
+    """Gauges read from Redis and the store when Prometheus scrapes."""
+
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        keys: Keys,
+        sessions: Callable[[], Session],
+        transport: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis_client
+        self._keys = keys
+        self._sessions = sessions
+        self._transport = transport
+        self._clock = clock
+
+    def collect(self) -> Iterator[Any]:
+        now = self._clock()
+        try:
+            with self._sessions() as session:
+                hub = gather_status(
+                    self._redis, self._keys, session, transport=self._transport, now=now
+                )
+        except Exception as error:  # a scrape must not crash the worker; say why, once a scrape
+            log.warning("hub metrics unavailable: %s", error)
+            return
+        subscriptions = GaugeMetricFamily(
+            "kiss_subscriptions",
+            "Subscriptions by state (desired, active, missing).",
+            labels=["state"],
+        )
+        subscriptions.add_metric(["desired"], hub.desired)
+        subscriptions.add_metric(["active"], hub.active)
+        missing: dict[str, int] = {}
+        for item in hub.missing:
+            missing[item.state] = missing.get(item.state, 0) + 1
+        for state in ("failed", "pending"):
+            missing.setdefault(state, 0)
+        for state, count in sorted(missing.items()):
+            subscriptions.add_metric([state], count)
+        yield subscriptions
+        lag = GaugeMetricFamily(
+            "kiss_bot_lag", "Entries not yet delivered to a bot.", labels=["channel", "bot"]
+        )
+        pending = GaugeMetricFamily(
+            "kiss_bot_pending",
+            "Entries delivered to a bot, not yet acknowledged.",
+            labels=["channel", "bot"],
+        )
+        for channel in hub.channels:
+            for bot in channel.bots:
+                if bot.lag is not None:
+                    lag.add_metric([channel.channel_id, bot.bot], bot.lag)
+                pending.add_metric([channel.channel_id, bot.bot], bot.pending)
+        yield lag
+        yield pending
+        yield GaugeMetricFamily(
+            "kiss_draining", "1 while the hub is drained.", value=float(hub.draining)
+        )
+        yield GaugeMetricFamily("kiss_up", "1 while events can flow.", value=float(hub.up))
+        if hub.last_reconcile_at is not None:
+            yield GaugeMetricFamily(
+                "kiss_last_reconcile_age_seconds",
+                "Seconds since the last reconciliation.",
+                value=max(0.0, now - hub.last_reconcile_at),
+            )
+
+
+def worker_registry(collector: Collector) -> CollectorRegistry:
+    """The registry the worker serves: every process's metrics plus the hub's gauges."""
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=multiproc_dir)  # type: ignore[no-untyped-call]
+    else:
+        from prometheus_client import REGISTRY
+
+        registry = REGISTRY
+    registry.register(collector)
+    return registry
+
+
+def serve_worker_metrics(settings: Settings, *, addr: str = "0.0.0.0") -> int:
+    """Start /metrics in a thread of the worker's main process; returns the bound port."""
+    from kiss.store.db import make_engine, session_factory
+
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
+    sessions = session_factory(make_engine(settings.database_url))
+    collector = HubCollector(
+        client, Keys(settings.key_prefix), sessions, settings.eventsub.transport
+    )
+    port = settings.metrics_port + WORKER_METRICS_OFFSET if settings.metrics_port else 0
+    server, _thread = start_http_server(port, addr=addr, registry=worker_registry(collector))
+    bound = int(server.server_port)
+    log.info("worker metrics on port %d", bound)
+    return bound
+
+
+def install_worker_metrics(settings: Settings) -> None:
+    """Connect the Celery signals: serve metrics from the main process, count task outcomes."""
+    from celery import signals
+
+    def on_worker_init(**_: Any) -> None:
+        try:
+            serve_worker_metrics(settings)
+        except OSError as error:  # a busy port must not keep the worker from working
+            log.warning("worker metrics not served: %s", error)
+
+    def on_task_postrun(task: Any = None, state: str | None = None, **_: Any) -> None:
+        TASKS.labels(task=getattr(task, "name", "?"), state=state or "UNKNOWN").inc()
+
+    def on_process_exit(pid: int | None = None, **_: Any) -> None:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
+
+    signals.worker_init.connect(on_worker_init, weak=False)
+    signals.task_postrun.connect(on_task_postrun, weak=False)
+    signals.worker_process_shutdown.connect(on_process_exit, weak=False)

@@ -1,0 +1,78 @@
+"""The workers' Prometheus endpoint on real Redis and SQLite, scraped over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+import requests
+from prometheus_client import CollectorRegistry, generate_latest
+
+from kiss.keys import Keys
+from kiss.settings import Settings
+from kiss.status.exporter import HubCollector, serve_worker_metrics
+from kiss.store.db import make_engine, session_factory, upgrade
+from kiss.store.models import DesiredSubscription
+
+
+@pytest.fixture
+def database(sqlite_url: str) -> str:
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    with session_factory(engine)() as session:
+        session.add_all(
+            [
+                DesiredSubscription(
+                    channel_id="1", type="stream.online", condition="{}", state="failed"
+                ),
+                DesiredSubscription(
+                    channel_id="1", type="stream.offline", condition="{}", state="pending"
+                ),
+            ]
+        )
+        session.commit()
+    engine.dispose()
+    return sqlite_url
+
+
+def test_collector_reports_subscriptions_bots_and_drain(
+    database: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    redis_client.set(keys.drain(), "1")
+    redis_client.hset(
+        keys.bot_presence("1", "example"),
+        mapping={"channel_id": "1", "bot": "example", "lag": "7", "pending": "2"},
+    )
+    registry = CollectorRegistry()
+    sessions = session_factory(make_engine(database))
+    registry.register(HubCollector(redis_client, keys, sessions, "conduit", clock=lambda: 100.0))
+    text = generate_latest(registry).decode()
+    assert 'kiss_subscriptions{state="desired"} 2.0' in text
+    assert 'kiss_subscriptions{state="active"} 0.0' in text
+    assert 'kiss_subscriptions{state="failed"} 1.0' in text
+    assert 'kiss_subscriptions{state="pending"} 1.0' in text
+    assert 'kiss_bot_lag{bot="example",channel="1"} 7.0' in text
+    assert 'kiss_bot_pending{bot="example",channel="1"} 2.0' in text
+    assert "kiss_draining 1.0" in text
+    assert "kiss_up 0.0" in text
+
+
+def test_a_scrape_survives_an_unreadable_database(
+    sqlite_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    registry = CollectorRegistry()
+    sessions = session_factory(make_engine(sqlite_url))  # no schema: every query fails
+    registry.register(HubCollector(redis_client, keys, sessions, "conduit"))
+    assert "kiss_subscriptions" not in generate_latest(registry).decode()
+
+
+def test_worker_metrics_are_served_over_http(
+    database: str, redis_url: str, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    settings = Settings(
+        redis_url=redis_url, database_url=database, key_prefix=keys.prefix, metrics_port=0
+    )
+    port = serve_worker_metrics(settings, addr="127.0.0.1")
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    assert 'kiss_subscriptions{state="desired"} 2.0' in text
+    assert "kiss_celery_tasks_total" in text
