@@ -9,6 +9,11 @@ if [ ! -s "$key_file" ]; then
   python -c 'import sys; from cryptography.fernet import Fernet; sys.stdout.write(Fernet.generate_key().decode())' >"$key_file.tmp"
   mv "$key_file.tmp" "$key_file"
 fi
+# prometheus_client's multiprocess files of a previous run describe dead processes.
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR"
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
 if [ "$#" -eq 0 ]; then
   echo "kiss-entrypoint: no command given (try: kiss --help)" >&2
   exit 2
