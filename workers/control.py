@@ -28,6 +28,7 @@ from kiss.errors import KissError
 from kiss.eventsub.catalog import Topic, lookup
 from kiss.keys import Keys
 from kiss.store import subscriptions as store
+from kiss.store import tokens
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,16 @@ def scope_problem(
     topic: Topic,
     condition: Mapping[str, str],
     transport: str,
-    granted: Callable[[str], frozenset[str]],
+    granted: Callable[[str], frozenset[str] | None],
 ) -> str | None:
     """Why the stored tokens cannot back this subscription, or None when they can.
 
+    ``granted(user_id)`` is that user's stored token's scopes, None when none is stored.
     The user who must have authorized the type is the moderator for moderator types, the
     chatting user for chat types, else the broadcaster. Chat types on a conduit (app token)
-    also need ``user:bot`` from the chatting user.
+    also need ``user:bot``. With no stored token, a conduit subscription goes ahead (the
+    user may have authorized the app elsewhere; Twitch's answer becomes the outcome), but a
+    websocket one, which needs that user's token, is refused.
     """
     if not topic.any_scope:
         return None
@@ -114,13 +118,22 @@ def scope_problem(
         needs.append((who, frozenset({"user:bot"})))
     for user_id, any_of in needs:
         scopes = granted(user_id)
-        if not scopes & any_of:
+        if scopes is None and transport != "websocket":
+            continue
+        if not scopes or not scopes & any_of:
             have = ", ".join(sorted(scopes)) if scopes else "no valid stored token"
             return (
                 f"{topic.type} v{topic.version}: user {user_id} has not granted "
                 f"{' or '.join(sorted(any_of))} (has: {have})"
             )
     return None
+
+
+def _stored_scopes(session: Session, user_id: str) -> frozenset[str] | None:
+    """The scopes of the user's stored token; None when the hub holds no token for them."""
+    if tokens.token_status(session, tokens.USER, user_id) is None:
+        return None
+    return store.channel_scopes(session, user_id)
 
 
 def reply(ok: bool, error: str | None = None) -> bytes:
@@ -196,7 +209,7 @@ class ControlWorker:
                 topic,
                 condition,
                 self.transport,
-                lambda user_id: store.channel_scopes(session, user_id),
+                lambda user_id: _stored_scopes(session, user_id),
             )
             if problem:
                 raise RequestRefused(problem)

@@ -82,6 +82,7 @@ GRANTS = {
     "10": frozenset({"channel:read:subscriptions"}),
     "20": frozenset({"moderator:read:followers", "user:read:chat"}),
     "30": frozenset({"user:read:chat", "user:bot"}),
+    "40": frozenset(),  # a token is stored, but not valid any more
 }
 
 
@@ -97,12 +98,20 @@ GRANTS = {
             "conduit",
             "user 10 has not granted bits:read (has: channel:read:subscriptions)",
         ),
+        ("channel.cheer", "1", {"broadcaster_user_id": "99"}, "conduit", None),
         (
             "channel.cheer",
             "1",
             {"broadcaster_user_id": "99"},
-            "conduit",
+            "websocket",
             "user 99 has not granted bits:read (has: no valid stored token)",
+        ),
+        (
+            "channel.cheer",
+            "1",
+            {"broadcaster_user_id": "40"},
+            "conduit",
+            "user 40 has not granted bits:read (has: no valid stored token)",
         ),
         (
             "channel.follow",
@@ -144,9 +153,7 @@ GRANTS = {
 def test_scope_problem(
     type_: str, version: str, condition: dict[str, str], transport: str, problem: str | None
 ) -> None:
-    found = scope_problem(
-        lookup(type_, version), condition, transport, lambda u: GRANTS.get(u, frozenset())
-    )
+    found = scope_problem(lookup(type_, version), condition, transport, GRANTS.get)
     if problem is None:
         assert found is None
     else:
@@ -264,7 +271,7 @@ def test_subscribe_is_recorded_answered_and_sent_to_celery(
     [
         ({"type": "stream.onlin"}, "unknown subscription type 'stream.onlin'"),
         ({"condition": '{"broadcaster_user_id": "10", "x": "1"}'}, "unknown condition field(s) x"),
-        ({"type": "channel.cheer"}, "user 10 has not granted bits:read"),
+        ({"type": "channel.cheer"}, "user 10 has not granted bits:read (has: user:read:chat)"),
         ({"type": "channel.follow", "version": "1"}, "version 1 was removed by Twitch"),
         ({"op": "sing"}, "unknown op 'sing'"),
     ],
@@ -278,6 +285,7 @@ def test_bad_requests_are_refused_with_the_reason_and_not_recorded(
     change: dict[str, str],
     problem: str,
 ) -> None:
+    grant(sessions, "10", "user:read:chat")
     send(redis_client, keys, fields(**change))
     worker.run_once()
     reply = answer(redis_client, keys, "r1")
@@ -332,7 +340,9 @@ async def test_a_bot_subscribes_through_the_control_worker(
     redis_url: str,
     redis_client: redis.Redis,
     keys: Keys,
+    sessions: sessionmaker[Session],
 ) -> None:
+    grant(sessions, "10", "user:read:chat")
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
