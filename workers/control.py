@@ -4,7 +4,8 @@ Requests are entries on ``Keys.control_requests()`` (docs/architecture.md, "Bots
 plane"), read through the consumer group ``control`` so that several of these processes can
 share the work. Each request is validated (topic, condition, the scope the channel's token
 must carry), recorded in ``desired_subscriptions``, answered on ``Keys.control_reply()``,
-and a ``kiss.subscribe`` task goes to Celery by name (this module never imports the tasks).
+and a ``kiss.subscribe`` (or ``kiss.unsubscribe``) task goes to Celery by name (this module
+never imports the tasks).
 
 ``check_request`` and ``scope_problem`` are pure; ``ControlWorker`` is the Redis/DB adapter.
 """
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 GROUP = "control"
 OPS = ("hello", "subscribe", "unsubscribe")
 SUBSCRIBE_TASK = "kiss.subscribe"
+UNSUBSCRIBE_TASK = "kiss.unsubscribe"
 
 
 class RequestRefused(KissError):
@@ -195,16 +197,13 @@ class ControlWorker:
                 store.ensure_channel(session, request.channel_id, request.channel_name)
             return
         topic, condition = check_request(request)
+        if request.op == "unsubscribe":
+            self._unsubscribe(request, topic, condition)
+        else:
+            self._subscribe(request, topic, condition)
+
+    def _subscribe(self, request: ControlRequest, topic: Topic, condition: dict[str, str]) -> None:
         with self.sessions.begin() as session:
-            if request.op == "unsubscribe":
-                store.remove_desired(
-                    session,
-                    channel_id=request.channel_id,
-                    type=topic.type,
-                    version=topic.version,
-                    condition=condition,
-                )
-                return
             problem = scope_problem(
                 topic,
                 condition,
@@ -228,6 +227,29 @@ class ControlWorker:
         self.tasks.send_task(
             SUBSCRIBE_TASK,
             kwargs={"desired_id": desired_id, "channel_id": request.channel_id},
+            queue=self.queue,
+        )
+
+    def _unsubscribe(
+        self, request: ControlRequest, topic: Topic, condition: dict[str, str]
+    ) -> None:
+        with self.sessions.begin() as session:
+            store.remove_desired(
+                session,
+                channel_id=request.channel_id,
+                type=topic.type,
+                version=topic.version,
+                condition=condition,
+            )
+        # The task deletes it on Twitch now rather than at the next reconcile.
+        self.tasks.send_task(
+            UNSUBSCRIBE_TASK,
+            kwargs={
+                "channel_id": request.channel_id,
+                "type": topic.type,
+                "version": topic.version,
+                "condition": condition,
+            },
             queue=self.queue,
         )
 

@@ -185,7 +185,7 @@ def celery_queue(keys: Keys, redis_client: redis.Redis) -> Iterator[str]:
 
 def queued_tasks(redis_client: redis.Redis, queue: str) -> list[tuple[str, dict[str, Any]]]:
     found = []
-    for raw in redis_client.lrange(queue, 0, -1):
+    for raw in reversed(redis_client.lrange(queue, 0, -1)):  # LPUSHed: oldest last
         message = orjson.loads(raw)
         body = orjson.loads(base64.b64decode(message["body"]))
         found.append((message["headers"]["task"], body[1]))
@@ -312,6 +312,7 @@ def test_unsubscribe_and_hello(
     redis_client: redis.Redis,
     keys: Keys,
     sessions: sessionmaker[Session],
+    celery_queue: str,
 ) -> None:
     send(redis_client, keys, fields(op="hello", request_id="h", type="", condition=""))
     send(redis_client, keys, fields())
@@ -321,6 +322,17 @@ def test_unsubscribe_and_hello(
     with sessions() as session:
         assert store.list_desired(session) == []
         assert store.ensure_channel(session, "10").login == "ten"
+    assert [task for task, _ in queued_tasks(redis_client, celery_queue)] == [
+        "kiss.subscribe",
+        "kiss.unsubscribe",
+    ]
+    _, unsubscribe = queued_tasks(redis_client, celery_queue)[1]
+    assert unsubscribe == {
+        "channel_id": "10",
+        "type": "stream.online",
+        "version": "1",
+        "condition": {"broadcaster_user_id": "10"},
+    }
 
 
 def test_requests_held_by_a_dead_control_worker_are_taken_over(
