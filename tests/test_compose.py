@@ -7,6 +7,7 @@ Dockerfile, and every command in compose.yaml resolved to an entry point of this
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shlex
 import subprocess
@@ -161,3 +162,32 @@ def test_every_required_variable_has_a_line_in_the_env_example() -> None:
     defined = set(re.findall(r"^(\w+)=", example, flags=re.MULTILINE))
     assert required
     assert required <= defined, required - defined
+
+
+def _defined_metrics() -> set[str]:
+    """Metric names the project defines (Prometheus adds _total, _bucket... to some)."""
+    names: set[str] = set()
+    for path in [*(ROOT / "kiss").rglob("*.py"), *(ROOT / "workers").rglob("*.py")]:
+        names.update(re.findall(r"\"(kiss_[a-z_]+)\"", path.read_text()))
+    return names
+
+
+def test_the_grafana_dashboard_queries_only_metrics_the_hub_exports() -> None:
+    dashboard = json.loads((ROOT / "docker/grafana/dashboards/kiss-eventsub-hub.json").read_text())
+    defined = _defined_metrics()
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bkiss_[a-z_]+", target["expr"])
+    }
+    assert queried
+    suffixes = ("_total", "_bucket", "_sum", "_count")
+    unknown = {
+        name
+        for name in queried
+        if name not in defined and not any(name.removesuffix(s) in defined for s in suffixes)
+    }
+    assert not unknown, f"the dashboard queries metrics nobody exports: {sorted(unknown)}"
+    datasource = (ROOT / "docker/grafana/provisioning/datasources/prometheus.yml").read_text()
+    assert all(panel["datasource"]["uid"] in datasource for panel in dashboard["panels"])

@@ -63,21 +63,23 @@ class HubCollector(Collector):
         except Exception as error:  # a scrape must not crash the worker; say why, once a scrape
             log.warning("hub metrics unavailable: %s", error)
             return
-        subscriptions = GaugeMetricFamily(
-            "kiss_subscriptions",
-            "Subscriptions by state (desired, active, missing).",
+        # Not ``kiss_subscriptions``: the reconciler's own gauge has that name.
+        by_state = GaugeMetricFamily(
+            "kiss_desired_subscriptions",
+            "Desired subscriptions by placement state (active, pending, failed...).",
             labels=["state"],
         )
-        subscriptions.add_metric(["desired"], hub.desired)
-        subscriptions.add_metric(["active"], hub.active)
-        missing: dict[str, int] = {}
+        states = {"active": hub.desired - len(hub.missing), "pending": 0, "failed": 0}
         for item in hub.missing:
-            missing[item.state] = missing.get(item.state, 0) + 1
-        for state in ("failed", "pending"):
-            missing.setdefault(state, 0)
-        for state, count in sorted(missing.items()):
-            subscriptions.add_metric([state], count)
-        yield subscriptions
+            states[item.state] = states.get(item.state, 0) + 1
+        for state, count in sorted(states.items()):
+            by_state.add_metric([state], count)
+        yield by_state
+        yield GaugeMetricFamily(
+            "kiss_enabled_subscriptions",
+            "Subscriptions Twitch reports enabled, as last seen.",
+            value=hub.active,
+        )
         lag = GaugeMetricFamily(
             "kiss_bot_lag", "Entries not yet delivered to a bot.", labels=["channel", "bot"]
         )

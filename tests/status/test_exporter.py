@@ -46,10 +46,10 @@ def test_collector_reports_subscriptions_bots_and_drain(
     sessions = session_factory(make_engine(database))
     registry.register(HubCollector(redis_client, keys, sessions, "conduit", clock=lambda: 100.0))
     text = generate_latest(registry).decode()
-    assert 'kiss_subscriptions{state="desired"} 2.0' in text
-    assert 'kiss_subscriptions{state="active"} 0.0' in text
-    assert 'kiss_subscriptions{state="failed"} 1.0' in text
-    assert 'kiss_subscriptions{state="pending"} 1.0' in text
+    assert 'kiss_desired_subscriptions{state="active"} 0.0' in text
+    assert 'kiss_desired_subscriptions{state="failed"} 1.0' in text
+    assert 'kiss_desired_subscriptions{state="pending"} 1.0' in text
+    assert "kiss_enabled_subscriptions 0.0" in text
     assert 'kiss_bot_lag{bot="example",channel="1"} 7.0' in text
     assert 'kiss_bot_pending{bot="example",channel="1"} 2.0' in text
     assert "kiss_draining 1.0" in text
@@ -62,7 +62,7 @@ def test_a_scrape_survives_an_unreadable_database(
     registry = CollectorRegistry()
     sessions = session_factory(make_engine(sqlite_url))  # no schema: every query fails
     registry.register(HubCollector(redis_client, keys, sessions, "conduit"))
-    assert "kiss_subscriptions" not in generate_latest(registry).decode()
+    assert "kiss_desired_subscriptions" not in generate_latest(registry).decode()
 
 
 def test_worker_metrics_are_served_over_http(
@@ -74,5 +74,5 @@ def test_worker_metrics_are_served_over_http(
     )
     port = serve_worker_metrics(settings, addr="127.0.0.1")
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    assert 'kiss_subscriptions{state="desired"} 2.0' in text
+    assert 'kiss_desired_subscriptions{state="failed"} 1.0' in text
     assert "kiss_celery_tasks_total" in text
