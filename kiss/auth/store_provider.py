@@ -33,7 +33,7 @@ class StoredTokenProvider:
         cipher: TokenCipher,
         oauth: OAuthClient,
         *,
-        refresh_margin: float = 300.0,
+        refresh_margin: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._sessions = sessions

@@ -1,0 +1,240 @@
+"""The reconciler against the simulator, on SQLite and PostgreSQL, with a real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kiss.auth.provider import Token
+from kiss.reconcile.events import record_revocation
+from kiss.reconcile.services import Services
+from kiss.simulator.testing import SimulatorControl
+from kiss.store import state
+from kiss.store import subscriptions as store
+from kiss.store import tokens as token_store
+from tests.reconcile.conftest import make_conduit
+
+
+def desire(hub: Services, *channels: str, type: str = "stream.online") -> None:
+    with hub.sessions.begin() as session:
+        for channel in channels:
+            store.add_desired(
+                session,
+                channel_id=channel,
+                type=type,
+                version="1",
+                condition={"broadcaster_user_id": channel},
+                transport="conduit",
+                requested_by="test",
+            )
+
+
+def on_twitch(hub: Services) -> list[dict[str, Any]]:
+    body = hub.helix.request("GET", "eventsub/subscriptions", token=Token.app()).body
+    return [sub for sub in body["data"] if sub["status"] == "enabled"]
+
+
+def channels_on_twitch(hub: Services) -> list[str]:
+    return sorted(sub["condition"]["broadcaster_user_id"] for sub in on_twitch(hub))
+
+
+def last_outcome(hub: Services, channel: str) -> dict[bytes, bytes]:
+    entries: Any = hub.redis.xrange(hub.keys.subscription_outcomes(channel))
+    assert entries, f"no outcome for channel {channel}"
+    return dict(entries[-1][1])
+
+
+def last_run(hub: Services) -> dict[str, Any]:
+    with hub.sessions() as session:
+        run = state.last_reconcile(session)
+    assert run is not None
+    return run
+
+
+def states(hub: Services) -> dict[str, tuple[str, str]]:
+    with hub.sessions() as session:
+        return {row.channel_id: (row.state, row.reason) for row in store.list_desired(session)}
+
+
+def test_converges_from_empty_and_then_stays_in_sync(hub: Services) -> None:
+    conduit = make_conduit(hub)
+    desire(hub, "101", "102", "103")
+    report = hub.reconciler().reconcile()
+    assert report.created == 3
+    assert channels_on_twitch(hub) == ["101", "102", "103"]
+    assert {sub["transport"]["conduit_id"] for sub in on_twitch(hub)} == {conduit}
+    assert set(states(hub).values()) == {("active", "")}
+    assert last_outcome(hub, "101")[b"status"] == b"active"
+    again = hub.reconciler().reconcile()
+    assert (again.created, again.deleted, again.kept) == (0, 0, 3)
+    assert last_run(hub)["kept"] == 3
+    with hub.sessions() as session:
+        assert state.counters(session)["reconciliations"] == 2
+        assert [e.action for e in state.recent_audit(session)].count("create") == 3
+
+
+def test_waits_for_the_conduit(hub: Services) -> None:
+    desire(hub, "101")
+    report = hub.reconciler().reconcile()
+    assert (report.created, report.waiting) == (0, 1)
+    assert "conduit" in states(hub)["101"][1]
+    make_conduit(hub)
+    assert hub.reconciler().reconcile().created == 1
+
+
+def test_resync_deletes_orphans_and_recreates_missing(hub: Services) -> None:
+    conduit = make_conduit(hub)
+    desire(hub, "101", "102")
+    hub.reconciler().reconcile()
+    # Drift behind the hub's back: an orphan made elsewhere, a desired one deleted.
+    hub.helix.request(
+        "POST",
+        "eventsub/subscriptions",
+        token=Token.app(),
+        json={
+            "type": "stream.offline",
+            "version": "1",
+            "condition": {"broadcaster_user_id": "999"},
+            "transport": {"method": "conduit", "conduit_id": conduit},
+        },
+    )
+    gone = next(s for s in on_twitch(hub) if s["condition"]["broadcaster_user_id"] == "102")
+    hub.helix.request(
+        "DELETE", "eventsub/subscriptions", token=Token.app(), params={"id": gone["id"]}
+    )
+    report = hub.reconciler().reconcile(resync=True)
+    assert (report.created, report.deleted) == (1, 1)
+    assert channels_on_twitch(hub) == ["101", "102"]
+
+
+def test_survives_5xx_and_rate_limit_and_latency(hub: Services, control: SimulatorControl) -> None:
+    make_conduit(hub)
+    desire(hub, "101", "102", "103", "104")
+    control.fault("/helix/eventsub/subscriptions", kind="5xx", count=3)
+    control.fault("/helix/eventsub/subscriptions", kind="ratelimit", count=1)
+    control.fault("/helix/eventsub/subscriptions", latency_ms=50, count=4)
+    reconciler = hub.reconciler()
+    report = reconciler.reconcile()
+    for _ in range(5):
+        if report.created + report.adopted == 4 or not report.retrying:
+            break
+        report = reconciler.reconcile()
+    assert channels_on_twitch(hub) == ["101", "102", "103", "104"]
+    assert set(states(hub).values()) == {("active", "")}
+
+
+def test_permanent_error_is_recorded_with_twitchs_message(hub: Services) -> None:
+    make_conduit(hub)
+    # The store believes 101 granted bits:read; Twitch does not: 403 with its message.
+    with hub.sessions.begin() as session:
+        token_store.save_token(
+            session,
+            hub.cipher,
+            kind="user",
+            user_id="101",
+            scopes=["bits:read"],
+            access_token="not-used",
+        )
+    desire(hub, "101", type="channel.cheer")
+    report = hub.reconciler().reconcile()
+    assert report.failed == 1
+    assert states(hub)["101"] == ("failed", "subscription missing proper authorization")
+    outcome = last_outcome(hub, "101")
+    assert outcome[b"status"] == b"failed"
+    # Not retried on the next run: no second audit entry, no second request.
+    hub.reconciler().reconcile()
+    with hub.sessions() as session:
+        failures = [e for e in state.recent_audit(session) if e.action == "failure"]
+    assert len(failures) == 1
+    assert failures[0].status == 403
+
+
+def test_missing_scope_is_a_placement_failure(hub: Services) -> None:
+    make_conduit(hub)
+    desire(hub, "101", type="channel.cheer")
+    report = hub.reconciler().reconcile()
+    assert report.failed == 1
+    assert "missing scope" in states(hub)["101"][1]
+    assert on_twitch(hub) == []
+
+
+def test_expired_app_token_is_fetched_again(hub: Services, control: SimulatorControl) -> None:
+    make_conduit(hub)
+    control.expire_token(hub.tokens.app_token())
+    desire(hub, "101")
+    assert hub.reconciler().reconcile().created == 1
+
+
+def test_revocation_stops_retries(hub: Services) -> None:
+    make_conduit(hub)
+    desire(hub, "101")
+    hub.reconciler().reconcile()
+    (sub,) = on_twitch(hub)
+    with hub.sessions() as session:
+        record_revocation(
+            session,
+            hub.redis,
+            hub.keys,
+            subscription_id=sub["id"],
+            channel_id="101",
+            type="stream.online",
+            version="1",
+            reason="authorization_revoked",
+        )
+    assert states(hub)["101"] == ("revoked", "authorization_revoked")
+    report = hub.reconciler().reconcile()
+    assert report.created == 0
+    outcome = last_outcome(hub, "101")
+    assert outcome[b"status"] == b"revoked"
+
+
+def test_drain_makes_no_changes(hub: Services) -> None:
+    make_conduit(hub)
+    desire(hub, "101")
+    hub.redis.set(hub.keys.drain(), "1")
+    report = hub.reconciler().reconcile()
+    assert report.outcome == "skipped: drain"
+    assert on_twitch(hub) == []
+    assert last_run(hub)["outcome"] == "skipped: drain"
+
+
+def test_removed_desire_is_deleted_with_an_outcome(hub: Services) -> None:
+    make_conduit(hub)
+    desire(hub, "101")
+    hub.reconciler().reconcile()
+    with hub.sessions.begin() as session:
+        assert store.remove_desired(
+            session,
+            channel_id="101",
+            type="stream.online",
+            version="1",
+            condition={"broadcaster_user_id": "101"},
+        )
+    assert hub.reconciler().reconcile().deleted == 1
+    assert on_twitch(hub) == []
+    outcome = last_outcome(hub, "101")
+    assert outcome[b"status"] == b"removed"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_conflict_adopts_the_existing_subscription(hub: Services) -> None:
+    conduit = make_conduit(hub)
+    made = hub.helix.request(
+        "POST",
+        "eventsub/subscriptions",
+        token=Token.app(),
+        json={
+            "type": "stream.online",
+            "version": "1",
+            "condition": {"broadcaster_user_id": "101"},
+            "transport": {"method": "conduit", "conduit_id": conduit},
+        },
+    ).body["data"][0]
+    desire(hub, "101")
+    report = hub.reconciler().reconcile()  # the mirror is empty: it tries to create, gets 409
+    assert report.adopted == 1
+    with hub.sessions() as session:
+        (row,) = store.list_desired(session)
+    assert row.subscription_id == made["id"]
+    assert len(on_twitch(hub)) == 1
