@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "kiss.cli.run:run",
     "demo": "kiss.cli.run:demo_command",
     "control": "kiss.cli.control:control",
+    "bot": "kiss.cli.bot:bot",
     "listener": "kiss.cli.listener:listener",
 }
 
