@@ -37,7 +37,7 @@ class DeviceCode:
     user_code: str
     verification_uri: str
     expires_in: int
-    interval: int
+    interval: float
 
     def __repr__(self) -> str:
         return f"DeviceCode(user_code={self.user_code!r}, uri={self.verification_uri!r})"
@@ -160,6 +160,12 @@ class OAuthClient:
             expires_in=int(expires) if isinstance(expires, int | float) else None,
         )
 
+    def revoke(self, access_token: str) -> None:
+        """Tell Twitch to revoke a token (POST /oauth2/revoke); TokenError if refused."""
+        status, body = self._post("revoke", {"client_id": self.client_id, "token": access_token})
+        if status != 200:
+            raise TokenError(f"revoke refused: {_message(body, status)}")
+
     def device_start(self, scopes: Iterable[str]) -> DeviceCode:
         status, body = self._post(
             "device", {"client_id": self.client_id, "scopes": " ".join(scopes)}
@@ -171,7 +177,7 @@ class OAuthClient:
             user_code=str(body.get("user_code", "")),
             verification_uri=str(body.get("verification_uri", "")),
             expires_in=int(body.get("expires_in", 1800)),
-            interval=max(1, int(body.get("interval", 5))),
+            interval=max(0.05, float(body.get("interval", 5))),
         )
 
     def device_poll(self, code: DeviceCode, scopes: Iterable[str]) -> Grant:

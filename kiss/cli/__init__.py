@@ -23,6 +23,8 @@ SUBCOMMANDS: dict[str, str] = {
     "control": "kiss.cli.control:control",
     "bot": "kiss.cli.bot:bot",
     "listener": "kiss.cli.listener:listener",
+    "auth": "kiss.cli.auth:auth",
+    "db": "kiss.cli.db:db",
 }
 
 
