@@ -1,0 +1,251 @@
+"""The local run end to end: ``kiss run`` from a clean state, in demo mode, as a newcomer runs it.
+
+Events reach an example bot; ``kiss status --json`` says so; Flower's HTTP API shows the
+reconcile task; a resync sent with the celery CLI shows in Flower; Ctrl-C stops everything
+and no process is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+import pytest
+import requests
+
+import kiss
+from kiss.keys import Keys
+
+ROOT = Path(kiss.__file__).resolve().parent.parent
+FLOWER_AUTH = ("kiss", "e2e-" + uuid.uuid4().hex[:8])
+T = TypeVar("T")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` consecutive free ports (the worker serves metrics next to the listener)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = int(probe.getsockname()[1])
+        sockets = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return list(range(first, first + count))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free consecutive ports")
+
+
+def eventually(probe: Callable[[], T | None], what: str, within: float = 120.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + within
+    while True:
+        result = probe()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+class Output:
+    """Lines of the local run's interleaved log, read in a thread."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        assert process.stdout is not None
+        self._thread = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+
+    def find(self, predicate: Callable[[str], bool]) -> str | None:
+        while not self._queue.empty():
+            self.lines.append(self._queue.get())
+        return next((line for line in self.lines if predicate(line)), None)
+
+    def tail(self, count: int = 80) -> str:
+        self.find(lambda _line: False)
+        return "\n".join(self.lines[-count:])
+
+
+@pytest.fixture
+def hub_env(tmp_path: Path, redis_url: str, keys: Keys) -> dict[str, str]:
+    metrics_port, _worker_port = free_ports(2)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KISSBOT_", "FLOWER_", "PROMETHEUS_"))
+    }
+    return {
+        **env,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "KISSBOT_REDIS_URL": redis_url,
+        "KISSBOT_KEY_PREFIX": keys.prefix,
+        "KISSBOT_CELERY_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
+        "KISSBOT_DATABASE_URL": f"sqlite:///{tmp_path}/kissbot.db",
+        "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
+        "KISSBOT_METRICS_PORT": str(metrics_port),
+        "KISSBOT_EVENTSUB__RECONCILE_INTERVAL": "3",
+    }
+
+
+@pytest.fixture
+def local_run(
+    tmp_path: Path, hub_env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
+    (flower_port,) = free_ports(1)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kiss",
+            "run",
+            "--flower-port",
+            str(flower_port),
+            "--flower-auth",
+            ":".join(FLOWER_AUTH),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--bots",
+            "2",
+            "--rate",
+            "4",
+        ],
+        cwd=tmp_path,
+        env=hub_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = Output(process)
+    try:
+        yield process, output, flower_port
+    finally:
+        if process.poll() is None:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
+            process.kill()
+        process.wait()
+
+
+def kiss_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kiss", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def flower(port: int, path: str) -> Any:
+    try:
+        answer = requests.get(f"http://127.0.0.1:{port}{path}", auth=FLOWER_AUTH, timeout=5)
+    except requests.RequestException:
+        return None
+    return answer.json() if answer.status_code == 200 else None
+
+
+def test_the_local_run_delivers_events_and_stops_cleanly(
+    local_run: tuple[subprocess.Popen[str], Output, int], hub_env: dict[str, str]
+) -> None:
+    process, output, flower_port = local_run
+    try:
+        # 1. An event reaches an example bot (the bot logs one line per event).
+        eventually(
+            lambda: output.find(lambda line: line.startswith("bot-") and "channel.follow" in line),
+            "an event at an example bot",
+            within=150,
+        )
+        assert process.poll() is None, output.tail()
+
+        # 2. `kiss status --json` says the hub is up, and shows the bots with their channels.
+        def status() -> dict[str, Any] | None:
+            done = kiss_cli(hub_env, "status", "--json")
+            assert done.returncode == 0, done.stdout + done.stderr
+            document: dict[str, Any] = json.loads(done.stdout)
+            routed = document["counters"].get("events_routed", 0)
+            bots = [bot for channel in document["channels"] for bot in channel["bots"]]
+            return document if document["up"] and routed > 0 and len(bots) >= 2 else None
+
+        document = eventually(status, "kiss status --json to show the hub up with two bots")
+        assert document["active"] > 0
+        assert document["transport"] == "conduit"
+
+        # 3. Flower's HTTP API shows that the reconcile task ran.
+        eventually(
+            lambda: [
+                task
+                for task in (
+                    flower(flower_port, "/api/tasks?taskname=kiss.reconcile") or {}
+                ).values()
+                if task.get("state") == "SUCCESS"
+            ],
+            "a successful kiss.reconcile in Flower",
+        )
+
+        # 4. A resync sent with the celery CLI shows up in Flower.
+        sent = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "call",
+                "kiss.resync",
+                "--queue",
+                hub_env["KISSBOT_CELERY_QUEUE"],
+            ],
+            env=hub_env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        task_id = sent.stdout.strip().splitlines()[-1]
+        eventually(
+            lambda: (
+                (flower(flower_port, f"/api/task/info/{task_id}") or {}).get("state") == "SUCCESS"
+            ),
+            f"the resync {task_id} in Flower",
+        )
+    except AssertionError:
+        print(output.tail(200))
+        raise
+
+    # 5. Ctrl-C stops everything; no process is left behind.
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert len(children) >= 8, [child.name() for child in children]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=90) == 0, output.tail()
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [(p.pid, p.cmdline()) for p in alive]
+    assert output.find(lambda line: "all processes stopped" in line)
