@@ -10,13 +10,15 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from kiss.eventsub import catalog
-from kiss.eventsub.timestamps import format_timestamp
+from kiss.simulator.clock import FastTimestamps
 from kiss.simulator.dispatcher import Dispatcher, Link
 from kiss.simulator.frames import NotificationTemplate
+from kiss.simulator.ids import UuidSequence
 from kiss.simulator.payloads import event_for
 from kiss.simulator.problems import bad_request, not_found
 from kiss.simulator.routing import target_session
@@ -158,6 +160,7 @@ class LoadGenerator:
 
     async def _emit(self, run: LoadRun) -> None:
         stats = self.dispatcher.state.stats
+        ids, stamps = UuidSequence(), FastTimestamps()
         start = time.monotonic()
         replan_at = 0.0
         plan: list[list[Target]] = []
@@ -175,20 +178,26 @@ class LoadGenerator:
             if batch <= 0:
                 await asyncio.sleep(min(REPLAN_EVERY, (run.sent + 1) / run.rate - elapsed))
                 continue
+            delivered = Counter[str]()
+            outbox: dict[Link, list[str]] = {}
             for _ in range(batch):
                 targets = plan[run.sent % len(plan)] if plan else ()
                 if not targets:
                     run.dropped += 1
                 for template, session_id, link in targets:
-                    if not link.open:
-                        run.dropped += 1
-                        continue
-                    frame = template.render(
-                        str(uuid.uuid4()), format_timestamp(time.time_ns()), str(uuid.uuid4())
-                    )
-                    await link.send(frame)
-                    run.delivered += 1
-                    stats.notifications_sent += 1
-                    stats.by_session[session_id] += 1
+                    frame = template.render(ids.next(), stamps.now(time.time_ns()), ids.next())
+                    outbox.setdefault(link, []).append(frame)
+                    delivered[session_id] += 1
                 run.sent += 1
+            for link, texts in outbox.items():
+                if link.open:
+                    with contextlib.suppress(ConnectionError):
+                        await link.send_many(texts)
+                        continue
+                run.dropped += len(texts)
+                delivered.clear()  # the socket went away: count these as dropped
+            count = delivered.total()
+            run.delivered += count
+            stats.notifications_sent += count
+            stats.by_session.update(delivered)
             await asyncio.sleep(0)

@@ -12,6 +12,7 @@ import contextlib
 import time
 
 from aiohttp import WSMsgType, web
+from websockets.frames import Frame, Opcode
 
 from kiss.simulator import frames, sessions
 from kiss.simulator.clock import timestamp
@@ -21,6 +22,8 @@ from kiss.simulator.state import SimulatorState
 
 # Twitch sends the keepalive before the client's window of silence ends.
 KEEPALIVE_FRACTION = 0.8
+# Bytes buffered for a slow client before batched sends wait for it to catch up.
+WRITE_HIGH_WATER = 1 << 20
 
 
 class Connection:
@@ -32,6 +35,7 @@ class Connection:
         session_id: str,
         state: SimulatorState,
         dispatcher: Dispatcher,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.ws = ws
         self.session_id = session_id
@@ -42,6 +46,8 @@ class Connection:
         self.superseded_until: float | None = None  # set when a reconnect took the session over
         self.pong_deadline: float | None = None
         self._closing: asyncio.Future[bool] | None = None
+        self.transport = transport
+        self._headers: dict[int, bytes] = {}  # payload length -> frame header
 
     @property
     def open(self) -> bool:
@@ -50,6 +56,32 @@ class Connection:
     async def send(self, text: str) -> None:
         await self.ws.send_str(text)
         self.last_sent = time.monotonic()
+
+    async def send_many(self, texts: list[str]) -> None:
+        """Many text frames in one socket write: one syscall instead of one per frame.
+
+        Frames are serialized by websockets' Sans-I/O layer and written to the same transport
+        as aiohttp's writer (no compression, so the writer keeps no state between frames).
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the socket is closed")
+        chunks = []
+        headers = self._headers
+        for text in texts:
+            payload = text.encode()
+            header = headers.get(len(payload))
+            if header is None:
+                # Same length, same header: let websockets frame one, keep its header.
+                frame = Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
+                header = headers[len(payload)] = frame[: len(frame) - len(payload)]
+            chunks.append(header)
+            chunks.append(payload)
+        transport.write(b"".join(chunks))
+        self.last_sent = time.monotonic()
+        # A slow client: wait for the buffer to drain (the transport has no public event for it).
+        while transport.get_write_buffer_size() > WRITE_HIGH_WATER and not transport.is_closing():  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
 
     async def close(self, code: int) -> None:
         """Close with a code; unless superseded, the session ends and its subs are disabled."""
@@ -149,7 +181,14 @@ async def serve_websocket(
     else:
         keepalive = state.config.clamp_keepalive(request.query.get("keepalive_timeout_seconds"))
         session = sessions.open_session(state, keepalive, now)
-    connection = Connection(ws, session.id, state, dispatcher)
+    transport = request.transport
+    connection = Connection(
+        ws,
+        session.id,
+        state,
+        dispatcher,
+        transport if isinstance(transport, asyncio.Transport) else None,
+    )
     await connection.send(frames.welcome(session, timestamp(now)))
     previous = dispatcher.links.get(session.id)
     if previous is not None and isinstance(previous, Connection):
