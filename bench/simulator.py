@@ -94,10 +94,10 @@ def main() -> None:
                 run_round(sim.ws_url, sim.helix_url, control, args.channels, total)
             )
             results.append(result)
+            frames = f"{result['received']} frames of ~{result['mean_frame_bytes']} B"
+            speed = f"{result['seconds']} s = {result['per_second']:,}/s"
             print(
-                f"round {number + 1}: {result['received']} frames of ~{result['mean_frame_bytes']} B "
-                f"in {result['seconds']} s = {result['per_second']:,}/s "
-                f"(median {result['latency_ms_median']} ms)"
+                f"round {number + 1}: {frames} in {speed} (median {result['latency_ms_median']} ms)"
             )
     best = max(r["per_second"] for r in results)
     print(f"best: {best:,} notifications/s to one client (target {TARGET:,}/s)")
