@@ -29,6 +29,7 @@ from kiss.errors import KissError
 
 log = logging.getLogger("kiss.bot")
 
+STOP_SECONDS = 10.0
 DEFAULT_TOPICS = ("stream.online", "stream.offline", "channel.update", "channel.follow")
 
 
@@ -161,9 +162,11 @@ class ExampleBot:
         finally:
             for task in asks:
                 task.cancel()
-            await asyncio.gather(*asks, return_exceptions=True)
+            if asks:
+                await asyncio.wait(asks, timeout=STOP_SECONDS)
             try:
-                await self.client.stop()
-            except ClientError as error:
-                log.warning("stopping: %s", error)
+                # Bounded: a bot must exit on SIGTERM even if Redis hangs.
+                await asyncio.wait_for(self.client.stop(), STOP_SECONDS)
+            except (ClientError, TimeoutError) as error:
+                log.warning("stopping: %s", error or "timed out")
             log.info("bot %s on #%s stopped", self.client.bot, self.client.channel_name)
