@@ -59,6 +59,10 @@ class Report:
     next_retry_at: float | None = None
     errors: list[str] = field(default_factory=list)
 
+    def create_attempted(self) -> bool:
+        """True when this run tried to create something (so another run may place more)."""
+        return bool(self.created or self.adopted or self.retrying)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
