@@ -55,14 +55,18 @@ async def reconnecting(
     fatal: Callable[[BaseException], bool] = is_fatal,
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> AsyncIterator[T]:
-    """Yield a fresh connection each time the previous one is done, waiting between attempts."""
+    """Yield a fresh connection each time the previous one is done, waiting between attempts,
+    until ``stopped()`` says to give up."""
     first = True
-    while True:
+    while not stopped():
         if not first:
             delay = backoff.next_delay()
             log.info("reconnecting in %.2f s", delay)
             await sleep(delay)
+            if stopped():
+                return
         first = False
         try:
             connection = await connect()

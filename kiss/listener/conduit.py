@@ -104,20 +104,26 @@ class ShardManager:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._clock = clock
         self._drain_role: Mode | None = None
+        self._stopped = False
 
     @property
     def held(self) -> list[str]:
         return sorted(self.runners, key=int)
 
     async def run(self) -> None:
-        while True:
+        while not self._stopped:
             try:
                 await self.tick()
             except (OSError, aioredis.RedisError, PermanentHelixError) as error:
                 log.warning("shard lease round failed: %s", error)
             await asyncio.sleep(self.tick_seconds)
 
+    def stopped(self) -> bool:
+        return self._stopped
+
     async def tick(self) -> None:
+        if self._stopped:
+            return
         owned = set(self.runners)
         kept = await self.leases.renew(sorted(owned))
         for shard in sorted(owned - kept):
@@ -135,6 +141,8 @@ class ShardManager:
             await self._stop_runner(shard)
             await self.leases.release([shard])
         for shard in plan.claim:
+            if self.stopped():
+                return
             if await self.leases.claim(shard):
                 log.info("claimed shard %s of conduit %s", shard, self.conduit.id)
                 runner = await self.start_shard(shard)
@@ -153,6 +161,7 @@ class ShardManager:
 
     async def stop(self) -> None:
         """Close every shard's socket, then release the leases so others take over at once."""
+        self._stopped = True
         shards = list(self.runners)
         await asyncio.gather(*(self._stop_runner(shard) for shard in shards))
         with contextlib.suppress(aioredis.RedisError):
@@ -165,5 +174,5 @@ class ShardManager:
         if runner is not None:
             await runner.stop()
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 10)
+            # asyncio.wait neither raises the task's error nor swallows our own cancellation.
+            await asyncio.wait({task}, timeout=10)

@@ -140,7 +140,10 @@ class SessionRunner:
         watchdog = asyncio.create_task(self._watch(), name=f"watchdog {self.slot}")
         try:
             async for ws in reconnecting(
-                lambda: self._dial(self.url), self.backoff, sleep=self._pause
+                lambda: self._dial(self.url),
+                self.backoff,
+                sleep=self._pause,
+                stopped=self._stop.is_set,
             ):
                 if self._stop.is_set():
                     await ws.close()
@@ -293,7 +296,10 @@ class SessionRunner:
         self._spawn(self.hooks.welcomed(self, output, previous))
 
     def _on_lost(self, output: Lost) -> None:
-        log.warning("%s: session lost: %s", self.slot, output.reason)
+        if self._stop.is_set():
+            log.info("%s: session closed (%s)", self.slot, output.reason)
+        else:
+            log.warning("%s: session lost: %s", self.slot, output.reason)
         self.stats.last_reason = output.reason
         lost_id, self._session_id = self._session_id, None
         self._spawn(self.hooks.lost(self, lost_id, output.reason))

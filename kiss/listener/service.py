@@ -267,7 +267,7 @@ class Listener:
         runners = self.all_runners()
         slots = tuple(
             SlotSnapshot(
-                slot=name,
+                slot=runner.slot,
                 phase=runner.phase,
                 session_id=runner.session_id,
                 last_message_at=runner.machine.last_message_at,
@@ -279,7 +279,7 @@ class Listener:
                 dropped=runner.stats.dropped,
                 last_reason=runner.stats.last_reason,
             )
-            for name, runner in sorted(runners.items())
+            for runner in sorted(runners.values(), key=lambda runner: runner.slot)
         )
         return Snapshot(
             listener_id=self.options.listener_id,
@@ -292,5 +292,5 @@ class Listener:
             draining=self._draining,
             stopping=self.stopping,
             shards=tuple(self.manager.held) if self.manager is not None else (),
-            new_channels={name: runner.new_channels for name, runner in runners.items()},
+            new_channels={runner.slot: runner.new_channels for runner in runners.values()},
         )

@@ -64,3 +64,21 @@ async def test_reconnecting_gives_up_on_a_fatal_error() -> None:
     with pytest.raises(InvalidURI):
         async for _ in reconnecting(connect, Backoff(1.0, 2.0)):
             pass
+
+
+async def test_reconnecting_ends_when_stopped() -> None:
+    stop = [False]
+
+    async def connect() -> str:
+        raise OSError("refused")
+
+    async def sleep(delay: float) -> None:
+        stop[0] = True
+
+    got = [
+        c
+        async for c in reconnecting(
+            connect, Backoff(1.0, 2.0), sleep=sleep, stopped=lambda: stop[0]
+        )
+    ]
+    assert got == []

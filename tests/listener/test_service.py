@@ -1,0 +1,278 @@
+"""The listener against the simulator over real sockets and a real Redis, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+import orjson
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from kiss.auth.provider import StaticTokenProvider
+from kiss.errors import ConfigError
+from kiss.helix.client import HelixClient
+from kiss.keys import Keys
+from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.service import Listener, ListenerOptions
+from kiss.simulator import Simulator, SimulatorConfig
+from tests.listener.simulated import SLOW_UNIT, TIME_UNIT, Hub, eventually, make_hub, text
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(SimulatorConfig(port=0, time_unit=TIME_UNIT)) as simulator:
+        yield simulator
+
+
+@contextlib.asynccontextmanager
+async def running(hub: Hub, **options: Any) -> AsyncIterator[Listener]:
+    settings = hub.settings
+    options.setdefault("time_unit", TIME_UNIT)
+    opts = ListenerOptions.from_settings(settings, **options)
+    aredis = aioredis.Redis.from_url(settings.redis_url)
+    helix = HelixClient(
+        settings,
+        redis.Redis.from_url(settings.redis_url),
+        StaticTokenProvider(app=hub.helix.tokens.app_token()),
+        keys=hub.keys,
+    )
+    control = ControlPlane(celery_sender(settings.redis_url), settings.celery_queue)
+    listener = Listener(opts, aredis, hub.keys, control, helix)
+    stop = asyncio.Event()
+    task = asyncio.create_task(listener.run(stop))
+    try:
+        await eventually(lambda: listener.ready.is_set() or task.done(), what="listener ready")
+        if task.done():
+            task.result()
+        yield listener
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+        await aredis.aclose()
+
+
+def conduit_shards(hub: Hub) -> list[dict[str, Any]]:
+    data = hub.control.call("GET", "/conduits")["data"]
+    return list(data[0]["shards"]) if data else []
+
+
+async def bound_sessions(hub: Hub, count: int) -> list[str]:
+    def check() -> list[str] | None:
+        shards = conduit_shards(hub)
+        ids = [s["transport"].get("session_id") for s in shards if s["status"] == "enabled"]
+        return ids if len(ids) == count else None
+
+    return list(await eventually(lambda: asyncio.to_thread(check), what=f"{count} bound shards"))
+
+
+async def test_conduit_is_created_shards_bound_and_events_routed(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=2)
+    async with running(hub) as listener:
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        assert hub.redis.hget(keys.conduit(), "shard_count") == b"2"
+        await bound_sessions(hub, 2)
+        channels = [f"ch{i}" for i in range(6)]
+        for channel in channels:
+            await hub.subscribe_conduit(conduit_id, channel)
+        for channel in channels:
+            await hub.call(hub.control.trigger, "channel.update", channel)
+        for channel in channels:
+            entries = await eventually(partial(hub.entries, channel), what=f"entry on {channel}")
+            fields = entries[0]
+            assert fields["kind"] == "notification" and fields["channel_id"] == channel
+            assert fields["type"] == "channel.update" and fields["version"] == "2"
+            assert set(fields) >= {"message_id", "subscription_id", "twitch_ts", "received_ts"}
+            assert orjson.loads(fields["event"])["broadcaster_user_id"] == channel
+        assert sorted(listener.snapshot().shards) == ["0", "1"]
+    state = hub.redis.hgetall(keys.listener_state(listener.options.listener_id))
+    assert state[b"state"] == b"stopped"
+    assert int(state[b"events_routed"]) == 6
+
+
+async def test_shard_is_rebound_after_its_socket_drops_with_a_gap_marker(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=1)
+    async with running(hub) as listener:
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        [first] = await bound_sessions(hub, 1)
+        reconnects = listener.snapshot().slots[0].reconnects
+        await hub.subscribe_conduit(conduit_id, "77")
+        await hub.call(hub.control.trigger, "channel.update", "77")
+        await eventually(lambda: hub.entries("77"), what="first event")
+        await hub.call(hub.control.call, "POST", f"/sessions/{first}/close", {"code": 4006})
+
+        async def rebound() -> bool:
+            shards = await asyncio.to_thread(conduit_shards, hub)
+            session = shards[0]["transport"].get("session_id")
+            return shards[0]["status"] == "enabled" and session not in (None, first)
+
+        await eventually(rebound, what="shard bound to a fresh session")
+        await hub.call(hub.control.trigger, "channel.update", "77")
+        entries = await eventually(
+            lambda: (
+                [e for e in hub.entries("77") if e["kind"] == "notification"][1:]
+                and hub.entries("77")
+            ),
+            what="event after the rebind",
+        )
+        kinds = [entry["kind"] for entry in entries]
+        assert kinds == ["notification", "gap", "notification"]
+        gap = orjson.loads(entries[1]["event"])
+        assert gap["from"] <= gap["to"] and "4006" in gap["reason"]
+        # Nothing was recreated: the conduit still has exactly one subscription.
+        subs = await hub.call(hub.control.call, "GET", "/subscriptions")
+        assert len(subs["data"]) == 1 and subs["data"][0]["status"] == "enabled"
+        assert listener.snapshot().slots[0].reconnects >= reconnects + 1
+
+
+async def test_session_reconnect_in_a_flood_loses_and_duplicates_nothing(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=1)
+    async with running(hub) as listener:
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        [session] = await bound_sessions(hub, 1)
+        channels = [f"f{i}" for i in range(5)]
+        for channel in channels:
+            await hub.subscribe_conduit(conduit_id, channel)
+        load = await hub.call(
+            hub.control.load, rate=2000, channels=channels, total=4000, type_="channel.update"
+        )
+        await eventually(
+            lambda: sum(len(hub.entries(c)) for c in channels) > 500, what="flood started"
+        )
+        await hub.call(hub.control.call, "POST", f"/sessions/{session}/reconnect")
+        status = await eventually(
+            lambda: asyncio.to_thread(
+                lambda: (s := hub.control.load_status(load)) and not s["running"] and s
+            ),
+            within=30,
+            what="load finished",
+        )
+        delivered = status["delivered"]
+
+        def written() -> int:
+            return sum(len(hub.entries(c)) for c in channels)
+
+        await eventually(lambda: written() >= delivered, what=f"{delivered} entries")
+        await asyncio.sleep(0)
+        ids = [e["message_id"] for c in channels for e in hub.entries(c)]
+        assert len(ids) == len(set(ids)) == delivered
+        assert all(e["kind"] == "notification" for c in channels for e in hub.entries(c))
+        slot = listener.snapshot().slots[0]
+        assert slot.handovers == 1 and slot.reconnects == 0
+
+
+async def test_revocation_is_written_and_reported_to_the_control_plane(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=1)
+    async with running(hub):
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        await bound_sessions(hub, 1)
+        sub_id = await hub.subscribe_conduit(conduit_id, "55")
+        await hub.call(
+            hub.control.call, "POST", f"/subscriptions/{sub_id}/revoke", {"reason": "user_removed"}
+        )
+        [entry] = await eventually(lambda: hub.entries("55"), what="revocation entry")
+        assert entry["kind"] == "revocation" and entry["subscription_id"] == sub_id
+        assert orjson.loads(entry["event"]) == {"status": "user_removed"}
+        tasks = await eventually(hub.tasks, what="kiss.revoked task")
+        assert tasks == [
+            (
+                "kiss.revoked",
+                {
+                    "subscription_id": sub_id,
+                    "channel_id": "55",
+                    "type": "channel.update",
+                    "version": "2",
+                    "reason": "user_removed",
+                },
+            )
+        ]
+
+
+@pytest.fixture
+async def slow_sim() -> AsyncIterator[Simulator]:
+    """A slower clock: the 10 s first-subscription window becomes 2 s, time for the test to
+    act as the reconciler."""
+    async with Simulator(SimulatorConfig(port=0, time_unit=SLOW_UNIT)) as simulator:
+        yield simulator
+
+
+async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions(
+    slow_sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    sim = slow_sim
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, transport="websocket")
+    user_token = (
+        await hub.call(hub.control.token, user_id="4242", scopes=["moderator:read:followers"])
+    )["access_token"]
+    async with running(hub, users=("4242",), time_unit=SLOW_UNIT) as listener:
+        tasks = await eventually(hub.tasks, what="kiss.session_welcomed")
+        name, kwargs = tasks[0]
+        session_id = kwargs["session_id"]
+        assert (name, kwargs) == (
+            "kiss.session_welcomed",
+            {"session_id": session_id, "user_id": "4242"},
+        )
+        record = orjson.loads(hub.redis.hget(keys.ws_sessions(), session_id) or b"{}")
+        assert record["user_id"] == "4242" and record["listener"] == listener.options.listener_id
+
+        # Acting as the reconciler: create the subscription on that session with the user token.
+        user_helix = HelixClient(
+            hub.settings, hub.redis, StaticTokenProvider(users={"4242": user_token}), keys=keys
+        )
+        from kiss.auth.provider import Token
+
+        body = {
+            "type": "channel.follow",
+            "version": "2",
+            "condition": {"broadcaster_user_id": "4242", "moderator_user_id": "4242"},
+            "transport": {"method": "websocket", "session_id": session_id},
+        }
+        await hub.call(
+            user_helix.request,
+            "POST",
+            "eventsub/subscriptions",
+            token=Token.user("4242"),
+            json=body,
+        )
+        await hub.call(hub.control.trigger, "channel.follow", "4242")
+        await eventually(lambda: hub.entries("4242"), what="websocket event")
+
+        await hub.call(hub.control.call, "POST", f"/sessions/{session_id}/close", {"code": 4005})
+        tasks = await eventually(
+            lambda: len(hub.tasks()) >= 2 and hub.tasks(), what="second welcome"
+        )
+        fresh = tasks[1][1]["session_id"]
+        assert fresh != session_id
+        await eventually(
+            lambda: hub.redis.hexists(keys.ws_sessions(), fresh), what="new session listed"
+        )
+        assert not hub.redis.hexists(keys.ws_sessions(), session_id)
+        gap = await eventually(
+            lambda: [e for e in hub.entries("4242") if e["kind"] == "gap"], what="gap marker"
+        )
+        assert "4005" in orjson.loads(gap[0]["event"])["reason"]
+
+
+def test_websocket_transport_needs_users(redis_url: str, keys: Keys) -> None:
+    with pytest.raises(ConfigError, match="at least one user"):
+        ListenerOptions(listener_id="x", transport="websocket", ws_url="ws://x/ws")
+    with pytest.raises(ConfigError, match="1 to 3 websocket connections"):
+        ListenerOptions(
+            listener_id="x",
+            transport="websocket",
+            ws_url="ws://x/ws",
+            users=("1",),
+            sessions_per_user=4,
+        )
