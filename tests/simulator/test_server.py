@@ -1,0 +1,83 @@
+"""The simulator process: one port for everything, injected faults, start and stop."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+import websockets
+
+from kiss.simulator import Simulator, SimulatorConfig
+from tests.simulator.conftest import UNIT, Api, connect
+
+SUBS = "/eventsub/subscriptions"
+
+
+async def test_addresses_share_one_port(sim: Simulator) -> None:
+    port = sim.port
+    assert port and sim.base_url == f"http://127.0.0.1:{port}"
+    assert sim.ws_url == f"ws://127.0.0.1:{port}/ws"
+    assert sim.helix_url == f"http://127.0.0.1:{port}/helix"
+    assert sim.oauth_url == f"http://127.0.0.1:{port}/oauth2"
+
+
+def test_addresses_need_a_started_simulator() -> None:
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = Simulator().base_url
+
+
+async def test_stop_closes_open_sockets() -> None:
+    async with Simulator(SimulatorConfig(time_unit=UNIT, subscribe_window=1000)) as sim:
+        ws, _ = await connect(sim.ws_url)
+    with pytest.raises(websockets.ConnectionClosed):
+        while True:
+            await ws.recv()
+
+
+async def test_5xx_fault_for_a_count_then_normal(api: Api) -> None:
+    token = await api.token("1")
+    await api.control(
+        "POST", "/faults", {"path_prefix": "/helix/eventsub", "kind": "5xx", "count": 2}
+    )
+    statuses = [(await api.helix("GET", SUBS, token))[0] for _ in range(3)]
+    assert statuses == [503, 503, 200]
+    await api.control("POST", "/faults", {"path_prefix": "/helix", "status": 500, "count": 1})
+    status, body, _ = await api.helix("GET", SUBS, token)
+    assert (status, body["error"]) == (500, "Internal Server Error")
+
+
+async def test_ratelimit_fault_looks_like_an_empty_bucket(api: Api) -> None:
+    token = await api.token("1")
+    await api.control("POST", "/faults", {"path_prefix": "/helix", "kind": "ratelimit"})
+    status, body, headers = await api.helix("GET", SUBS, token)
+    assert (status, body["message"]) == (429, "Too Many Requests")
+    assert headers["Ratelimit-Remaining"] == "0" and int(headers["Ratelimit-Reset"]) > time.time()
+    assert (await api.control("GET", "/faults"))["data"][0]["kind"] == "ratelimit"
+    await api.control("DELETE", "/faults")
+    assert (await api.helix("GET", SUBS, token))[0] == 200
+
+
+async def test_latency_fault_delays_then_answers(api: Api) -> None:
+    token = await api.token("1")
+    await api.control("POST", "/faults", {"path_prefix": "/helix", "latency_ms": 200, "count": 1})
+    started = time.monotonic()
+    status, _, _ = await api.helix("GET", SUBS, token)
+    assert status == 200 and time.monotonic() - started >= 0.2
+
+
+async def test_faults_spare_other_paths_and_the_control_api(
+    sim: Simulator, api: Api, http: aiohttp.ClientSession
+) -> None:
+    await api.control("POST", "/faults", {"path_prefix": "/oauth2", "kind": "5xx"})
+    token = await api.token("1")
+    assert (await api.helix("GET", SUBS, token))[0] == 200
+    async with http.get(
+        f"{sim.oauth_url}/validate", headers={"Authorization": f"OAuth {token}"}
+    ) as r:
+        assert r.status == 503
+
+
+async def test_unknown_path_is_404(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    async with http.get(f"{sim.base_url}/helix/nothing-here") as response:
+        assert response.status == 404
