@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+from websockets.sync.client import connect
 
 from kiss.auth.provider import Token
 from kiss.reconcile.events import record_revocation
 from kiss.reconcile.services import Services
-from kiss.simulator.testing import SimulatorControl
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 from kiss.store import state
 from kiss.store import subscriptions as store
 from kiss.store import tokens as token_store
@@ -238,3 +240,48 @@ def test_conflict_adopts_the_existing_subscription(hub: Services) -> None:
         (row,) = store.list_desired(session)
     assert row.subscription_id == made["id"]
     assert len(on_twitch(hub)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_welcomed_websocket_session_gets_its_users_subscriptions(
+    hub: Services, simulator: SimulatorHandle, control: SimulatorControl
+) -> None:
+    client_id = hub.helix.client_id
+    minted = control.token(client_id=client_id, user_id="500", scopes=["bits:read"])
+    with hub.sessions.begin() as session:
+        token_store.save_token(
+            session,
+            hub.cipher,
+            kind="user",
+            user_id="500",
+            scopes=["bits:read"],
+            access_token=minted["access_token"],
+            refresh_token=minted["refresh_token"],
+        )
+        for type_ in ("stream.online", "channel.cheer"):
+            store.add_desired(
+                session,
+                channel_id="500",
+                type=type_,
+                version="1",
+                condition={"broadcaster_user_id": "500"},
+                transport="websocket",
+                requested_by="test",
+            )
+    assert hub.reconciler().reconcile().waiting == 2  # no session of user 500 yet
+    with connect(simulator.ws_url) as socket:
+        welcome = orjson.loads(socket.recv(timeout=10))
+        session_id = welcome["payload"]["session"]["id"]
+        # What the listener does on a welcome (then it sends kiss.session_welcomed).
+        hub.redis.hset(hub.keys.ws_sessions(), session_id, orjson.dumps({"user_id": "500"}))
+        report = hub.reconciler().reconcile()
+        assert report.created == 2
+        subs = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
+        assert {s["transport"]["session_id"] for s in subs["data"]} == {session_id}
+    # The socket is gone: its subscriptions are stale and move to the next session.
+    hub.redis.hdel(hub.keys.ws_sessions(), session_id)
+    with connect(simulator.ws_url) as socket:
+        second = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]
+        hub.redis.hset(hub.keys.ws_sessions(), second, orjson.dumps({"user_id": "500"}))
+        report = hub.reconciler().reconcile()
+        assert (report.created, report.deleted) == (2, 2)
