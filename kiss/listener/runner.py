@@ -112,8 +112,11 @@ class SessionRunner:
         self.hooks = hooks
         self.backoff = backoff
         self.stats = SlotStats()
+        # Channels seen on this slot, and its progress, go to Redis with the entries: whoever
+        # holds the slot next (this process restarted, or another) knows whom to warn of a gap.
         self.channels: set[str] = set(channels or ())
-        self.new_channels: set[str] = set()
+        self._slot_key = keys.listener_slot(slot)
+        self._channels_key = keys.listener_slot_channels(slot)
         self._dial = dial or websocket_dialer(machine.config.time_unit)
         self._clock = clock
         self._sockets: dict[int, ClientConnection] = {}
@@ -261,8 +264,9 @@ class SessionRunner:
         channel = entry.channel_id
         if channel not in self.channels:
             self.channels.add(channel)
-            self.new_channels.add(channel)
+            self.writer.remember(self._channels_key, channel)
         self.writer.add(entry)
+        self.writer.mark(self._slot_key, self.machine.last_message_at or 0.0)
 
     def _dropped(self, output: Dropped) -> None:
         self.stats.dropped += 1

@@ -292,5 +292,4 @@ class Listener:
             draining=self._draining,
             stopping=self.stopping,
             shards=tuple(self.manager.held) if self.manager is not None else (),
-            new_channels={runner.slot: runner.new_channels for runner in runners.values()},
         )

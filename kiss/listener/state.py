@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import orjson
 import redis
@@ -53,7 +53,6 @@ class Snapshot:
     draining: bool = False
     stopping: bool = False
     shards: tuple[str, ...] = ()
-    new_channels: dict[str, set[str]] = field(default_factory=dict)
 
 
 def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:
@@ -138,7 +137,6 @@ class StateReporter:
         else:
             pipe.set(keys.heartbeat(heartbeat_name(snap.listener_id)), now, px=self.ttl_ms)
         reconnects = 0
-        sent: dict[str, list[str]] = {}
         for slot in snap.slots:
             slot_key = keys.listener_slot(slot.slot)
             fields: dict[FieldT, EncodableT] = {
@@ -147,22 +145,13 @@ class StateReporter:
                 "session_id": slot.session_id or "",
                 "updated_at": now,
             }
-            if slot.last_message_at is not None:
-                fields["last_message_at"] = slot.last_message_at
             pipe.hset(slot_key, mapping=fields)
             reconnects += slot.reconnects - self._reported_reconnects.get(slot.slot, 0)
             self._reported_reconnects[slot.slot] = slot.reconnects
-            channels = sorted(snap.new_channels.get(slot.slot, ()))
-            if channels:
-                sent[slot.slot] = channels
-                pipe.sadd(keys.listener_slot_channels(slot.slot), *channels)
         if reconnects:
             pipe.hincrby(keys.counters(), "reconnects", reconnects)
             pipe.hincrby(state_key, "reconnects", reconnects)
         await pipe.execute()
-        for slot_name, channels in sent.items():
-            # Written: the next report sends only channels seen since.
-            snap.new_channels[slot_name].difference_update(channels)
 
 
 async def restore_slot(

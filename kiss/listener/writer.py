@@ -115,6 +115,8 @@ class StreamWriter:
         self._script = self.redis.register_script(_SCRIPT)
         self._channels: set[str] = set()
         self._trimmed_at: dict[str, float] = {}
+        self._marks: dict[str, float] = {}
+        self._members: list[tuple[str, str]] = []
         self._stopping = False
 
     @property
@@ -134,6 +136,14 @@ class StreamWriter:
         self._idle.clear()
         self._wakeup.set()
         return True
+
+    def mark(self, hash_key: str, last_message_at: float) -> None:
+        """Record ``last_message_at`` in ``hash_key`` with the next flush (slot progress)."""
+        self._marks[hash_key] = last_message_at
+
+    def remember(self, set_key: str, member: str) -> None:
+        """Add ``member`` to ``set_key`` with the next flush (a slot's channels)."""
+        self._members.append((set_key, member))
 
     async def run(self) -> None:
         """Flush whenever there is something to write, until ``close``."""
@@ -181,7 +191,16 @@ class StreamWriter:
                 self.keys.listener_state(self.listener_id), "duplicates_dropped", local_duplicates
             )
         self._housekeeping(pipe, batch)
+        marks, members = dict(self._marks), list(self._members)
+        for key, value in marks.items():
+            pipe.hset(key, "last_message_at", value)
+        for key, member in members:
+            pipe.sadd(key, member)
         results = await pipe.execute()
+        for key, value in marks.items():
+            if self._marks.get(key) == value:
+                del self._marks[key]
+        del self._members[: len(members)]
         # Only now is the batch safely in Redis: drop it from the buffer.
         del self._buffer[: len(batch)]
         self._local_duplicates -= local_duplicates

@@ -126,3 +126,16 @@ async def test_streams_are_bounded_by_length_and_age(
     aged.add(entry_of(keys, "new", channel="age"))
     await aged.flush()
     assert redis_client.xlen(keys.channel_stream("age")) < 300
+
+
+async def test_slot_progress_and_channels_travel_with_the_entries(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    writer = StreamWriter(aredis, keys, "L1")
+    writer.add(entry_of(keys, "m1"))
+    writer.mark(keys.listener_slot("s"), 123.5)
+    writer.remember(keys.listener_slot_channels("s"), "42")
+    assert not redis_client.exists(keys.listener_slot("s"))
+    await writer.flush()
+    assert redis_client.hget(keys.listener_slot("s"), "last_message_at") == "123.5"
+    assert redis_client.smembers(keys.listener_slot_channels("s")) == {"42"}

@@ -1,0 +1,239 @@
+"""The listener as a process (``kiss listener``) against a simulator process and a real Redis:
+SIGTERM, kill -9 and restart, and two processes sharing one conduit while one is killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import redis
+
+from kiss.auth.provider import StaticTokenProvider, Token
+from kiss.helix.client import HelixClient
+from kiss.keys import Keys
+from kiss.settings import load_settings
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+
+UNIT = 0.05  # simulator and listener: 10 s windows become 0.5 s
+LEASE = 1.0
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition: Callable[[], Any], within: float = 20.0, what: str = "") -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorHandle]:
+    with run_simulator_process(time_unit=UNIT) as handle:
+        yield handle
+
+
+class Hub:
+    def __init__(self, sim: SimulatorHandle, keys: Keys, redis_url: str, tmp: Path) -> None:
+        self.sim = sim
+        self.keys = keys
+        self.redis_url = redis_url
+        self.tmp = tmp
+        self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
+        self.control = SimulatorControl(sim.base_url)
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("KISSBOT_")},
+            "PYTHONPATH": str(ROOT),
+            "KISSBOT_REDIS_URL": redis_url,
+            "KISSBOT_KEY_PREFIX": keys.prefix,
+            "KISSBOT_CELERY_QUEUE": f"q-{keys.prefix}",
+            "KISSBOT_TWITCH__EVENTSUB_WS_URL": sim.ws_url,
+            "KISSBOT_TWITCH__HELIX_URL": sim.helix_url,
+            "KISSBOT_TWITCH__OAUTH_URL": sim.oauth_url,
+            "KISSBOT_EVENTSUB__CONDUIT_SHARDS": "2",
+            "KISSBOT_EVENTSUB__SHARD_LEASE_SECONDS": str(LEASE),
+            "KISSBOT_EVENTSUB__WS_BACKOFF_BASE": "0.05",
+            "KISSBOT_EVENTSUB__WS_BACKOFF_MAX": "0.5",
+            "KISSBOT_EVENTSUB__REQ_JITTER_MS": "0",
+        }
+        settings = load_settings(
+            redis_url=redis_url,
+            key_prefix=keys.prefix,
+            twitch={"helix_url": sim.helix_url},
+            eventsub={"req_jitter_ms": 0},
+        )
+        token = self.control.token()["access_token"]
+        self.helix = HelixClient(
+            settings, redis.Redis.from_url(redis_url), StaticTokenProvider(app=token), keys=keys
+        )
+
+    def start(self, name: str) -> subprocess.Popen[bytes]:
+        command = [
+            sys.executable, "-m", "kiss", "listener",
+            "--listener-id", name, "--metrics-port", "0", "--time-unit", str(UNIT),
+        ]  # fmt: skip
+        log = (self.tmp / f"{name}.log").open("ab")
+        process = subprocess.Popen(command, env=self.env, cwd=self.tmp, stdout=log, stderr=log)
+        self.processes.append(process)
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text(errors="replace")
+
+    def conduit_id(self) -> str:
+        return str(wait_for(lambda: self.redis.hget(self.keys.conduit(), "id"), what="conduit"))
+
+    def subscribe(self, channel: str) -> None:
+        body = {
+            "type": "channel.update",
+            "version": "2",
+            "condition": {"broadcaster_user_id": channel},
+            "transport": {"method": "conduit", "conduit_id": self.conduit_id()},
+        }
+        self.helix.request("POST", "eventsub/subscriptions", token=Token.app(), json=body)
+
+    def shards(self) -> list[dict[str, Any]]:
+        data = self.control.call("GET", "/conduits")["data"]
+        return list(data[0]["shards"]) if data else []
+
+    def enabled_shards(self) -> int:
+        return sum(1 for shard in self.shards() if shard["status"] == "enabled")
+
+    def holders(self) -> dict[str, str | None]:
+        conduit = self.conduit_id()
+        return {
+            shard: text(self.redis.get(self.keys.shard_lease(conduit, shard)))
+            for shard in ("0", "1")
+        }
+
+    def entries(self, channel: str) -> list[dict[str, str]]:
+        raw = self.redis.xrange(self.keys.channel_stream(channel)) or []
+        return [
+            {text(k) or "": text(v) or "" for k, v in (fields or {}).items()} for _, fields in raw
+        ]
+
+    def notifications(self, channel: str) -> int:
+        return sum(1 for entry in self.entries(channel) if entry["kind"] == "notification")
+
+    def trigger(self, channel: str) -> int:
+        return int(self.control.trigger("channel.update", channel)["sent"])
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.helix.close()
+        self.redis.close()
+
+
+@pytest.fixture
+def hub(sim: SimulatorHandle, keys: Keys, redis_url: str, tmp_path: Path) -> Iterator[Hub]:
+    hub = Hub(sim, keys, redis_url, tmp_path)
+    yield hub
+    hub.close()
+
+
+CHANNELS = [f"c{i}" for i in range(8)]  # spread over both shards by the conduit's hash
+
+
+def routed_everywhere(hub: Hub, before: dict[str, int]) -> bool:
+    """One more event sent to each channel reached its stream."""
+    return all(hub.notifications(channel) > before[channel] for channel in CHANNELS)
+
+
+def send_round(hub: Hub) -> dict[str, int]:
+    before = {channel: hub.notifications(channel) for channel in CHANNELS}
+    for channel in CHANNELS:
+        hub.trigger(channel)
+    return before
+
+
+def test_sigterm_flushes_closes_and_exits_zero(hub: Hub) -> None:
+    process = hub.start("solo")
+    wait_for(lambda: hub.enabled_shards() == 2, what="both shards bound")
+    for channel in CHANNELS:
+        hub.subscribe(channel)
+    before = send_round(hub)
+    wait_for(lambda: routed_everywhere(hub, before), what="events routed")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0, hub.log("solo")
+    state = hub.redis.hgetall(hub.keys.listener_state("solo"))
+    assert state["state"] == "stopped"
+    assert not hub.redis.exists(hub.keys.heartbeat("listener:solo"))
+    assert hub.holders() == {"0": None, "1": None}  # handed back at once, not left to expire
+    assert "stopped cleanly" in hub.log("solo")
+    # The sockets were closed by the client: the shards are disabled on Twitch's side.
+    wait_for(lambda: hub.enabled_shards() == 0, what="shards disabled")
+
+
+def test_kill_9_and_restart_resumes_with_gap_markers(hub: Hub) -> None:
+    first = hub.start("phoenix")
+    wait_for(lambda: hub.enabled_shards() == 2, what="both shards bound")
+    for channel in CHANNELS:
+        hub.subscribe(channel)
+    before = send_round(hub)
+    wait_for(lambda: routed_everywhere(hub, before), what="events before the kill")
+    first.kill()
+    first.wait()
+    wait_for(lambda: hub.enabled_shards() == 0, what="shards disabled after the kill")
+    assert sum(hub.trigger(channel) for channel in CHANNELS) == 0  # nobody to deliver to
+
+    hub.start("phoenix")
+    wait_for(lambda: hub.enabled_shards() == 2, what="shards bound again")
+    before = send_round(hub)
+    wait_for(lambda: routed_everywhere(hub, before), what="events after the restart")
+    for channel in CHANNELS:
+        kinds = [entry["kind"] for entry in hub.entries(channel)]
+        assert kinds == ["notification", "gap", "notification"], (channel, kinds)
+        gap = orjson.loads(hub.entries(channel)[1]["event"])
+        assert gap["from"] < gap["to"]
+        ids = [entry["message_id"] for entry in hub.entries(channel)]
+        assert len(ids) == len(set(ids))
+
+
+def test_two_listeners_share_a_conduit_and_survive_one_kill(hub: Hub) -> None:
+    one = hub.start("one")
+    hub.conduit_id()
+    hub.start("two")
+    wait_for(
+        lambda: sorted(str(v) for v in hub.holders().values()) == ["one", "two"],
+        what="one shard each",
+    )
+    wait_for(lambda: hub.enabled_shards() == 2, what="both shards bound")
+    for channel in CHANNELS:
+        hub.subscribe(channel)
+    before = send_round(hub)
+    wait_for(lambda: routed_everywhere(hub, before), what="events through both listeners")
+
+    one.kill()
+    one.wait()
+    # The bound the config sets: the lease, plus one lease round (lease / 3), with slack.
+    wait_for(
+        lambda: set(hub.holders().values()) == {"two"},
+        within=LEASE * 5,
+        what="takeover by two within the lease bound",
+    )
+    wait_for(lambda: hub.enabled_shards() == 2, what="both shards bound to two")
+    before = send_round(hub)
+    wait_for(lambda: routed_everywhere(hub, before), what="events after the takeover")
+    wait_for(
+        lambda: hub.redis.hget(hub.keys.listener_state("two"), "shards") == "0,1",
+        what="two reports both shards",
+    )
