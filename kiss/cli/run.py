@@ -84,17 +84,34 @@ async def _supervise(body: Callable[[Supervisor], Awaitable[None]]) -> int:
     return code
 
 
-async def _start_demo(
-    supervisor: Supervisor, run: plan.LocalRun, base_url: str, count: int, rate: float
-) -> list[demo.DemoChannel]:
+def _demo_channels(settings: Settings, base_url: str, count: int) -> list[demo.DemoChannel]:
+    """Broadcasters on the simulator, their tokens in the hub's store (after the migration)."""
+    from kiss.store.crypto import TokenCipher
+    from kiss.store.db import make_engine, session_factory
+
     control = SimulatorControl(base_url)
-    channels = await asyncio.to_thread(demo.create_channels, control, count)
+    channels = demo.create_channels(control, count)
+    engine = make_engine(settings.database_url)
+    try:
+        cipher = TokenCipher.from_file(settings.secret_key_file)
+        demo.store_tokens(control, channels, session_factory(engine), cipher)
+    finally:
+        engine.dispose()
+    return channels
+
+
+async def _start_demo(
+    supervisor: Supervisor,
+    run: plan.LocalRun,
+    channels: list[demo.DemoChannel],
+    base_url: str,
+    rate: float,
+) -> None:
     for spec in plan.bots(run, channels):
         await supervisor.start(spec)
-    await asyncio.to_thread(demo.start_load, control, channels, rate)
+    await asyncio.to_thread(demo.start_load, SimulatorControl(base_url), channels, rate)
     names = ", ".join(f"{c.login} ({c.channel_id})" for c in channels)
     supervisor.say(f"demo channels: {names}; {rate:g} {demo.DEMO_EVENT_TYPE} events/s")
-    return channels
 
 
 @click.command("run")
@@ -149,10 +166,13 @@ def run(
             supervisor.say(f"demo mode (no Twitch credentials): simulator at {base_url}")
             await supervisor.start(plan.simulator(local, sim_port))
         await supervisor.start(plan.migrate(local))
+        channels: list[demo.DemoChannel] = []
+        if demo_mode:
+            channels = await asyncio.to_thread(_demo_channels, settings, base_url, bot_count)
         for spec in plan.hub(local):
             await supervisor.start(spec)
         if demo_mode:
-            await _start_demo(supervisor, local, base_url, bot_count, rate)
+            await _start_demo(supervisor, local, channels, base_url, rate)
         supervisor.say(f"Flower: http://127.0.0.1:{flower_port}/ ({auth_hint})")
         supervisor.say(
             f"metrics: http://127.0.0.1:{settings.metrics_port}/metrics (listener), "
@@ -178,7 +198,10 @@ def demo_command(simulator_url: str, count: int, rate: float) -> None:
         flower_auth="",
     )
 
+    base_url = simulator_url.rstrip("/")
+
     async def body(supervisor: Supervisor) -> None:
-        await _start_demo(supervisor, local, simulator_url.rstrip("/"), count, rate)
+        channels = await asyncio.to_thread(_demo_channels, settings, base_url, count)
+        await _start_demo(supervisor, local, channels, base_url, rate)
 
     sys.exit(asyncio.run(_supervise(body)))

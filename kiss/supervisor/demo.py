@@ -1,17 +1,23 @@
 """Demo mode: with no Twitch credentials, the local run talks to the bundled simulator.
 
-The simulator gets a few broadcasters who have authorized the demo application, the hub's
-processes get its URLs through ``KISSBOT_TWITCH__*``, and a low-rate load sends events to
-those channels so that a newcomer sees them reach the example bots.
+The simulator gets a few broadcasters whose user tokens (minted through its control API) go
+into the hub's token store, as ``kiss auth login`` would put them; the hub's processes get
+its URLs through ``KISSBOT_TWITCH__*``; and a low-rate load sends events to those channels
+so that a newcomer sees them reach the example bots.
 """
 
 from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from kiss.simulator.testing import SimulatorControl
+from kiss.store.crypto import TokenCipher
+from kiss.store.tokens import USER, save_token
 
 # What the example bots subscribe to and the load sends: needs no chat scopes.
 DEMO_EVENT_TYPE = "channel.follow"
@@ -45,13 +51,35 @@ def simulator_env(base_url: str) -> dict[str, str]:
 
 
 def create_channels(control: SimulatorControl, count: int) -> list[DemoChannel]:
-    """Broadcasters on the simulator, each having authorized the demo application."""
+    """Broadcasters on the simulator."""
     channels = []
     for index in range(1, count + 1):
         user = control.user(f"demo_streamer_{index}")
-        control.authorize(user["user_id"], DEMO_SCOPES)
         channels.append(DemoChannel(user["user_id"], user["login"]))
     return channels
+
+
+def store_tokens(
+    control: SimulatorControl,
+    channels: list[DemoChannel],
+    sessions: sessionmaker[Session],
+    cipher: TokenCipher,
+) -> None:
+    """Each broadcaster authorizes the demo application; the hub keeps the user token."""
+    with sessions.begin() as session:
+        for channel in channels:
+            grant = control.token(user_id=channel.channel_id, scopes=DEMO_SCOPES)
+            save_token(
+                session,
+                cipher,
+                kind=USER,
+                user_id=channel.channel_id,
+                login=channel.login,
+                scopes=grant["scopes"],
+                access_token=grant["access_token"],
+                refresh_token=grant.get("refresh_token"),
+                expires_at=datetime.now(UTC) + timedelta(seconds=float(grant["expires_in"])),
+            )
 
 
 def start_load(control: SimulatorControl, channels: list[DemoChannel], rate: float) -> str:

@@ -178,7 +178,9 @@ def test_the_local_run_delivers_events_and_stops_cleanly(
     try:
         # 1. An event reaches an example bot (the bot logs one line per event).
         eventually(
-            lambda: output.find(lambda line: line.startswith("bot-") and "channel.follow" in line),
+            lambda: output.find(
+                lambda line: line.startswith("bot-") and " channel.follow: " in line
+            ),
             "an event at an example bot",
             within=150,
         )

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 from kiss.simulator.testing import SimulatorControl, run_simulator_process
+from kiss.store.crypto import TokenCipher
+from kiss.store.db import make_engine, session_factory, upgrade
+from kiss.store.tokens import USER, list_tokens, load_secrets
 from kiss.supervisor.demo import (
     DEMO_EVENT_TYPE,
+    DEMO_SCOPES,
     create_channels,
     free_port,
     simulator_env,
     start_load,
+    store_tokens,
 )
 
 
@@ -44,3 +50,23 @@ def test_channels_are_created_and_the_load_runs() -> None:
             status = control.load_status(load_id)
         assert status["type"] == DEMO_EVENT_TYPE
         assert status["running"]
+
+
+def test_each_broadcaster_token_lands_encrypted_in_the_store(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    sessions = session_factory(engine)
+    cipher = TokenCipher.from_file(tmp_path / "kissbot.key")
+    with run_simulator_process(time_unit=0.05) as sim:
+        control = SimulatorControl(sim.base_url)
+        channels = create_channels(control, 2)
+        store_tokens(control, channels, sessions, cipher)
+    with sessions() as session:
+        tokens = {info.user_id: info for info in list_tokens(session)}
+        assert set(tokens) == {c.channel_id for c in channels}
+        assert set(DEMO_SCOPES) <= set(tokens[channels[0].channel_id].scopes)
+        secrets = load_secrets(session, cipher, USER, channels[0].channel_id)
+        assert secrets is not None and secrets.access_token
+    engine.dispose()
