@@ -287,3 +287,58 @@ def test_converges_under_5xx_429_latency_and_an_expired_token(
         timeout=60,
         what="convergence under faults",
     )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_revoked_unsubscribe_validate_and_trim_tasks(
+    hub: Services,
+    sender: Celery,
+    start: Callable[..., subprocess.Popen[bytes]],
+    settings: Settings,
+    control: SimulatorControl,
+) -> None:
+    make_conduit(hub)
+    worker(start, settings, "w1")
+    desire(hub, "401", "402")
+    sender.send_task("kiss.subscribe").get(timeout=60)
+    wait_for(lambda: enabled_channels(hub) == ["401", "402"], what="two subscriptions")
+    with hub.sessions() as session:
+        revoked_id = next(
+            d.subscription_id for d in store.list_desired(session) if d.channel_id == "401"
+        )
+    answer = sender.send_task(
+        "kiss.revoked",
+        kwargs={
+            "subscription_id": revoked_id,
+            "channel_id": "401",
+            "type": "stream.online",
+            "version": "1",
+            "reason": "authorization_revoked",
+        },
+    ).get(timeout=30)
+    assert answer["desired"] == 1
+    removed = sender.send_task(
+        "kiss.unsubscribe",
+        kwargs={
+            "channel_id": "402",
+            "type": "stream.online",
+            "version": "1",
+        },
+    ).get(timeout=60)
+    assert removed["removed"] is True
+    wait_for(lambda: "402" not in enabled_channels(hub), what="the unsubscribe")
+    with hub.sessions() as session:
+        (left,) = store.list_desired(session)
+    assert (left.channel_id, left.state, left.reason) == (
+        "401",
+        "revoked",
+        "authorization_revoked",
+    )
+    assert sender.send_task("kiss.validate_tokens").get(timeout=30)["valid"] == ["app"]
+    stream = hub.keys.channel_stream("401")
+    hub.redis.sadd(hub.keys.channels(), "401")
+    for number in range(3):
+        hub.redis.xadd(stream, {"n": str(number)}, id=f"1000-{number}")  # long ago: too old
+    trimmed = sender.send_task("kiss.trim_streams").get(timeout=30)
+    assert trimmed["trimmed"] >= 0
+    wait_for(lambda: hub.redis.xlen(stream) == 0, what="age trimming")

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from kiss.settings import EventSubSection, Settings
+from workers.celery_app import create_app
+
+
+def test_app_is_configured_from_the_settings() -> None:
+    settings = Settings(
+        redis_url="redis://127.0.0.1:6379/3",
+        celery_queue="q-test",
+        eventsub=EventSubSection(reconcile_interval=7),
+    )
+    app = create_app(settings)
+    assert app.conf.broker_url == "redis://127.0.0.1:6379/3"
+    assert app.conf.result_backend == "redis://127.0.0.1:6379/3"
+    assert app.conf.task_default_queue == "q-test"
+    assert app.conf.worker_send_task_events and app.conf.task_send_sent_event
+    assert app.conf.beat_schedule["reconcile"]["schedule"] == 7
+    app.loader.import_default_modules()
+    assert {
+        "kiss.reconcile",
+        "kiss.resync",
+        "kiss.subscribe",
+        "kiss.unsubscribe",
+        "kiss.session_welcomed",
+        "kiss.revoked",
+        "kiss.validate_tokens",
+        "kiss.trim_streams",
+    } <= set(app.tasks)
