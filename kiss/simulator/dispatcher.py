@@ -6,15 +6,16 @@ themselves (``websocket.Connection``) register here by session id.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Mapping
-from typing import Protocol
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol
 
 from kiss.eventsub import catalog
 from kiss.simulator import frames, sessions
 from kiss.simulator import subscriptions as subs_rules
 from kiss.simulator.clock import timestamp
-from kiss.simulator.model import JSON, Subscription
+from kiss.simulator.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.payloads import event_for
 from kiss.simulator.problems import bad_request, not_found
 from kiss.simulator.routing import target_session
@@ -39,6 +40,13 @@ class Dispatcher:
         self.state = state
         self.clock = clock
         self.links: dict[str, Link] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run work in the background, referenced until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def link(self, session_id: str | None) -> Link | None:
         link = self.links.get(session_id or "")
@@ -48,7 +56,10 @@ class Dispatcher:
         link = self.link(session_id)
         if link is None:
             return False
-        await link.send(text)
+        try:
+            await link.send(text)
+        except ConnectionError:  # the client went away between the check and the write
+            return False
         return True
 
     async def deliver(self, sub: Subscription, event: JSON) -> str | None:
@@ -60,7 +71,11 @@ class Dispatcher:
             stats.notifications_dropped += 1
             return None
         message_id, frame = frames.notification(sub, event, timestamp(self.clock()))
-        await link.send(frame)
+        try:
+            await link.send(frame)
+        except ConnectionError:
+            stats.notifications_dropped += 1
+            return None
         stats.notifications_sent += 1
         stats.by_session[session_id] += 1
         return message_id
@@ -89,6 +104,30 @@ class Dispatcher:
                 message_id = await self.deliver(sub, body)
                 if message_id is not None:
                     message_ids.append(message_id)
+        return message_ids
+
+    async def shard_disabled(self, conduit: Conduit, shard: Shard) -> list[str]:
+        """``conduit.shard.disabled`` to the subscriptions watching this conduit's client."""
+        topic = catalog.lookup("conduit.shard.disabled", "1")
+        event = {
+            "conduit_id": conduit.id,
+            "shard_id": shard.id,
+            "status": shard.status,
+            "transport": shard.to_json()["transport"],
+        }
+        message_ids = []
+        for sub in subs_rules.matching(
+            self.state.subscriptions.values(), topic.type, topic.version, None, None
+        ):
+            watched = sub.condition.get("conduit_id")
+            if sub.condition.get("client_id") != conduit.client_id or watched not in (
+                None,
+                conduit.id,
+            ):
+                continue
+            message_id = await self.deliver(sub, event)
+            if message_id is not None:
+                message_ids.append(message_id)
         return message_ids
 
     async def revoke(self, subscription_id: str, reason: str) -> Subscription:

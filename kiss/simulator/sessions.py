@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import base64
 import secrets
+from dataclasses import dataclass, field
 
 from kiss.simulator.clock import timestamp
-from kiss.simulator.model import CLIENT_CLOSED_STATUS, CLOSE_STATUS, Session, Subscription
+from kiss.simulator.model import (
+    CLIENT_CLOSED_STATUS,
+    CLOSE_STATUS,
+    Conduit,
+    Session,
+    Shard,
+    Subscription,
+)
 from kiss.simulator.state import SimulatorState
 
 
@@ -57,13 +65,20 @@ def unused_past_window(state: SimulatorState, session: Session, now: float) -> b
     return session.live and not session.used and now >= deadline
 
 
-def end_session(
-    state: SimulatorState, session_id: str, code: int | None, now: float
-) -> list[Subscription]:
-    """Close a session: its websocket subscriptions are disabled, its shard too; those subs."""
+@dataclass
+class Ended:
+    """What closing a session disabled."""
+
+    subscriptions: list[Subscription] = field(default_factory=list)
+    shards: list[tuple[Conduit, Shard]] = field(default_factory=list)
+
+
+def end_session(state: SimulatorState, session_id: str, code: int | None, now: float) -> Ended:
+    """Close a session: its websocket subscriptions are disabled, and its conduit shard."""
+    ended = Ended()
     session = state.sessions.get(session_id)
     if session is None or not session.live:
-        return []
+        return ended
     status = (
         CLOSE_STATUS.get(code, CLIENT_CLOSED_STATUS) if code is not None else CLIENT_CLOSED_STATUS
     )
@@ -71,13 +86,12 @@ def end_session(
     session.status = "closed"
     session.disconnected_at = when
     session.reconnect_id = None
-    disabled = []
     for sub in state.session_subscriptions(session_id):
         if sub.enabled:
             sub.status = status
             sub.disconnected_at = when
             sub.disabled_at = now
-            disabled.append(sub)
+            ended.subscriptions.append(sub)
     if session.shard is not None:
         conduit = state.conduits.get(session.shard[0])
         if conduit is not None:
@@ -85,6 +99,7 @@ def end_session(
                 if shard.session_id == session_id and shard.enabled:
                     shard.status = status
                     shard.disconnected_at = when
+                    ended.shards.append((conduit, shard))
             if not any(shard.enabled for shard in conduit.shards):
                 conduit.all_disabled_since = now
-    return disabled
+    return ended

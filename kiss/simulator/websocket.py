@@ -90,10 +90,17 @@ class Connection:
         self.close_code = code
         self.state.stats.closes[code] += 1
         if self.superseded_until is None:
-            sessions.end_session(self.state, self.session_id, code, self.dispatcher.clock())
+            self._announce(
+                sessions.end_session(self.state, self.session_id, code, self.dispatcher.clock())
+            )
         reason = CLOSE_REASON.get(code, "").encode()
         # The close handshake waits for the peer; do not make the caller wait for it.
         self._closing = asyncio.ensure_future(self.ws.close(code=code, message=reason))
+
+    def _announce(self, ended: sessions.Ended) -> None:
+        """Disabled conduit shards are announced with ``conduit.shard.disabled``."""
+        for conduit, shard in ended.shards:
+            self.dispatcher.spawn(self.dispatcher.shard_disabled(conduit, shard))
 
     def supersede(self) -> None:
         self.superseded_until = time.monotonic() + self.state.seconds(
@@ -102,10 +109,14 @@ class Connection:
 
     def ended(self) -> None:
         """The socket is gone; a client close or a drop disables the session's subscriptions."""
-        if self.close_code is None and self.superseded_until is None:
+        current = self.dispatcher.links.get(self.session_id)
+        # A reconnect whose new socket failed before its welcome leaves the old one in charge.
+        if self.close_code is None and self.superseded_until is None and current in (self, None):
             self.close_code = 1000
-            sessions.end_session(self.state, self.session_id, None, self.dispatcher.clock())
-        if self.dispatcher.links.get(self.session_id) is self:
+            self._announce(
+                sessions.end_session(self.state, self.session_id, None, self.dispatcher.clock())
+            )
+        if current is self:
             del self.dispatcher.links[self.session_id]
 
     async def read(self) -> None:
@@ -136,7 +147,10 @@ class Connection:
                 return
             now = time.monotonic()
             if self.superseded_until is None and now - self.last_sent >= keepalive_gap:
-                await self.send(frames.keepalive(timestamp(self.dispatcher.clock())))
+                try:
+                    await self.send(frames.keepalive(timestamp(self.dispatcher.clock())))
+                except ConnectionError:
+                    return  # the reader sees the socket go and ends the session
                 self.state.stats.keepalives_sent += 1
             if now >= next_ping:
                 next_ping = now + ping_every
@@ -189,15 +203,19 @@ async def serve_websocket(
         dispatcher,
         transport if isinstance(transport, asyncio.Transport) else None,
     )
-    await connection.send(frames.welcome(session, timestamp(now)))
-    previous = dispatcher.links.get(session.id)
-    if previous is not None and isinstance(previous, Connection):
-        previous.supersede()
-    dispatcher.links[session.id] = connection
-    timers = asyncio.create_task(connection.run_timers())
+    timers: asyncio.Task[None] | None = None
     try:
+        await connection.send(frames.welcome(session, timestamp(now)))
+        previous = dispatcher.links.get(session.id)
+        if isinstance(previous, Connection):
+            previous.supersede()
+        dispatcher.links[session.id] = connection
+        timers = asyncio.create_task(connection.run_timers())
         await connection.read()
+    except ConnectionError:
+        pass  # gone before or while reading: ended below like any drop
     finally:
-        timers.cancel()
+        if timers is not None:
+            timers.cancel()
         connection.ended()
     return ws

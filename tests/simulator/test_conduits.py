@@ -289,3 +289,21 @@ async def test_conduit_subscriptions_listed_for_the_app_token(api: Api) -> None:
     )
     assert [s["id"] for s in listed["data"]] == [sub["id"]]
     assert listed["total_cost"] == 1
+
+
+async def test_shard_disabled_is_announced(sim: Simulator, api: Api, sockets: Sockets) -> None:
+    token = await api.token()
+    conduit_id = await new_conduit(api, token, 2)
+    bound = await bind(api, token, conduit_id, sockets, ["0", "1"])
+    condition = {"client_id": "kiss-demo-client", "conduit_id": conduit_id}
+    transport = {"method": "conduit", "conduit_id": conduit_id}
+    status, body = await api.subscribe(token, "conduit.shard.disabled", condition, transport)
+    assert status == 202, body
+    watcher = bound["1"] if shard_index("kiss-demo-client", 2) == 1 else bound["0"]
+    dropped = bound["0"] if watcher is bound["1"] else bound["1"]
+    await dropped.close()
+    note = await receive_type(watcher, "notification")
+    event = note["payload"]["event"]
+    assert event["conduit_id"] == conduit_id and event["status"] == "websocket_disconnected"
+    assert event["shard_id"] == ("0" if dropped is bound["0"] else "1")
+    assert event["transport"]["disconnected_at"]

@@ -268,3 +268,12 @@ async def test_revocation_is_sent_once_with_the_reason(sim: Simulator, api: Api)
     )
     assert result["sent"] == 0
     await ws.close()
+
+
+async def test_closing_the_old_socket_before_dialing_gets_4007(sim: Simulator, api: Api) -> None:
+    old, session_id, sub_id = await subscribed_session(api)
+    url = (await api.control("POST", f"/sessions/{session_id}/reconnect"))["reconnect_url"]
+    await old.close()
+    await wait_for(lambda: sim.state.subscriptions[sub_id].status == "websocket_disconnected")
+    late = await websockets.connect(url)
+    assert await closed_code(late) == 4007
