@@ -10,6 +10,8 @@ from celery import Celery
 
 from beat_schedule import build_schedule
 from kiss.settings import Settings, load_settings
+from kiss.status.exporter import install_worker_metrics
+from kiss.status.heartbeat import install_worker_heartbeat
 
 
 def create_app(settings: Settings) -> Celery:
@@ -31,4 +33,8 @@ def create_app(settings: Settings) -> Celery:
     return app
 
 
-app = create_app(load_settings())
+settings = load_settings()
+app = create_app(settings)
+# Ops hooks (kiss/status): /metrics on metrics_port + 1 and the worker's heartbeat key.
+install_worker_metrics(settings)
+install_worker_heartbeat(settings)

@@ -163,6 +163,13 @@ def kiss_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+def scrape(port: int) -> str:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except requests.RequestException:
+        return ""
+
+
 def flower(port: int, path: str) -> Any:
     try:
         answer = requests.get(f"http://127.0.0.1:{port}{path}", auth=FLOWER_AUTH, timeout=5)
@@ -239,11 +246,25 @@ def test_the_local_run_delivers_events_and_stops_cleanly(
             ),
             f"the resync {task_id} in Flower",
         )
+        # 5. Liveness as data and the Prometheus endpoints of the listener and the worker.
+        checked = kiss_cli(hub_env, "check", "listener", "control", "worker")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        metrics_port = int(hub_env["KISSBOT_METRICS_PORT"])
+        listener_metrics = scrape(metrics_port)
+        assert "kiss_listener_events_total" in listener_metrics
+
+        def worker_scrape() -> str | None:
+            text = scrape(metrics_port + 1)
+            return text if 'task="kiss.reconcile"' in text else None
+
+        worker_metrics = eventually(worker_scrape, "the worker's task metrics")
+        assert 'kiss_desired_subscriptions{state="active"}' in worker_metrics
+        assert "kiss_helix_requests_total" in worker_metrics
     except AssertionError:
         print(output.tail(200))
         raise
 
-    # 5. Ctrl-C stops everything; no process is left behind.
+    # 6. Ctrl-C stops everything; no process is left behind.
     children = psutil.Process(process.pid).children(recursive=True)
     assert len(children) >= 8, [child.name() for child in children]
     process.send_signal(signal.SIGINT)
