@@ -17,6 +17,7 @@ from kiss.settings import Settings, load_settings
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
 from kiss.store.db import make_engine, session_factory, upgrade
+from kiss.store.subscriptions import rearm_failed
 
 
 @dataclass
@@ -84,6 +85,9 @@ def login(scopes: str, poll_interval: float | None) -> None:
                 refresh_token=grant.refresh_token,
                 expires_at=_expiry(grant.expires_in),
             )
+            rearmed = rearm_failed(session, who.user_id)
+        if rearmed:
+            click.echo(f"{rearmed} failed subscription(s) of this user will be tried again")
         click.echo(
             f"stored the token of {who.login or who.user_id} (user {who.user_id}), "
             f"scopes: {' '.join(grant.scopes or who.scopes) or '(none)'}"

@@ -170,16 +170,17 @@ class Reconciler:
         for unplaced in the_plan.unplaced:
             self._record_unplaced(session, desired_rows.get(unplaced.desired.id), unplaced, report)
         session.commit()
-        orphans = [d for d in the_plan.delete if not d.stale]
-        stale = [d for d in the_plan.delete if d.stale]
+        owners = self._websocket_owners(session, the_plan.delete)
+        orphans = [(d, owners.get(d.active.id)) for d in the_plan.delete if not d.stale]
+        stale = [(d, owners.get(d.active.id)) for d in the_plan.delete if d.stale]
         with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-            for delete, result in self._run(pool, orphans, self._delete_call):
+            for (delete, _), result in self._run(pool, orphans, self._delete_call):
                 self._record_delete(session, delete, result, report)
             for create, result in self._run(pool, the_plan.create, self._create_call):
                 self._record_create(
                     session, desired_rows.get(create.desired.id), create, result, report
                 )
-            for delete, result in self._run(pool, stale, self._delete_call):
+            for (delete, _), result in self._run(pool, stale, self._delete_call):
                 self._record_delete(session, delete, result, report)
 
     @staticmethod
@@ -225,18 +226,23 @@ class Reconciler:
             token=token,
         )
 
-    def _delete_call(self, delete: Delete) -> bool:
-        active = delete.active
-        user = self._active_user(active)
+    def _delete_call(self, item: tuple[Delete, str | None]) -> bool:
+        delete, user = item
         token = Token.user(user) if user else Token.app()
-        return helix_subs.delete(self._helix, active.id, token=token)
+        return helix_subs.delete(self._helix, delete.active.id, token=token)
 
-    def _active_user(self, active: Active) -> str | None:
-        if active.method != "websocket":
-            return None
-        with self._sessions() as session:
-            row = session.get(ActiveSubscription, active.id)
-            return row.user_id if row is not None else None
+    @staticmethod
+    def _websocket_owners(session: Session, deletes: Iterable[Delete]) -> dict[str, str]:
+        """Whose token deletes each websocket subscription (read here: threads get no DB)."""
+        ids = [d.active.id for d in deletes if d.active.method == "websocket"]
+        if not ids:
+            return {}
+        rows = session.execute(
+            select(ActiveSubscription.twitch_id, ActiveSubscription.user_id).where(
+                ActiveSubscription.twitch_id.in_(ids)
+            )
+        )
+        return {twitch_id: user_id for twitch_id, user_id in rows if user_id}
 
     # -- recording -------------------------------------------------------------------------
     def _outcome(self, channel_id: str, fields: dict[str, str]) -> None:

@@ -192,6 +192,9 @@ class _Placement:
         self, topic: catalog.Topic, transport: str, condition: Mapping[str, Any], owner: str | None
     ) -> str | None:
         scopes = self.limits.scopes
+        if topic.any_scope and owner in self.limits.invalid_users:
+            why = self.limits.invalid_users[owner or ""]
+            return f"token of user {owner} is invalid: {why}"
         if topic.any_scope and not topic.any_scope & scopes.get(owner or "", frozenset()):
             needed = ", ".join(sorted(topic.any_scope))
             return f"missing scope: user {owner} must grant one of {needed}"

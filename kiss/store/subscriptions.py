@@ -106,6 +106,22 @@ def remove_desired(
     return bool(getattr(result, "rowcount", 0))
 
 
+def rearm_failed(session: Session, user_id: str) -> int:
+    """After a new token of ``user_id``: its failed subscriptions get another try."""
+    needle = f'"{user_id}"'
+    rows = session.scalars(
+        select(DesiredSubscription).where(
+            DesiredSubscription.state.in_(("failed", "retrying")),
+            DesiredSubscription.condition.contains(needle),
+        )
+    )
+    count = 0
+    for row in rows:
+        row.state, row.reason, row.attempts, row.next_attempt_at = "pending", "", 0, None
+        count += 1
+    return count
+
+
 def list_desired(session: Session, channel_id: str | None = None) -> list[DesiredSubscription]:
     query = select(DesiredSubscription).order_by(DesiredSubscription.id)
     if channel_id is not None:
