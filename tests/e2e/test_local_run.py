@@ -246,6 +246,17 @@ def test_the_local_run_delivers_events_and_stops_cleanly(
             ),
             f"the resync {task_id} in Flower",
         )
+        # ... and so does one from `kiss resync`.
+        resynced = kiss_cli(hub_env, "resync", "--wait", "60")
+        assert resynced.returncode == 0, resynced.stdout + resynced.stderr
+        resync_id = resynced.stdout.split("as task ")[1].split()[0]
+        eventually(
+            lambda: (
+                (flower(flower_port, f"/api/task/info/{resync_id}") or {}).get("state") == "SUCCESS"
+            ),
+            f"the resync {resync_id} in Flower",
+        )
+
         # 5. Liveness as data and the Prometheus endpoints of the listener and the worker.
         checked = kiss_cli(hub_env, "check", "listener", "control", "worker")
         assert checked.returncode == 0, checked.stdout + checked.stderr
