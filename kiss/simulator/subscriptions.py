@@ -185,7 +185,7 @@ def create(state: SimulatorState, token: Token, body: Any, now: float) -> JSON:
     transport = _field(body, "transport", dict)
     topic = _topic(type_, version)
     method = transport.get("method")
-    if isinstance(method, str) and method not in topic.transports:
+    if method in catalog.ALL_TRANSPORTS and method not in topic.transports:
         raise bad_request(f"{type_} does not support the {method} transport")
     try:
         condition = topic.validate_condition(condition_in)
