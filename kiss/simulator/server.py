@@ -20,7 +20,7 @@ from kiss.simulator.config import SimulatorConfig
 from kiss.simulator.control import ControlApi
 from kiss.simulator.dispatcher import Dispatcher
 from kiss.simulator.faults import Faults
-from kiss.simulator.helix import HelixApi
+from kiss.simulator.helix import HelixApi, bucket_key
 from kiss.simulator.load import LoadGenerator
 from kiss.simulator.oauth import OAuthApi
 from kiss.simulator.problems import TwitchProblem
@@ -31,6 +31,7 @@ from kiss.simulator.websocket import serve_websocket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNFAULTED = ("/control", "/ws")
+HELIX_PATHS = ("/helix/", "/mock/")
 
 
 class Simulator:
@@ -97,7 +98,7 @@ class Simulator:
             await asyncio.sleep(fault.latency_ms / 1000)
         if fault.status is None:
             return await handler(request)
-        headers = {}
+        headers = self._rate_headers(request)
         if fault.status == 429:
             self.state.stats.rate_limited += 1
             reset = int(time.time() + self.limiter.window) + 1
@@ -108,6 +109,18 @@ class Simulator:
             }
         message = "Too Many Requests" if fault.status == 429 else "injected fault"
         return problem_response(TwitchProblem(fault.status, message), headers)
+
+    def _rate_headers(self, request: web.Request) -> dict[str, str]:
+        """The caller's bucket as it stands, so injected Helix errors carry the headers too."""
+        if not request.path.startswith(HELIX_PATHS):
+            return {}
+        now = self.dispatcher.clock()
+        client_id = request.headers.get("Client-Id")
+        try:
+            token = self.state.identity.bearer(request.headers.get("Authorization"), client_id, now)
+        except TwitchProblem:
+            return self.limiter.peek(f"anonymous:{client_id}", now).headers()
+        return self.limiter.peek(bucket_key(token), now).headers()
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:

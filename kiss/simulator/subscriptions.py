@@ -120,7 +120,9 @@ def _check_authorization(
     missing = forbidden("subscription missing proper authorization")
     users = user_ids(condition)
     if not token.is_app:
-        if not token.scopes & topic.any_scope or token.user_id not in users:
+        # Chat types read as the chatting user; the others as a user named by the condition.
+        allowed = {condition.get("user_id")} if topic.app_token_scopes else users
+        if not token.scopes & topic.any_scope or token.user_id not in allowed:
             raise missing
         return
     granted = state.identity.granted

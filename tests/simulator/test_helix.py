@@ -156,6 +156,19 @@ async def test_missing_scope_is_403(sim: Simulator, api: Api, sockets: Sockets) 
     assert status == 202
 
 
+async def test_chat_reads_as_the_chatting_user(sim: Simulator, api: Api, sockets: Sockets) -> None:
+    transport = await session(sim, sockets)
+    broadcaster = await api.token("1001", ("user:read:chat",))
+    status, _ = await api.subscribe(
+        broadcaster, "channel.chat.message", chat("1001", "9000"), transport
+    )
+    assert status == 403  # the token must be the user_id's, even the broadcaster's is not
+    status, _ = await api.subscribe(
+        broadcaster, "channel.chat.message", chat("5", "1001"), transport
+    )
+    assert status == 202
+
+
 async def test_scope_of_another_user_is_403(sim: Simulator, api: Api, sockets: Sockets) -> None:
     transport = await session(sim, sockets)
     token = await api.token("1001", ("bits:read",))

@@ -40,8 +40,9 @@ async def test_5xx_fault_for_a_count_then_normal(api: Api) -> None:
     await api.control(
         "POST", "/faults", {"path_prefix": "/helix/eventsub", "kind": "5xx", "count": 2}
     )
-    statuses = [(await api.helix("GET", SUBS, token))[0] for _ in range(3)]
-    assert statuses == [503, 503, 200]
+    answers = [await api.helix("GET", SUBS, token) for _ in range(3)]
+    assert [status for status, _, _ in answers] == [503, 503, 200]
+    assert all("Ratelimit-Remaining" in headers for _, _, headers in answers)
     await api.control("POST", "/faults", {"path_prefix": "/helix", "status": 500, "count": 1})
     status, body, _ = await api.helix("GET", SUBS, token)
     assert (status, body["error"]) == (500, "Internal Server Error")
