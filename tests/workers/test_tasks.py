@@ -207,7 +207,6 @@ def test_subscribe_task_places_a_new_desire_at_once(
     assert outcome[-1][1][b"status"] == b"active"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_beat_reconciles_and_celery_call_resync_removes_orphans(
     hub: Services,
     start: Callable[..., subprocess.Popen[bytes]],
@@ -243,7 +242,6 @@ def test_beat_reconciles_and_celery_call_resync_removes_orphans(
     wait_for(lambda: enabled_channels(hub) == ["101", "102"], what="the orphan's deletion")
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_two_workers_racing_create_each_subscription_once(
     hub: Services,
     sender: Celery,
