@@ -62,7 +62,7 @@ def hub(run: LocalRun) -> list[ProcessSpec]:
         "--queues",
         run.celery_queue,
         "--hostname",
-        f"kiss-worker-{run.state_dir.name}@%h",
+        f"kiss-{run.celery_queue}@%h",
         "--concurrency",
         "2",
     )
