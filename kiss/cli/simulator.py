@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,18 +16,18 @@ from typing import Any, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_URL = os.environ.get("KISS_SIMULATOR_URL", "http://127.0.0.1:8080")
+DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 def _serve_options(function: F) -> F:
     options = [
-        click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind."),
+        click.option(
+            "--host", help="Address to bind [default: settings simulator.host, 127.0.0.1]."
+        ),
         click.option(
             "--port",
-            default=8080,
-            show_default=True,
             type=click.IntRange(0, 65535),
-            help="Port (0: any free port; the address is printed).",
+            help="Port, 0 for any free one [default: settings simulator.port, 8080].",
         ),
         click.option(
             "--time-unit",
@@ -87,6 +86,16 @@ def _serve_options(function: F) -> F:
 def _run(options: dict[str, Any]) -> None:
     from kiss.simulator import Simulator, SimulatorConfig
 
+    if options["host"] is None or options["port"] is None:
+        from kiss.errors import ConfigError
+        from kiss.settings import load_settings
+
+        try:
+            section = load_settings().simulator
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+        options["host"] = options["host"] or section.host
+        options["port"] = section.port if options["port"] is None else options["port"]
     config = SimulatorConfig(**options)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(Simulator(config).serve_forever(lambda line: click.echo(line)))

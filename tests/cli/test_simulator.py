@@ -140,3 +140,26 @@ def test_kiss_simulator_serves_with_one_command() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_port_defaults_to_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KISSBOT_SIMULATOR__PORT", "0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiss", "simulator", "--time-unit", "0.02"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("simulator listening on http://127.0.0.1:")
+        assert not line.rstrip().endswith(":8080")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_bad_settings_are_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KISSBOT_SIMULATOR__PORT", "99999")
+    code, output = kiss("simulator", "--time-unit", "0.02")
+    assert code != 0 and "port" in output
