@@ -16,9 +16,10 @@ from typing import Any
 
 from kiss.eventsub import catalog
 from kiss.simulator.clock import FastTimestamps
-from kiss.simulator.dispatcher import Dispatcher, Link
+from kiss.simulator.dispatcher import Dispatcher
 from kiss.simulator.frames import NotificationTemplate
 from kiss.simulator.ids import UuidSequence
+from kiss.simulator.model import Subscription
 from kiss.simulator.payloads import event_for
 from kiss.simulator.problems import bad_request, not_found
 from kiss.simulator.routing import target_session
@@ -28,7 +29,7 @@ DEFAULT_TYPE = "channel.chat.message"  # a realistic frame of about 1 KB
 REPLAN_EVERY = 0.05  # seconds between looks at the subscription set
 BATCH = 1000  # events sent before yielding to the event loop
 
-Target = tuple[NotificationTemplate, str, Link]
+Target = tuple[NotificationTemplate, str]  # template, session id
 
 
 @dataclass
@@ -119,30 +120,31 @@ class LoadGenerator:
             await self.stop(load_id)
 
     def _plan(self, run: LoadRun) -> list[list[Target]]:
-        """Per channel, the (template, session, link) of each subscription it reaches."""
+        """Per channel, the (template, session id) of each subscription it reaches."""
         state = self.dispatcher.state
         subs = matching(state.subscriptions.values(), run.topic.type, run.topic.version, None, None)
+        by_channel: dict[str, list[Subscription]] = {}
+        for sub in subs:
+            if sub.channel:
+                by_channel.setdefault(sub.channel, []).append(sub)
         if isinstance(run.channels, list):
             channels = run.channels
         else:
-            channels = list(dict.fromkeys(s.channel for s in subs if s.channel))[: run.channels]
-        plan: list[list[Target]] = []
+            channels = list(by_channel)[: run.channels]
         now = self.dispatcher.clock()
+        plan: list[list[Target]] = []
         for channel in channels:
             targets: list[Target] = []
-            for sub in subs:
-                if sub.channel != channel:
-                    continue
+            for sub in by_channel.get(channel, ()):
                 session_id = target_session(state, sub)
-                link = self.dispatcher.link(session_id)
-                if session_id is None or link is None:
+                if session_id is None:
                     continue
                 template = self._templates.get(sub.id)
                 if template is None:
                     event = event_for(run.topic, sub.condition, now)
                     template = NotificationTemplate(sub, event, run.topic.event_id_field)
                     self._templates[sub.id] = template
-                targets.append((template, session_id, link))
+                targets.append((template, session_id))
             plan.append(targets)
         return plan
 
@@ -159,7 +161,6 @@ class LoadGenerator:
         return min(limit, int(run.rate * elapsed) + 1)
 
     async def _emit(self, run: LoadRun) -> None:
-        stats = self.dispatcher.state.stats
         ids, stamps = UuidSequence(), FastTimestamps()
         start = time.monotonic()
         replan_at = 0.0
@@ -178,26 +179,34 @@ class LoadGenerator:
             if batch <= 0:
                 await asyncio.sleep(min(REPLAN_EVERY, (run.sent + 1) / run.rate - elapsed))
                 continue
-            delivered = Counter[str]()
-            outbox: dict[Link, list[str]] = {}
+            outbox: dict[str, list[str]] = {}
             for _ in range(batch):
                 targets = plan[run.sent % len(plan)] if plan else ()
                 if not targets:
                     run.dropped += 1
-                for template, session_id, link in targets:
+                for template, session_id in targets:
                     frame = template.render(ids.next(), stamps.now(time.time_ns()), ids.next())
-                    outbox.setdefault(link, []).append(frame)
-                    delivered[session_id] += 1
+                    outbox.setdefault(session_id, []).append(frame)
                 run.sent += 1
-            for link, texts in outbox.items():
-                if link.open:
-                    with contextlib.suppress(ConnectionError):
-                        await link.send_many(texts)
-                        continue
-                run.dropped += len(texts)
-                delivered.clear()  # the socket went away: count these as dropped
-            count = delivered.total()
-            run.delivered += count
-            stats.notifications_sent += count
-            stats.by_session.update(delivered)
+            await self._flush(run, outbox)
             await asyncio.sleep(0)
+
+    async def _flush(self, run: LoadRun, outbox: dict[str, list[str]]) -> None:
+        """Write each session's frames at once; count what went out and what was dropped."""
+        delivered = Counter[str]()
+        for session_id, texts in outbox.items():
+            # Looked up per batch: after a reconnect handover the new socket takes over.
+            link = self.dispatcher.link(session_id)
+            try:
+                if link is None:
+                    raise ConnectionResetError(session_id)
+                await link.send_many(texts)
+            except ConnectionError:
+                run.dropped += len(texts)
+            else:
+                delivered[session_id] += len(texts)
+        stats = self.dispatcher.state.stats
+        count = delivered.total()
+        run.delivered += count
+        stats.notifications_sent += count
+        stats.by_session.update(delivered)

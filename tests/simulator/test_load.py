@@ -116,3 +116,31 @@ def test_parse_load_defaults_and_errors() -> None:
     for bad in ({"channels": 0, "total": 1}, {"total": 1, "type": "nope"}, {"total": 0}, []):
         with pytest.raises(TwitchProblem):
             parse_load(bad)
+
+
+async def test_load_survives_a_reconnect_handover_without_loss(sim: Simulator, api: Api) -> None:
+    old = await chat_session(api, ["1"])
+    session_id = next(iter(sim.state.sessions))
+    load_id = (await api.control("POST", "/load", {"rate": 400, "channels": 1, "total": 200}))[
+        "load_id"
+    ]
+    seen: set[str] = set(m["metadata"]["message_id"] for m in await notifications(old, 20))
+    url = (await api.control("POST", f"/sessions/{session_id}/reconnect"))["reconnect_url"]
+    new, _ = await connect(url)
+    # Twitch's order: welcome on the new socket, then close the old one (it may hold a few more).
+    await old.close()
+    async for frame in old:
+        message = orjson.loads(frame)
+        if message["metadata"]["message_type"] == "notification":
+            seen.add(message["metadata"]["message_id"])
+
+    async def finished() -> bool:
+        return (await api.control("GET", f"/load/{load_id}"))["running"] is False
+
+    await wait_for(finished)
+    status = await api.control("GET", f"/load/{load_id}")
+    assert (status["delivered"], status["dropped"]) == (200, 0)
+    rest = await notifications(new, 200 - len(seen))
+    seen.update(m["metadata"]["message_id"] for m in rest)
+    assert len(seen) == 200
+    await new.close()
