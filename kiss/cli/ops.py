@@ -26,6 +26,7 @@ from kiss.keys import Keys
 from kiss.logs import redact
 from kiss.settings import Settings
 from kiss.status.gather import gather_status, list_subscriptions
+from kiss.status.model import HubStatus, ShardStatus
 
 CLI_BOT = "kiss-cli"
 DEFAULT_TYPES = ("stream.online", "stream.offline")
@@ -58,39 +59,83 @@ def resync(wait_seconds: float) -> None:
             raise SystemExit(1)
 
 
-def _set_drain(settings: Settings, on: bool) -> None:
+def handover_done(initial_holders: set[str], shards: Sequence[ShardStatus]) -> bool:
+    """Every conduit shard is held, and by none of the listeners that held shards at first."""
+    return bool(shards) and all(
+        shard.holder is not None and shard.holder not in initial_holders for shard in shards
+    )
+
+
+def _hub_status(settings: Settings) -> HubStatus:
     with hub_access(settings) as (client, keys, session):
-        if on:
-            client.set(keys.drain(), orjson.dumps({"since": time.time()}).decode())
-        else:
-            client.delete(keys.drain())
-        hub = gather_status(
+        return gather_status(
             client, keys, session, transport=settings.eventsub.transport, now=time.time()
         )
+
+
+def _show_listeners(hub: HubStatus) -> None:
     for listener in hub.listeners:
         mark = "🟢" if listener.alive else "🔴"
         shards = f", shards {','.join(listener.shards)}" if listener.shards else ""
         click.echo(f"   {mark} listener {listener.listener_id}: {listener.state}{shards}")
 
 
+def _set_drain(settings: Settings, on: bool) -> None:
+    with hub_access(settings) as (client, keys, _session):
+        if on:
+            client.set(keys.drain(), orjson.dumps({"since": time.time()}).decode())
+        else:
+            client.delete(keys.drain())
+
+
 @click.command("drain")
-def drain() -> None:
-    """Maintenance: freeze subscription changes and have listeners hand their shards over."""
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    default=0,
+    help="Wait this long for the shards to move to other listeners (exit 1 if they do not).",
+)
+def drain(wait_seconds: float) -> None:
+    """Maintenance: freeze subscription changes; listeners hand their shards to a successor.
+
+    Run it, start the new listener (the successor), wait until it holds every shard
+    (``--wait``), then stop the old listeners and ``kiss undrain``.
+    """
     settings = settings_or_exit()
-    click.echo("Drain ON: the reconciler makes no Twitch changes; listeners hand shards over.")
+    before = _hub_status(settings)
+    initial = {shard.holder for shard in before.shards if shard.holder}
     _set_drain(settings, True)
+    click.echo("Drain ON: the reconciler makes no Twitch changes.")
     click.echo(
-        "Stop a listener once its shards show on another one (`kiss status`); "
-        "`kiss undrain` when done."
+        "Listeners holding shards hand them over as soon as another listener is alive: "
+        "start the successor now."
     )
+    deadline = time.monotonic() + wait_seconds
+    hub = _hub_status(settings)
+    while wait_seconds > 0 and not handover_done(initial, hub.shards):
+        if time.monotonic() > deadline:
+            _show_listeners(hub)
+            raise click.ClickException(
+                f"the shards are still held by {', '.join(sorted(initial))} after "
+                f"{wait_seconds:g}s: is a successor listener running? (`kiss status`)"
+            )
+        time.sleep(1.0)
+        hub = _hub_status(settings)
+    _show_listeners(hub)
+    if wait_seconds > 0:
+        click.echo("Handover done: the old listeners can be stopped; `kiss undrain` after.")
+    else:
+        click.echo("Stop the old listeners once `kiss status` shows the shards on the successor.")
 
 
 @click.command("undrain")
 def undrain() -> None:
     """Leave maintenance: the reconciler and the listeners resume."""
     settings = settings_or_exit()
-    click.echo("Drain OFF: reconciliation resumes.")
     _set_drain(settings, False)
+    click.echo("Drain OFF: reconciliation resumes; listeners share the shards again.")
+    _show_listeners(_hub_status(settings))
 
 
 def channel_condition(type_: str, channel_id: str, extra: Mapping[str, str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,9 +14,10 @@ import redis
 from click.testing import CliRunner
 
 from kiss.cli import main
-from kiss.cli.ops import channel_condition
+from kiss.cli.ops import channel_condition, handover_done
 from kiss.errors import InvalidCondition
 from kiss.keys import Keys
+from kiss.status.model import ShardStatus
 from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.models import DesiredSubscription
 
@@ -62,12 +64,16 @@ def control_plane(redis_url: str, keys: Keys) -> Iterator[list[dict[str, str]]]:
     client.close()
 
 
+def listener(client: redis.Redis, keys: Keys, name: str, state: str, shards: str = "") -> None:
+    client.sadd(keys.listeners(), name)
+    client.hset(keys.listener_state(name), mapping={"state": state, "shards": shards})
+    client.set(keys.heartbeat(f"listener:{name}"), "1", ex=60)
+
+
 def test_drain_sets_the_flag_and_undrain_clears_it(
     env: dict[str, str], redis_client: redis.Redis, keys: Keys
 ) -> None:
-    redis_client.sadd(keys.listeners(), "l1")
-    redis_client.hset(keys.listener_state("l1"), mapping={"state": "draining", "shards": "0"})
-    redis_client.set(keys.heartbeat("listener:l1"), "1", ex=60)
+    listener(redis_client, keys, "l1", "draining", "0")
     code, out = run(env, "drain")
     assert code == 0, out
     assert json.loads(redis_client.get(keys.drain()) or "")["since"] > 0
@@ -75,6 +81,46 @@ def test_drain_sets_the_flag_and_undrain_clears_it(
     code, out = run(env, "undrain")
     assert code == 0, out
     assert not redis_client.exists(keys.drain())
+
+
+def test_drain_wait_returns_once_a_successor_holds_every_shard(
+    env: dict[str, str], redis_client: redis.Redis, keys: Keys
+) -> None:
+    listener(redis_client, keys, "old", "up", "0")
+    redis_client.hset(keys.conduit(), mapping={"id": "c1", "shard_count": "1"})
+    redis_client.set(keys.shard_lease("c1", "0"), "old", ex=60)
+
+    def successor() -> None:  # the listener started for the maintenance takes the shard
+        deadline = time.monotonic() + 10
+        while not redis_client.exists(keys.drain()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        listener(redis_client, keys, "new", "draining", "0")
+        redis_client.set(keys.shard_lease("c1", "0"), "new", ex=60)
+
+    thread = threading.Thread(target=successor)
+    thread.start()
+    code, out = run(env, "drain", "--wait", "20")
+    thread.join()
+    assert code == 0, out
+    assert "Handover done" in out
+
+
+def test_drain_wait_fails_without_a_successor(
+    env: dict[str, str], redis_client: redis.Redis, keys: Keys
+) -> None:
+    listener(redis_client, keys, "old", "draining", "0")
+    redis_client.hset(keys.conduit(), mapping={"id": "c1", "shard_count": "1"})
+    redis_client.set(keys.shard_lease("c1", "0"), "old", ex=60)
+    code, out = run(env, "drain", "--wait", "0.5")
+    assert code == 1
+    assert "still held by old" in out and "successor" in out
+
+
+def test_handover_is_done_only_when_new_listeners_hold_every_shard() -> None:
+    assert handover_done({"a"}, [ShardStatus("0", "b"), ShardStatus("1", "c")])
+    assert not handover_done({"a"}, [ShardStatus("0", "b"), ShardStatus("1", "a")])
+    assert not handover_done({"a"}, [ShardStatus("0", "b"), ShardStatus("1", None)])
+    assert not handover_done(set(), [])
 
 
 def test_channels_add_asks_the_control_plane_for_each_type(
