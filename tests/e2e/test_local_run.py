@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import psutil
 import pytest
+import redis
 import requests
 
 import kiss
@@ -92,25 +93,32 @@ class Output:
 
 
 @pytest.fixture
-def hub_env(tmp_path: Path, redis_url: str, keys: Keys) -> dict[str, str]:
+def hub_env(
+    tmp_path: Path, redis_url: str, keys: Keys, redis_client: redis.Redis
+) -> Iterator[dict[str, str]]:
+    queue_name = f"e2e-{uuid.uuid4().hex[:8]}"
     metrics_port, _worker_port = free_ports(2)
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("KISSBOT_", "FLOWER_", "PROMETHEUS_"))
     }
-    return {
+    yield {
         **env,
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
         "KISSBOT_REDIS_URL": redis_url,
         "KISSBOT_KEY_PREFIX": keys.prefix,
-        "KISSBOT_CELERY_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
+        "KISSBOT_CELERY_QUEUE": queue_name,
         "KISSBOT_DATABASE_URL": f"sqlite:///{tmp_path}/kissbot.db",
         "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
         "KISSBOT_METRICS_PORT": str(metrics_port),
         "KISSBOT_EVENTSUB__RECONCILE_INTERVAL": "3",
     }
+    # The Celery queue's own keys (the hub's are under the ``keys`` prefix, cleaned by it).
+    redis_client.delete(
+        queue_name, f"_kombu.binding.{queue_name}", f"_kombu.binding_permanent.{queue_name}"
+    )
 
 
 @pytest.fixture
