@@ -139,25 +139,37 @@ def serve_worker_metrics(settings: Settings, *, addr: str = "0.0.0.0") -> int:
     return bound
 
 
-def install_worker_metrics(settings: Settings) -> None:
-    """Connect the Celery signals: serve metrics from the main process, count task outcomes."""
-    from celery import signals
+class WorkerMetricsHooks:
+    """The Celery signal handlers: serve metrics from the main process, count task outcomes."""
 
-    def on_worker_init(**_: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port: int | None = None  # once per process, even if a second worker starts in it
+
+    def on_worker_init(self, **_: Any) -> None:
+        if self.port is not None:
+            return
         try:
-            serve_worker_metrics(settings)
-        except OSError as error:  # a busy port must not keep the worker from working
+            self.port = serve_worker_metrics(self.settings)
+        except (OSError, ValueError) as error:  # a busy port must not stop the worker
             log.warning("worker metrics not served: %s", error)
 
-    def on_task_postrun(task: Any = None, state: str | None = None, **_: Any) -> None:
+    def on_task_postrun(self, task: Any = None, state: str | None = None, **_: Any) -> None:
         TASKS.labels(task=getattr(task, "name", "?"), state=state or "UNKNOWN").inc()
 
-    def on_process_exit(pid: int | None = None, **_: Any) -> None:
+    def on_process_exit(self, pid: int | None = None, **_: Any) -> None:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(pid or os.getpid())  # type: ignore[no-untyped-call]
 
-    signals.worker_init.connect(on_worker_init, weak=False)
-    signals.task_postrun.connect(on_task_postrun, weak=False)
-    signals.worker_process_shutdown.connect(on_process_exit, weak=False)
+
+def install_worker_metrics(settings: Settings) -> WorkerMetricsHooks:
+    """Connect the hooks to Celery's signals (in workers/celery_app.py)."""
+    from celery import signals
+
+    hooks = WorkerMetricsHooks(settings)
+    signals.worker_init.connect(hooks.on_worker_init, weak=False)
+    signals.task_postrun.connect(hooks.on_task_postrun, weak=False)
+    signals.worker_process_shutdown.connect(hooks.on_process_exit, weak=False)
+    return hooks

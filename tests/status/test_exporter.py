@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from kiss.keys import Keys
 from kiss.settings import Settings
-from kiss.status.exporter import HubCollector, serve_worker_metrics
+from kiss.status.exporter import HubCollector, WorkerMetricsHooks, serve_worker_metrics
 from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.models import DesiredSubscription
 
@@ -76,3 +76,25 @@ def test_worker_metrics_are_served_over_http(
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     assert 'kiss_desired_subscriptions{state="failed"} 1.0' in text
     assert "kiss_celery_tasks_total" in text
+
+
+def test_hooks_serve_once_per_process_and_count_finished_tasks(
+    database: str, redis_url: str, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # off: the process's own registry
+    settings = Settings(
+        redis_url=redis_url, database_url=database, key_prefix=keys.prefix, metrics_port=0
+    )
+    hooks = WorkerMetricsHooks(settings)
+    hooks.port = 1  # as if this process already served: a second worker must not try again
+    hooks.on_worker_init()
+    assert hooks.port == 1
+
+    class Task:
+        name = "kiss.e2e-probe"
+
+    hooks.on_task_postrun(task=Task(), state="SUCCESS")
+    hooks.on_task_postrun(task=Task(), state="FAILURE")
+    text = generate_latest().decode()
+    assert 'kiss_celery_tasks_total{state="SUCCESS",task="kiss.e2e-probe"} 1.0' in text
+    assert 'kiss_celery_tasks_total{state="FAILURE",task="kiss.e2e-probe"} 1.0' in text
