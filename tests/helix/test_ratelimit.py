@@ -13,7 +13,7 @@ def _limiter(client: redis.Redis, keys: Keys, **kwargs: object) -> RateLimiter:
         keys.rate_bucket("client"),
         sleep=waits.append,
         uniform=lambda low, high: high,
-        **kwargs,  # type: ignore[arg-type]
+        **{"margin": 0.0, **kwargs},  # type: ignore[arg-type]
     )
     return limiter
 
@@ -26,6 +26,14 @@ def test_initial_points_are_free_then_slots_follow_the_refill(
     waits = [limiter.reserve() for _ in range(3)]
     # One point per second: the 6th, 7th and 8th calls get slots about 1, 2 and 3 s ahead.
     assert [round(w) for w in waits] == [1, 2, 3]
+
+
+def test_safety_margin_keeps_points_unused(redis_client: redis.Redis, keys: Keys) -> None:
+    limiter = _limiter(redis_client, keys, rate_per_s=10_000, default_limit=100, margin=0.1)
+    free = [round(limiter.reserve(), 2) for _ in range(90)]
+    assert free == [0.0] * 90
+    # 90 usable points refilled over 60 s: the next slot is about 0.67 s ahead.
+    assert 0.6 < limiter.reserve() < 0.75
 
 
 def test_pace_spaces_requests_even_with_points_left(redis_client: redis.Redis, keys: Keys) -> None:
