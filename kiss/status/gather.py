@@ -85,6 +85,7 @@ def _listeners(client: redis.Redis, keys: Keys, beating: set[str]) -> list[Liste
                 state=fields.get("state", "unknown") if alive else "gone (no heartbeat)",
                 sessions=sessions[listener_id],
                 shards=shards,
+                problems=fields.get("problems", "") if alive else "",
             )
         )
     return listeners

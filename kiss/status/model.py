@@ -15,6 +15,7 @@ class ListenerStatus:
     state: str  # the listener's own word: up, connecting, down, draining...
     sessions: int = 0
     shards: tuple[str, ...] = ()
+    problems: str = ""  # the listener's own account of what is not up, e.g. "shard 0 is dialing"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from kiss.status.model import BotStatus, ChannelStatus, HubStatus, SubscriptionRow
+from kiss.status.model import BotStatus, ChannelStatus, HubStatus, ListenerStatus, SubscriptionRow
 
 RULE = "=" * 80
 UP = "🟢 UP"
@@ -37,13 +37,18 @@ def timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _why(listener: ListenerStatus) -> str:
+    return f" ({listener.problems})" if listener.problems else ""
+
+
 def _transport_lines(status: HubStatus) -> list[str]:
     if status.transport == "websocket":
         lines = [f"🌐 WebSocket: {UP if status.up else DOWN}"]
         for listener in status.listeners:
             mark = "🟢" if listener.alive else "🔴"
             lines.append(
-                f"   {mark} {listener.listener_id}: {listener.state}, {listener.sessions} sessions"
+                f"   {mark} {listener.listener_id}: {listener.state}, "
+                f"{listener.sessions} sessions{_why(listener)}"
             )
         return lines
     held = sum(1 for shard in status.shards if shard.holder)
@@ -57,7 +62,7 @@ def _transport_lines(status: HubStatus) -> list[str]:
             lines.append(f"   🔴 shard {shard.shard_id}: no listener holds it")
     for listener in status.listeners:
         mark = "🟢" if listener.alive else "🔴"
-        lines.append(f"   {mark} listener {listener.listener_id}: {listener.state}")
+        lines.append(f"   {mark} listener {listener.listener_id}: {listener.state}{_why(listener)}")
     if not status.listeners:
         lines.append("   🔴 no listener has ever reported (is `kiss listener` running?)")
     return lines

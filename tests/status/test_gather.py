@@ -69,7 +69,9 @@ def populated(session: Session, redis_client: redis.Redis, keys: Keys) -> Sessio
     session.commit()
     redis_client.sadd(keys.listeners(), "host-1", "host-2")
     redis_client.hset(keys.listener_state("host-1"), mapping={"state": "up", "shards": "0,1"})
-    redis_client.hset(keys.listener_state("host-2"), mapping={"state": "up"})
+    redis_client.hset(
+        keys.listener_state("host-2"), mapping={"state": "connecting", "problems": "stale"}
+    )
     redis_client.set(keys.heartbeat("listener:host-1"), "1", ex=60)
     redis_client.set(keys.heartbeat("beat"), "1", ex=60)
     redis_client.hset(keys.conduit(), mapping={"id": "c-1", "shard_count": "2"})
@@ -98,9 +100,9 @@ def test_status_combines_redis_and_the_store(
     populated: Session, redis_client: redis.Redis, keys: Keys
 ) -> None:
     status = gather_status(redis_client, keys, populated, transport="conduit", now=NOW)
-    assert [(x.listener_id, x.alive, x.state, x.shards) for x in status.listeners] == [
-        ("host-1", True, "up", ("0", "1")),
-        ("host-2", False, "gone (no heartbeat)", ()),
+    assert [(x.listener_id, x.alive, x.state, x.shards, x.problems) for x in status.listeners] == [
+        ("host-1", True, "up", ("0", "1"), ""),
+        ("host-2", False, "gone (no heartbeat)", (), ""),
     ]
     assert status.conduit_id == "c-1"
     assert [(s.shard_id, s.holder) for s in status.shards] == [("0", "host-1"), ("1", None)]

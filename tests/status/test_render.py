@@ -111,6 +111,12 @@ def test_a_conduit_shows_each_shard_and_who_holds_it() -> None:
     assert "   🔴 shard 1: no listener holds it\n" in text
 
 
+def test_a_listener_that_is_not_up_says_why() -> None:
+    listener = ListenerStatus("host-1", True, "connecting", problems="shard 0 is dialing")
+    status = HubStatus(**{**healthy().__dict__, "listeners": (listener,)})
+    assert "   🟢 host-1: connecting, 0 sessions (shard 0 is dialing)\n" in render_status(status)
+
+
 def test_drain_and_silent_processes_are_called_out() -> None:
     status = HubStatus(
         **{**healthy().__dict__, "draining": True, "processes": {"beat": False, "worker": True}}
