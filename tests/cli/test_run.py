@@ -3,13 +3,23 @@ tests/e2e/test_local_run.py)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 from click.testing import CliRunner
 
+import kiss
 from kiss.cli import main
 from kiss.cli.run import _flower_auth
+from kiss.keys import Keys
+from kiss.simulator.testing import run_simulator_process
+from kiss.store.db import make_engine, session_factory, upgrade
+from kiss.store.tokens import list_tokens
 
 
 def test_flower_credentials_are_generated_once_into_a_private_file(tmp_path: Path) -> None:
@@ -55,3 +65,57 @@ def test_a_bad_setting_stops_the_run_before_anything_starts(tmp_path: Path) -> N
     )
     assert result.exit_code == 1
     assert "metrics_port" in result.output
+
+
+def test_demo_stores_tokens_runs_bots_and_stops_on_sigterm(
+    tmp_path: Path, sqlite_url: str, redis_url: str, keys: Keys
+) -> None:
+    upgrade(sqlite_url)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(kiss.__file__).resolve().parent.parent),
+        "KISSBOT_REDIS_URL": redis_url,
+        "KISSBOT_KEY_PREFIX": keys.prefix,
+        "KISSBOT_DATABASE_URL": sqlite_url,
+        "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
+    }
+    with run_simulator_process(time_unit=0.05) as sim:
+        process = psutil.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kiss",
+                "demo",
+                "--simulator-url",
+                sim.base_url,
+                "--channels",
+                "1",
+                "--rate",
+                "5",
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:
+                lines.append(line)
+                if "demo channels:" in line:
+                    break
+            assert "demo_streamer_1" in lines[-1], "".join(lines)
+            bots = process.children()
+            assert len(bots) == 1
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+            assert not psutil.wait_procs(bots, timeout=10)[1]
+        finally:
+            if process.is_running():
+                process.kill()
+    engine = make_engine(sqlite_url)
+    with session_factory(engine)() as session:
+        assert [token.login for token in list_tokens(session)] == ["demo_streamer_1"]
+    engine.dispose()
