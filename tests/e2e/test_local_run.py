@@ -265,6 +265,19 @@ def test_the_local_run_delivers_events_and_stops_cleanly(
             f"the resync {resync_id} in Flower",
         )
 
+        # A channel added from the CLI goes through the control plane to Twitch.
+        added = kiss_cli(
+            hub_env, "channels", "add", "4242", "--name", "extra", "--type", "stream.online"
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+
+        def extra_channel_active() -> list[Any] | None:
+            listed = kiss_cli(hub_env, "subscriptions", "--channel", "4242", "--json")
+            rows: list[Any] = json.loads(listed.stdout)
+            return rows if rows and rows[0]["state"] == "active" else None
+
+        eventually(extra_channel_active, "the CLI-added subscription to become active")
+
         # 5. Liveness as data and the Prometheus endpoints of the listener and the worker.
         checked = kiss_cli(hub_env, "check", "listener", "control", "worker")
         assert checked.returncode == 0, checked.stdout + checked.stderr
