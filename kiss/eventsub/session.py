@@ -20,17 +20,23 @@ durations (keepalive, 10 s windows, the 30 s reconnect grace) are multiplied by
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+
+import orjson
 
 from kiss.errors import MalformedMessage
 from kiss.eventsub.messages import (
     Keepalive,
+    Metadata,
     Notification,
     Reconnect,
     Revocation,
+    Subscription,
     Welcome,
     parse_message,
 )
+from kiss.eventsub.timestamps import format_timestamp, parse_timestamp
 
 # Close codes of the EventSub WebSocket (§1.5): code -> (reason, what it means for us).
 CLOSE_CODES: dict[int, str] = {
@@ -47,6 +53,66 @@ CLOSE_CODES: dict[int, str] = {
 RECONNECT_GRACE_SECONDS = 30.0  # Twitch closes the old socket 30 s after session_reconnect
 WELCOME_WINDOW_SECONDS = 10.0
 MAX_MESSAGE_AGE_SECONDS = 600.0  # replay guard: older messages are dropped (§1.6)
+
+
+_TWITCH_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
+
+
+def _notification_fast(frame: str | bytes) -> Notification | None:
+    """The hot path: a notification in Twitch's exact shape, built with the message model's
+    types but fewer checks. Anything else (other types, odd shapes) returns None and goes
+    through ``parse_message``, which names the problem when there is one."""
+    try:
+        raw = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None
+    meta = raw.get("metadata") if type(raw) is dict else None
+    payload = raw.get("payload") if type(raw) is dict else None
+    if type(meta) is not dict or type(payload) is not dict:
+        return None
+    if meta.get("message_type") != "notification":
+        return None
+    sub = payload.get("subscription")
+    event = payload.get("event")
+    if type(sub) is not dict or type(event) is not dict or "events" in payload:
+        return None
+    message_id = meta.get("message_id")
+    stamp = meta.get("message_timestamp")
+    sub_type, sub_version = meta.get("subscription_type"), meta.get("subscription_version")
+    condition, transport = sub.get("condition"), sub.get("transport")
+    if not (
+        isinstance(message_id, str)
+        and message_id
+        and isinstance(stamp, str)
+        and isinstance(sub_type, str)
+        and isinstance(sub_version, str)
+        and isinstance(sub.get("id"), str)
+        and isinstance(sub.get("status"), str)
+    ):
+        return None
+    if type(condition) is not dict or type(transport) is not dict:
+        return None
+    if not _TWITCH_TIMESTAMP.fullmatch(stamp):
+        return None
+    cost = sub.get("cost", 0)
+    if type(cost) is not int or type(sub.get("type")) is not str:
+        return None
+    if type(sub.get("version")) is not str or type(sub.get("created_at")) is not str:
+        return None
+    return Notification(
+        Metadata(message_id, "notification", stamp, sub_type, sub_version),
+        Subscription(
+            sub["id"],
+            sub["status"],
+            sub["type"],
+            sub["version"],
+            cost,
+            condition,
+            transport,
+            sub["created_at"],
+        ),
+        event,
+    )
 
 
 class Phase(enum.Enum):
@@ -161,6 +227,8 @@ class SessionMachine:
         self._deadline: float | None = None
         self._handover_deadline: float | None = None
         self._awaiting_reconnect_socket = False
+        self._cutoff_second = -1
+        self._cutoff_text = ""
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -196,14 +264,13 @@ class SessionMachine:
         if conn not in (self.primary, self.pending):
             return [Dropped("frame from a socket that is no longer in use")]
         try:
-            message = parse_message(frame)
+            message = _notification_fast(frame) or parse_message(frame)
         except MalformedMessage as error:
             return [Dropped(f"malformed frame: {error}")]
         self.last_message_at = now
         if isinstance(message, Notification):
             self._heard(now)
-            age = now - message.metadata.timestamp
-            if age > self.config.max_message_age:
+            if self._stale(message.metadata.message_timestamp, now):
                 return [Dropped(f"message older than {self.config.max_message_age:.0f} s")]
             return [Deliver(message)]
         if isinstance(message, Keepalive):
@@ -252,16 +319,28 @@ class SessionMachine:
 
     def _drain(self, frame: str | bytes, now: float) -> list[Output]:
         try:
-            message = parse_message(frame)
+            message = _notification_fast(frame) or parse_message(frame)
         except MalformedMessage as error:
             return [Dropped(f"malformed frame: {error}")]
         if isinstance(message, Notification):
-            if now - message.metadata.timestamp > self.config.max_message_age:
+            if self._stale(message.metadata.message_timestamp, now):
                 return [Dropped(f"message older than {self.config.max_message_age:.0f} s")]
             return [Deliver(message)]
         if isinstance(message, Revocation):
             return [Revoke(message)]
         return [Dropped(f"{message.metadata.message_type} on a socket being closed")]
+
+    def _stale(self, timestamp: str, now: float) -> bool:
+        """Older than the replay window? UTC timestamps in Twitch's form compare as text, to
+        the second, against a cutoff rebuilt once a second; any other form is parsed."""
+        second = int(now)
+        if second != self._cutoff_second:
+            self._cutoff_second = second
+            cutoff_ns = int((now - self.config.max_message_age) * 1_000_000_000)
+            self._cutoff_text = format_timestamp(cutoff_ns)[:19]
+        if len(timestamp) > 20 and timestamp[-1] in "Zz" and timestamp[19] in ".Zz":
+            return timestamp[:19] < self._cutoff_text
+        return now - parse_timestamp(timestamp) > self.config.max_message_age
 
     def _protocol(self, seconds: float) -> float:
         return seconds * self.config.time_unit + self.config.slack_seconds

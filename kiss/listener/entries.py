@@ -7,8 +7,8 @@ hot path and handed as-is to the writer's script.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 
@@ -31,8 +31,9 @@ FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A named tuple rather than a dataclass: built once per event, it must be cheap."""
+
     stream: str
     dedup_keys: tuple[str, ...]
     values: tuple[str, str, str, str, str, str, str, str, str]  # in FIELDS order

@@ -14,8 +14,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 
@@ -25,8 +26,9 @@ from kiss.listener.entries import FIELDS, Entry
 
 log = logging.getLogger(__name__)
 
-# KEYS: counters, listener state, then per entry: stream, dedup key 1, dedup key 2 (or key 1).
-# ARGV: maxlen, ttl, then per entry the values in FIELDS order.
+# KEYS: counters, listener state. ARGV: maxlen, ttl, and the whole batch as one JSON array
+# of rows [stream, dedup key 1, dedup key 2 (or key 1 again), values in FIELDS order...]:
+# one argument per flush instead of a dozen per entry keeps the client's encoding cost flat.
 _SCRIPT = """
 local maxlen, ttl = ARGV[1], ARGV[2]
 local names = {__FIELDS__}
@@ -34,24 +36,21 @@ local counter_of = {notification = 'events_routed', revocation = 'revocations', 
 local nf = #names
 local counts = {}
 local flags = {}
-local n = (#KEYS - 2) / 3
-for i = 0, n - 1 do
-  local k = 3 + i * 3
-  local fresh = redis.call('SET', KEYS[k + 1], '1', 'NX', 'EX', ttl)
-  if fresh and KEYS[k + 2] ~= KEYS[k + 1] then
-    fresh = redis.call('SET', KEYS[k + 2], '1', 'NX', 'EX', ttl)
+for _, row in ipairs(cjson.decode(ARGV[3])) do
+  local fresh = redis.call('SET', row[2], '1', 'NX', 'EX', ttl)
+  if fresh and row[3] ~= row[2] then
+    fresh = redis.call('SET', row[3], '1', 'NX', 'EX', ttl)
   end
-  local base = 2 + i * nf
   local counter
   if fresh then
-    local args = {KEYS[k], 'MAXLEN', '~', maxlen, '*'}
+    local args = {row[1], 'MAXLEN', '~', maxlen, '*'}
     for j = 1, nf do
       args[#args + 1] = names[j]
-      args[#args + 1] = ARGV[base + j]
+      args[#args + 1] = row[3 + j]
     end
     redis.call('XADD', unpack(args))
     flags[#flags + 1] = '1'
-    counter = counter_of[ARGV[base + 1]] or 'entries'
+    counter = counter_of[row[4]] or 'entries'
   else
     flags[#flags + 1] = '0'
     counter = 'duplicates_dropped'
@@ -83,7 +82,6 @@ class WriterStats:
     flushes: int = 0
     failures: int = 0
     last_flush_at: float | None = None
-    by_kind: dict[str, int] = field(default_factory=dict)
 
 
 class StreamWriter:
@@ -95,7 +93,6 @@ class StreamWriter:
         config: WriterConfig | None = None,
         *,
         on_written: Callable[[Entry], None] | None = None,
-        on_duplicate: Callable[[Entry], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.redis = redis_client
@@ -105,7 +102,6 @@ class StreamWriter:
         self.stats = WriterStats()
         self.recent = RecentIds()
         self._on_written = on_written
-        self._on_duplicate = on_duplicate
         self._clock = clock
         self._buffer: list[Entry] = []
         self._local_duplicates = 0
@@ -128,8 +124,6 @@ class StreamWriter:
         if self.recent.seen(entry.message_id):
             self._local_duplicates += 1
             self.stats.duplicates += 1
-            if self._on_duplicate is not None:
-                self._on_duplicate(entry)
             self._wakeup.set()
             return False
         self._buffer.append(entry)
@@ -178,13 +172,14 @@ class StreamWriter:
         local_duplicates = self._local_duplicates
         pipe = self.redis.pipeline(transaction=False)
         if batch:
-            keys: list[str] = [self.keys.counters(), self.keys.listener_state(self.listener_id)]
-            args: list[str | int] = [self.config.maxlen, self.config.dedup_ttl_seconds]
-            for entry in batch:
-                dedup = entry.dedup_keys
-                keys.extend((entry.stream, dedup[0], dedup[-1]))
-                args.extend(entry.values)
-            await self._script(keys=keys, args=args, client=pipe)
+            rows = orjson.dumps(
+                [(e.stream, e.dedup_keys[0], e.dedup_keys[-1], *e.values) for e in batch]
+            )
+            await self._script(
+                keys=[self.keys.counters(), self.keys.listener_state(self.listener_id)],
+                args=[self.config.maxlen, self.config.dedup_ttl_seconds, rows],
+                client=pipe,
+            )
         if local_duplicates:
             pipe.hincrby(self.keys.counters(), "duplicates_dropped", local_duplicates)
             pipe.hincrby(
@@ -206,25 +201,19 @@ class StreamWriter:
         self._local_duplicates -= local_duplicates
         self.stats.flushes += 1
         self.stats.last_flush_at = self._clock()
-        fresh = 0
-        if batch:
-            flags = results[0]
-            flags = flags.decode() if isinstance(flags, bytes) else str(flags)
+        if not batch:
+            return 0
+        flags = results[0]
+        flags = flags.decode() if isinstance(flags, bytes) else str(flags)
+        fresh = flags.count("1")
+        self.stats.written += fresh
+        self.stats.duplicates += len(batch) - fresh
+        if self._on_written is not None:
+            # Per-entry callbacks only for the rare kinds (revocations, gaps).
             for entry, flag in zip(batch, flags, strict=True):
-                self._account(entry, flag == "1")
-                fresh += flag == "1"
+                if flag == "1" and entry.values[0] != "notification":
+                    self._on_written(entry)
         return fresh
-
-    def _account(self, entry: Entry, fresh: bool) -> None:
-        if fresh:
-            self.stats.written += 1
-            self.stats.by_kind[entry.kind] = self.stats.by_kind.get(entry.kind, 0) + 1
-            if self._on_written is not None:
-                self._on_written(entry)
-        else:
-            self.stats.duplicates += 1
-            if self._on_duplicate is not None:
-                self._on_duplicate(entry)
 
     def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
         """Register new channels and trim old entries by age, each stream once a while."""

@@ -287,3 +287,47 @@ def test_abandon_gives_the_session_up_once() -> None:
     outputs = machine.abandon("shard would not bind", T0 + 1)
     assert outputs == [CloseSocket(1), Lost("shard would not bind")]
     assert machine.abandon("again", T0 + 2) == []
+
+
+def test_fast_path_builds_exactly_what_parse_message_builds() -> None:
+    from kiss.eventsub.messages import parse_message
+    from kiss.eventsub.session import _notification_fast
+
+    data = notification("fast", at=T0)
+    assert _notification_fast(data) == parse_message(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda raw: raw["metadata"].update(message_type="session_keepalive"),
+        lambda raw: raw["metadata"].update(message_timestamp="2026-01-01T00:00:00+02:00"),
+        lambda raw: raw["metadata"].update(message_timestamp="yesterday"),
+        lambda raw: raw["metadata"].update(message_id=""),
+        lambda raw: raw["payload"].pop("event"),
+        lambda raw: raw["payload"].update(events=[{"id": "1", "data": {}}]),
+        lambda raw: raw["payload"]["subscription"].update(cost="1"),
+        lambda raw: raw["payload"]["subscription"].pop("condition"),
+    ],
+)
+def test_fast_path_leaves_anything_unusual_to_parse_message(change: Any) -> None:
+    from kiss.eventsub.session import _notification_fast
+
+    raw = orjson.loads(notification("odd"))
+    change(raw)
+    assert _notification_fast(orjson.dumps(raw)) is None
+
+
+def test_stale_check_handles_offsets_and_short_forms() -> None:
+    machine = established()
+    base = orjson.loads(notification("x"))
+    for stamp, stale in [
+        ("2020-01-01T00:00:00Z", True),
+        (ts(T0 - 599), False),
+        ("2027-01-15T10:00:00+02:00", False),
+        ("2020-01-01T02:00:00+02:00", True),
+    ]:
+        base["metadata"]["message_timestamp"] = stamp
+        base["metadata"]["message_id"] = stamp
+        outputs = machine.receive(1, orjson.dumps(base), T0)
+        assert kinds(outputs) == (["Dropped"] if stale else ["Deliver"]), stamp

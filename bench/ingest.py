@@ -1,0 +1,410 @@
+"""Ingest benchmark: the simulator floods notifications across 1,000 channels at one listener.
+
+Everything runs as separate processes on this machine (simulator, listener, a bare client),
+so each one's CPU and memory are measured on its own. Printed, all from the same run:
+
+- the source's own rate, with a bare WebSocket client that throws every frame away;
+- the listener's sustained events per second into Redis (from the stream entry ids);
+- CPU microseconds per event of the listener and of the bare client for the same flood,
+  and their ratio;
+- end-to-end latency p50/p99 from the simulator's send (message_timestamp) to the entry
+  being readable (its stream id) at a steady 1,000 events per second;
+- the listener's peak RSS with 10,000 subscriptions.
+
+    python bench/ingest.py [--quick] [--events N]
+
+The last line is one JSON object with the figures. ``--quick`` finishes within 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+import redis
+import requests
+
+from kiss.eventsub.timestamps import parse_timestamp
+from kiss.keys import Keys
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+
+ROOT = Path(__file__).resolve().parents[1]
+REDIS_URL = os.environ.get("KISS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+CHANNELS = 1_000
+SUBSCRIPTIONS = 10_000
+TARGETS = {"events_per_s": 40_000, "cpu_ratio": 3.0, "p99_ms": 10.0, "rss_mb": 60.0}
+CHAT = "channel.chat.message"  # a realistic frame of about 1 KB
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def wait_for(condition: Callable[[], Any], within: float, what: str) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+# -- the bare client: receives the flood on the conduit's shard and throws it away ------------
+
+
+async def bare_client(ws_url: str, helix_url: str, conduit_id: str) -> None:
+    from websockets.asyncio.client import connect
+
+    token = os.environ["KISS_BENCH_TOKEN"]  # not on the command line, where ps shows it
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    async with connect(ws_url, ping_interval=None, compression=None, max_size=1 << 22) as ws:
+        welcome = orjson.loads(await ws.recv())
+        session_id = welcome["payload"]["session"]["id"]
+        bind_shard(helix_url, token, conduit_id, session_id)
+        print("ready", flush=True)
+        count = 0
+
+        async def drain() -> None:
+            nonlocal count
+            async for _ in ws:
+                count += 1
+
+        reader = asyncio.create_task(drain())
+        await stop.wait()
+        reader.cancel()
+    print(count, flush=True)
+
+
+def bind_shard(helix_url: str, token: str, conduit_id: str, session_id: str) -> None:
+    body = {
+        "conduit_id": conduit_id,
+        "shards": [{"id": "0", "transport": {"method": "websocket", "session_id": session_id}}],
+    }
+    answer = requests.patch(
+        f"{helix_url}/eventsub/conduits/shards", json=body, headers=headers(token), timeout=10
+    )
+    answer.raise_for_status()
+
+
+def headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Client-Id": "kiss-demo-client"}
+
+
+# -- setup -------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, sim: SimulatorHandle, quick: bool, events: int) -> None:
+        self.sim = sim
+        self.quick = quick
+        self.events = events
+        self.control = SimulatorControl(sim.base_url)
+        self.keys = Keys(f"bench-{uuid.uuid4().hex[:8]}")
+        self.redis = redis.Redis.from_url(REDIS_URL)
+        self.token = str(self.control.token()["access_token"])
+        self.http = requests.Session()
+        self.http.headers.update(headers(self.token))
+        answer = self.http.post(f"{sim.helix_url}/eventsub/conduits", json={"shard_count": 1})
+        answer.raise_for_status()
+        self.conduit_id = str(answer.json()["data"][0]["id"])
+        self.redis.hset(self.keys.conduit(), mapping={"id": self.conduit_id, "shard_count": 1})
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"kiss-bench-{self.keys.prefix}-"))
+
+    def subscribe(self, type_: str, channels: list[str]) -> None:
+        version = "1" if type_ == CHAT else "2"
+
+        def one(channel: str) -> None:
+            session = self._thread_session()
+            if type_ == CHAT:  # the chatter is the broadcaster: one grant covers both roles
+                self.control.authorize(channel, ["user:read:chat", "user:bot"])
+            condition = {"broadcaster_user_id": channel}
+            if type_ == CHAT:
+                condition["user_id"] = channel
+            body = {
+                "type": type_,
+                "version": version,
+                "condition": condition,
+                "transport": {"method": "conduit", "conduit_id": self.conduit_id},
+            }
+            answer = session.post(f"{self.sim.helix_url}/eventsub/subscriptions", json=body)
+            if answer.status_code not in (202, 409):
+                problem = f"{answer.status_code} {answer.text}"
+                raise SystemExit(f"bench: subscribe {channel} -> {problem}")
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(one, channels))
+
+    _local = threading.local()
+
+    def _thread_session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(headers(self.token))
+            self._local.session = session
+        return session
+
+    def shard_session(self) -> str | None:
+        data = self.control.call("GET", "/conduits")["data"]
+        shard = data[0]["shards"][0] if data and data[0]["shards"] else None
+        if shard is None or shard["status"] != "enabled":
+            return None
+        return str(shard["transport"].get("session_id"))
+
+    def flood(self, *, rate: float, total: int | None = None, duration: float | None = None,
+              type_: str = CHAT, channels: int = CHANNELS) -> dict[str, Any]:  # fmt: skip
+        load = self.control.load(
+            rate=rate, channels=channels, total=total, duration=duration, type_=type_
+        )
+        return dict(
+            wait_for(
+                lambda: (s := self.control.load_status(load)) and not s["running"] and s,
+                within=300,
+                what="the load to finish",
+            )
+        )
+
+    def listener_env(self) -> dict[str, str]:
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith("KISSBOT_")},
+            "PYTHONPATH": str(ROOT),
+            "KISSBOT_REDIS_URL": REDIS_URL,
+            "KISSBOT_KEY_PREFIX": self.keys.prefix,
+            "KISSBOT_CELERY_QUEUE": f"q-{self.keys.prefix}",
+            "KISSBOT_LOG_LEVEL": "WARNING",
+            "KISSBOT_TWITCH__EVENTSUB_WS_URL": self.sim.ws_url,
+            "KISSBOT_TWITCH__HELIX_URL": self.sim.helix_url,
+            "KISSBOT_TWITCH__OAUTH_URL": self.sim.oauth_url,
+            "KISSBOT_EVENTSUB__CONDUIT_SHARDS": "1",
+            "KISSBOT_EVENTSUB__REQ_JITTER_MS": "0",
+        }
+
+    def routed(self) -> int:
+        return int(self.redis.hget(self.keys.counters(), "events_routed") or 0)
+
+    def streams(self, channels: list[str]) -> list[str]:
+        return [self.keys.channel_stream(channel) for channel in channels]
+
+    def id_span_ms(self, channels: list[str]) -> tuple[int, int]:
+        """Earliest and latest entry id (Redis ms) over the channels' streams."""
+        pipe = self.redis.pipeline(transaction=False)
+        for stream in self.streams(channels):
+            pipe.xrange(stream, count=1)
+            pipe.xrevrange(stream, count=1)
+        ids = [int(rows[0][0].split(b"-")[0]) for rows in pipe.execute() if rows]
+        return min(ids), max(ids)
+
+    def latencies_ms(self, channels: list[str], after_ms: int) -> list[float]:
+        pipe = self.redis.pipeline(transaction=False)
+        for stream in self.streams(channels):
+            pipe.xrange(stream, min=f"{after_ms}-0")
+        found = []
+        for rows in pipe.execute():
+            for entry_id, fields in rows:
+                if fields.get(b"kind") != b"notification":
+                    continue
+                readable = int(entry_id.split(b"-")[0])
+                sent = parse_timestamp(fields[b"twitch_ts"].decode()) * 1000
+                found.append(readable - sent)
+        return found
+
+    def cleanup(self) -> None:
+        doomed = list(self.redis.scan_iter(match=f"{self.keys.prefix}:*", count=5000))
+        for start in range(0, len(doomed), 5000):
+            self.redis.delete(*doomed[start : start + 5000])
+        self.redis.delete(f"q-{self.keys.prefix}")
+
+
+@contextmanager
+def process(
+    command: list[str], env: dict[str, str] | None = None, **kwargs: Any
+) -> Iterator[subprocess.Popen[str]]:
+    child = subprocess.Popen(command, env=env, text=True, **kwargs)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+class PeakRss:
+    """Samples a process's RSS in a thread; ``peak`` in MB."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.02)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 1e6
+
+
+# -- phases ------------------------------------------------------------------------------------
+
+
+def measure_bare(bench: Bench) -> tuple[float, float]:
+    """(source rate, bare client CPU µs per event) for a flood at full speed."""
+    command = [sys.executable, __file__, "--bare-client", bench.sim.ws_url, bench.sim.helix_url,
+               bench.conduit_id]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KISS_BENCH_TOKEN": bench.token}
+    with process(command, env=env, stdout=subprocess.PIPE) as bare:
+        assert bare.stdout is not None
+        if bare.stdout.readline().strip() != "ready":
+            raise SystemExit("bench: the bare client did not start")
+        before = cpu_seconds(bare.pid)
+        status = bench.flood(rate=0, total=bench.events)
+        time.sleep(0.2)  # let the last frames arrive; the client only counts them
+        spent = cpu_seconds(bare.pid) - before
+        bare.send_signal(signal.SIGTERM)
+        received = int(bare.stdout.readline().strip() or 0)
+    delivered = int(status["delivered"])
+    if received < delivered * 0.99:
+        say(f"bench: bare client received {received} of {delivered}")
+    rate = delivered / max(1e-9, status["finished_at"] - status["started_at"])
+    return rate, spent / max(1, received) * 1e6
+
+
+def run(quick: bool, events: int) -> dict[str, Any]:
+    started = time.monotonic()
+    with run_simulator_process(time_unit=1.0, rate_limit_points=10**9) as sim:
+        bench = Bench(sim, quick, events)
+        try:
+            channels = [str(100_000 + i) for i in range(CHANNELS)]
+            say(f"subscribing {CHANNELS} channels to {CHAT} on conduit {bench.conduit_id}")
+            bench.subscribe(CHAT, channels)
+
+            say(f"bare client: {events} events at full speed")
+            source_rate, bare_us = measure_bare(bench)
+            say(f"  source {source_rate:,.0f} ev/s, bare client {bare_us:.1f} µs/event")
+            wait_for(lambda: bench.shard_session() is None, 10, "the bare client's shard to drop")
+
+            command = [sys.executable, "-m", "kiss", "listener", "--listener-id", "bench",
+                       "--metrics-port", "0"]  # fmt: skip
+            log = (bench.tmp / "listener.log").open("w")
+            with process(command, env=bench.listener_env(), cwd=bench.tmp, stdout=log,
+                         stderr=log) as listener:  # fmt: skip
+                rss = PeakRss(listener.pid)
+                wait_for(bench.shard_session, 20, "the listener to bind its shard")
+
+                say(f"listener: {events} events at full speed")
+                before = cpu_seconds(listener.pid)
+                status = bench.flood(rate=0, total=events)
+                delivered = int(status["delivered"])
+                wait_for(lambda: bench.routed() >= delivered, 120, "the flood to reach Redis")
+                spent = cpu_seconds(listener.pid) - before
+                first_ms, last_ms = bench.id_span_ms(channels)
+                listener_rate = delivered / max(1e-3, (last_ms - first_ms) / 1000)
+                listener_us = spent / max(1, delivered) * 1e6
+                say(f"  {listener_rate:,.0f} ev/s into Redis, {listener_us:.1f} µs/event")
+
+                duration = 5.0 if quick else 20.0
+                say(f"latency: 1,000 ev/s for {duration:.0f} s")
+                mark_ms = int(time.time() * 1000) + 1
+                routed = bench.routed()
+                status = bench.flood(rate=1000, duration=duration)
+                target = routed + int(status["delivered"])
+                wait_for(lambda: bench.routed() >= target, 60, "the steady load to reach Redis")
+                latencies = sorted(bench.latencies_ms(channels, mark_ms))
+                p50 = statistics.median(latencies)
+                p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+                say(f"  p50 {p50:.2f} ms, p99 {p99:.2f} ms over {len(latencies)} events")
+
+                extra = [str(200_000 + i) for i in range(SUBSCRIPTIONS)]
+                say(f"memory: {SUBSCRIPTIONS} subscriptions, a flood across all of them")
+                bench.subscribe("channel.update", extra)
+                routed = bench.routed()
+                total = 2 * SUBSCRIPTIONS if quick else 5 * SUBSCRIPTIONS
+                status = bench.flood(
+                    rate=0, total=total, type_="channel.update", channels=SUBSCRIPTIONS
+                )
+                target = routed + int(status["delivered"])
+                wait_for(lambda: bench.routed() >= target, 120, "the wide flood to reach Redis")
+                peak_mb = rss.stop()
+                say(f"  peak RSS {peak_mb:.1f} MB")
+                listener.send_signal(signal.SIGTERM)
+                exit_code = listener.wait(timeout=30)
+        finally:
+            bench.cleanup()
+    figures: dict[str, Any] = {
+        "source_events_per_s": round(source_rate),
+        "listener_events_per_s": round(listener_rate),
+        "listener_cpu_us_per_event": round(listener_us, 2),
+        "bare_client_cpu_us_per_event": round(bare_us, 2),
+        "cpu_ratio": round(listener_us / bare_us, 2),
+        "latency_p50_ms": round(p50, 2),
+        "latency_p99_ms": round(p99, 2),
+        "peak_rss_mb": round(peak_mb, 1),
+        "events": events,
+        "channels": CHANNELS,
+        "subscriptions": SUBSCRIPTIONS,
+        "listener_exit_code": exit_code,
+        "quick": quick,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    figures["targets_met"] = {
+        "events_per_s": figures["listener_events_per_s"] >= TARGETS["events_per_s"],
+        "cpu_ratio": figures["cpu_ratio"] <= TARGETS["cpu_ratio"],
+        "p99_ms": figures["latency_p99_ms"] <= TARGETS["p99_ms"],
+        "rss_mb": figures["peak_rss_mb"] <= TARGETS["rss_mb"],
+    }
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a shorter run (within 60 s)")
+    parser.add_argument("--events", type=int, default=None, help="events per full-speed flood")
+    parser.add_argument("--bare-client", nargs=3, metavar=("WS", "HELIX", "CONDUIT"),
+                        help=argparse.SUPPRESS)  # fmt: skip
+    args = parser.parse_args()
+    if args.bare_client:
+        asyncio.run(bare_client(*args.bare_client))
+        return
+    events = args.events or (100_000 if args.quick else 300_000)
+    figures = run(args.quick, events)
+    print(orjson.dumps(figures).decode())
+
+
+if __name__ == "__main__":
+    main()
