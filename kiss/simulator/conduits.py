@@ -107,7 +107,7 @@ def shards(state: SimulatorState, token: Token, query: Mapping[str, str]) -> JSO
     return {"data": [s.to_json() for s in page], "pagination": pagination}
 
 
-def _bind(state: SimulatorState, conduit: Conduit, item: Any, now: float) -> Shard:
+def _bind(state: SimulatorState, conduit: Conduit, item: Any) -> Shard:
     """Point one shard at a transport, or raise the per-shard error (as a TwitchProblem)."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         raise bad_request("each shard needs a string id")
@@ -166,7 +166,7 @@ def _unbind_session(state: SimulatorState, session_id: str) -> None:
     session.shard = None
 
 
-def update_shards(state: SimulatorState, token: Token, body: Any, now: float) -> JSON:
+def update_shards(state: SimulatorState, token: Token, body: Any) -> JSON:
     """PATCH shards: 202 with the bound shards in ``data`` and per-shard ``errors``."""
     require_app(token)
     if not isinstance(body, dict):
@@ -181,7 +181,7 @@ def update_shards(state: SimulatorState, token: Token, body: Any, now: float) ->
     data, errors = [], []
     for item in items:
         try:
-            data.append(_bind(state, conduit, item, now).to_json())
+            data.append(_bind(state, conduit, item).to_json())
         except TwitchProblem as problem:
             shard_id = item.get("id") if isinstance(item, dict) else None
             errors.append({"id": shard_id, "message": problem.message, "code": ""})

@@ -122,7 +122,7 @@ class HelixApi:
     async def _update_shards(
         self, request: web.Request, token: Token, now: float
     ) -> tuple[int, Any]:
-        return 202, conduits.update_shards(self.state, token, await json_body(request), now)
+        return 202, conduits.update_shards(self.state, token, await json_body(request))
 
     async def _users(self, request: web.Request, token: Token, now: float) -> tuple[int, Any]:
         """GET /users?id=&login=: the users the simulator knows (the token's user by default)."""

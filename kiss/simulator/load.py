@@ -46,6 +46,8 @@ class LoadRun:
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     task: asyncio.Task[None] | None = None
+    # Subscription id -> its frame template, while the run lasts.
+    templates: dict[str, NotificationTemplate] = field(default_factory=dict, repr=False)
 
     @property
     def running(self) -> bool:
@@ -94,7 +96,6 @@ class LoadGenerator:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
         self.runs: dict[str, LoadRun] = {}
-        self._templates: dict[str, NotificationTemplate] = {}
 
     def start(self, run: LoadRun) -> LoadRun:
         self.runs[run.id] = run
@@ -139,11 +140,11 @@ class LoadGenerator:
                 session_id = target_session(state, sub)
                 if session_id is None:
                     continue
-                template = self._templates.get(sub.id)
+                template = run.templates.get(sub.id)
                 if template is None:
                     event = event_for(run.topic, sub.condition, now)
                     template = NotificationTemplate(sub, event, run.topic.event_id_field)
-                    self._templates[sub.id] = template
+                    run.templates[sub.id] = template
                 targets.append((template, session_id))
             plan.append(targets)
         return plan
@@ -153,6 +154,7 @@ class LoadGenerator:
             await self._emit(run)
         finally:
             run.finished_at = time.time()
+            run.templates.clear()
 
     def _due(self, run: LoadRun, elapsed: float) -> int:
         limit = run.total if run.total is not None else 1 << 62

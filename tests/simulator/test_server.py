@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
@@ -9,7 +10,7 @@ import pytest
 import websockets
 
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.simulator.conftest import UNIT, Api, connect
+from tests.simulator.conftest import UNIT, Api, connect, wait_for
 
 SUBS = "/eventsub/subscriptions"
 
@@ -82,3 +83,73 @@ async def test_faults_spare_other_paths_and_the_control_api(
 async def test_unknown_path_is_404(sim: Simulator, http: aiohttp.ClientSession) -> None:
     async with http.get(f"{sim.base_url}/helix/nothing-here") as response:
         assert response.status == 404
+
+
+def test_a_third_party_client_works_unmodified() -> None:
+    """pyTwitchAPI, pointed at the simulator: app auth, user auth, subscribe, event, reconnect."""
+    from twitchAPI.eventsub.websocket import EventSubWebsocket
+    from twitchAPI.object.eventsub import ChannelCheerEvent
+    from twitchAPI.twitch import Twitch
+    from twitchAPI.type import AuthScope
+
+    from kiss.simulator.testing import SimulatorControl, run_simulator_process
+
+    async def scenario(base_url: str, helix_url: str, oauth_url: str, ws_url: str) -> list[int]:
+        control = SimulatorControl(base_url)
+        minted = await asyncio.to_thread(control.token, user_id="1001", scopes=["bits:read"])
+        twitch = await Twitch(
+            "kiss-demo-client",
+            "kiss-demo-secret",
+            base_url=f"{helix_url}/",
+            auth_base_url=f"{oauth_url}/",
+        )
+        await twitch.set_user_authentication(
+            minted["access_token"], [AuthScope.BITS_READ], minted["refresh_token"]
+        )
+        cheers: asyncio.Queue[ChannelCheerEvent] = asyncio.Queue()
+        eventsub = EventSubWebsocket(
+            twitch, connection_url=ws_url, callback_loop=asyncio.get_running_loop()
+        )
+        eventsub.start()  # type: ignore[no-untyped-call]
+        try:
+
+            async def on_cheer(event: ChannelCheerEvent) -> None:
+                await cheers.put(event)
+
+            await eventsub.listen_channel_cheer("1001", on_cheer)
+            await asyncio.to_thread(control.trigger, "channel.cheer", "1001")
+            bits = [(await asyncio.wait_for(cheers.get(), 10)).event.bits]
+            [session] = await asyncio.to_thread(control.sessions)
+            await asyncio.to_thread(control.reconnect, session["id"])
+
+            async def moved() -> bool:
+                sessions = await asyncio.to_thread(control.sessions)
+                return [s["status"] for s in sessions] == ["connected"] and (
+                    await asyncio.to_thread(control.stats)
+                )["closes"] == {}
+
+            await wait_for(moved, within=10)
+            await asyncio.to_thread(
+                control.trigger, "channel.cheer", "1001", event={"bits": 7, **BASE_CHEER}
+            )
+            bits.append((await asyncio.wait_for(cheers.get(), 10)).event.bits)
+            return bits
+        finally:
+            await eventsub.stop()  # type: ignore[no-untyped-call]
+            await twitch.close()
+
+    with run_simulator_process(time_unit=0.1) as sim:
+        bits = asyncio.run(scenario(sim.base_url, sim.helix_url, sim.oauth_url, sim.ws_url))
+    assert bits == [1000, 7]
+
+
+BASE_CHEER = {
+    "is_anonymous": False,
+    "user_id": "5",
+    "user_login": "fan",
+    "user_name": "Fan",
+    "broadcaster_user_id": "1001",
+    "broadcaster_user_login": "streamer",
+    "broadcaster_user_name": "Streamer",
+    "message": "cheer7",
+}
