@@ -23,7 +23,8 @@ from kiss.logs import redact
 from kiss.settings import Settings
 from kiss.simulator.testing import SimulatorControl
 from kiss.supervisor import demo, plan
-from kiss.supervisor.runner import StartupAborted, StartupFailed, Supervisor
+from kiss.supervisor.runner import StartupAborted, Supervisor
+from kiss.supervisor.spec import tcp_listening
 
 FLOWER_USER = "kiss"
 
@@ -76,8 +77,8 @@ async def _supervise(body: Callable[[Supervisor], Awaitable[None]]) -> int:
         supervisor.say("stop requested")
     except StartupAborted:
         supervisor.say("stop requested during startup")
-    except StartupFailed as error:
-        supervisor.say(f"startup failed: {error}")
+    except Exception as error:  # any startup error: say it, then stop what did start
+        supervisor.say(f"startup failed: {type(error).__name__}: {error}")
         code = 1
     finally:
         await supervisor.stop()
@@ -147,6 +148,11 @@ def run(
     """Start the whole hub here: listener, worker, beat, Flower (and the demo); Ctrl-C stops."""
     settings = settings_or_exit()
     _require_redis(settings)
+    if tcp_listening("127.0.0.1", flower_port)():
+        raise click.BadParameter(
+            f"port {flower_port} is in use (another `kiss run`?); pick another",
+            param_hint="--flower-port",
+        )
     _prepare_state_dir(state_dir)
     auth, auth_hint = _flower_auth(state_dir, flower_auth)
     demo_mode = (not settings.twitch.configured) if demo_mode is None else demo_mode

@@ -3,23 +3,28 @@ tests/e2e/test_local_run.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import psutil
+import pytest
 from click.testing import CliRunner
 
 import kiss
 from kiss.cli import main
-from kiss.cli.run import _flower_auth
+from kiss.cli.run import _flower_auth, _supervise
 from kiss.keys import Keys
 from kiss.simulator.testing import run_simulator_process
 from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.tokens import list_tokens
+from kiss.supervisor.runner import Supervisor
+from kiss.supervisor.spec import ProcessSpec
 
 
 def test_flower_credentials_are_generated_once_into_a_private_file(tmp_path: Path) -> None:
@@ -45,6 +50,21 @@ def test_flower_credentials_without_a_colon_are_refused(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "expected user:password" in result.output
+
+
+def test_a_busy_flower_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(
+            main,
+            ["run", "--flower-port", str(port), "--state-dir", str(tmp_path / "s")],
+            env={"KISSBOT_REDIS_URL": "redis://127.0.0.1:6379/0"},
+        )
+    assert result.exit_code == 2
+    assert f"port {port} is in use" in result.output
+    assert not (tmp_path / "s").exists()
 
 
 def test_without_redis_the_run_says_how_to_start_it(tmp_path: Path) -> None:
@@ -119,3 +139,21 @@ def test_demo_stores_tokens_runs_bots_and_stops_on_sigterm(
     with session_factory(engine)() as session:
         assert [token.login for token in list_tokens(session)] == ["demo_streamer_1"]
     engine.dispose()
+
+
+def test_a_failing_startup_step_stops_what_started_and_exits_1(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    started: list[int] = []
+
+    async def body(supervisor: Supervisor) -> None:
+        await supervisor.start(
+            ProcessSpec("sleeper", (sys.executable, "-c", "import time; time.sleep(60)"))
+        )
+        started.extend(supervisor.pids.values())
+        raise RuntimeError("the simulator refused the demo users")
+
+    assert asyncio.run(_supervise(body)) == 1
+    out = capsys.readouterr().out
+    assert "startup failed: RuntimeError: the simulator refused the demo users" in out
+    assert not psutil.pid_exists(started[0]) or psutil.Process(started[0]).status() == "zombie"
