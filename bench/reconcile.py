@@ -183,7 +183,7 @@ def main() -> None:
     parser.add_argument("--in-sync", type=int, default=10_000, help="size of the in-sync run")
     parser.add_argument("--rate", type=float, default=1000.0, help="req_rate_per_s cap")
     args = parser.parse_args()
-    count = args.count or (1_000 if args.quick else 2_000)
+    count = args.count or (1_200 if args.quick else 2_000)
     figures: dict[str, Any] = {"bench": "reconcile", "quick": args.quick}
     with (
         tempfile.TemporaryDirectory() as tmp,

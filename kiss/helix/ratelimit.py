@@ -17,14 +17,15 @@ from dataclasses import dataclass
 import redis
 
 DEFAULT_LIMIT = 800
-# Points kept unused (a fraction of the bucket and of its refill): room for clock skew and for
-# anyone else spending the same client id's points, at a cost of 1% of throughput.
+# A fraction of the bucket never spent: room for a few points spent where we cannot see them
+# (another process on the same client id, a request counted twice), so a burst cannot run
+# Twitch's bucket dry; a rate-limit 429 would cost a wait for the full reset.
 SAFETY_MARGIN = 0.01
 WINDOW_SECONDS = 60.0
 BUCKET_TTL_SECONDS = 3600
 
 # KEYS[1] bucket hash. ARGV: default limit, window s, pace per s, cost, ttl, margin.
-# The usable bucket is the limit less the margin (a fraction), refilled at that rate.
+# The usable bucket is the limit less the margin (a fraction); it refills at limit/window.
 # Fields: tokens (may go negative: reserved ahead), ts (s), limit, next_at (pace slot).
 # Returns the seconds to wait before the reserved slot, as a string (Lua numbers truncate).
 _RESERVE = """
@@ -36,7 +37,7 @@ local window = tonumber(ARGV[2])
 local pace = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
 local usable = limit * (1 - tonumber(ARGV[6]))
-local rate = usable / window
+local rate = limit / window
 local tokens = tonumber(state[1]) or usable
 local ts = tonumber(state[2]) or now
 local next_at = tonumber(state[4]) or now
@@ -64,18 +65,18 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'limit')
 local limit = tonumber(ARGV[1])
 local keep = 1 - tonumber(ARGV[7])
-local old_limit = (tonumber(state[3]) or limit) * keep
+local old_limit = tonumber(state[3]) or limit
 local window = tonumber(ARGV[4])
-local tokens = tonumber(state[1]) or old_limit
+local tokens = tonumber(state[1]) or old_limit * keep
 local ts = tonumber(state[2]) or now
 if now > ts then
-  tokens = math.min(old_limit, tokens + (now - ts) * old_limit / window)
+  tokens = math.min(old_limit * keep, tokens + (now - ts) * old_limit / window)
   ts = now
 end
 tokens = math.min(tokens, tonumber(ARGV[2]))
 local reset = tonumber(ARGV[3])
 if ARGV[5] == '1' and reset and reset > now then
-  tokens = math.min(tokens, -(reset - now) * limit * keep / window)
+  tokens = math.min(tokens, -(reset - now) * limit / window)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts),
   'limit', tostring(limit))
