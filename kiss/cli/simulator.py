@@ -253,6 +253,25 @@ def close(session_id: str, code: int, url: str) -> None:
 
 
 @simulator.command()
+@click.argument("session_id")
+@_url_option
+def drop(session_id: str, url: str) -> None:
+    """Cut a session's connection with no close frame (a network failure)."""
+    _call(lambda: _control(url).drop(session_id))
+    _echo({"dropped": session_id})
+
+
+@simulator.command()
+@click.argument("session_id")
+@click.option("--off", is_flag=True, help="Resume sending instead.")
+@_url_option
+def silence(session_id: str, off: bool, url: str) -> None:
+    """Stop every frame (keepalives included) to a session; its socket stays open."""
+    _call(lambda: _control(url).silence(session_id, not off))
+    _echo({"session": session_id, "silent": not off})
+
+
+@simulator.command()
 @click.argument("subscription_id")
 @click.option(
     "--reason",

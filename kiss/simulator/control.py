@@ -77,6 +77,8 @@ class ControlApi:
             route("GET", "/sessions", self.sessions),
             route("POST", "/sessions/{id}/reconnect", self.reconnect),
             route("POST", "/sessions/{id}/close", self.close),
+            route("POST", "/sessions/{id}/drop", self.drop),
+            route("POST", "/sessions/{id}/silence", self.silence),
             route("GET", "/subscriptions", self.subscriptions),
             route("POST", "/subscriptions/{id}/revoke", self.revoke),
             route("GET", "/conduits", self.conduits),
@@ -203,6 +205,18 @@ class ControlApi:
             raise bad_request(f"code must be an integer 4000-4007, got {code!r}")
         await self.dispatcher.close(request.match_info["id"], code)
         return {"closed": True, "code": code}
+
+    async def drop(self, request: web.Request) -> Any:
+        self.dispatcher.drop(request.match_info["id"])
+        return {"dropped": True}
+
+    async def silence(self, request: web.Request) -> Any:
+        body = await _object(request)
+        silent = body.get("silent", True)
+        if not isinstance(silent, bool):
+            raise bad_request(f"silent must be true or false, got {silent!r}")
+        self.dispatcher.silence(request.match_info["id"], silent)
+        return {"silent": silent}
 
     async def subscriptions(self, request: web.Request) -> Any:
         return {"data": [sub.to_json() for sub in self.state.subscriptions.values()]}

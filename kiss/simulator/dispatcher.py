@@ -31,6 +31,10 @@ class Link(Protocol):
 
     async def close(self, code: int) -> None: ...
 
+    def drop(self) -> None: ...
+
+    def silence(self, silent: bool) -> None: ...
+
     @property
     def open(self) -> bool: ...
 
@@ -152,7 +156,18 @@ class Dispatcher:
     async def close(self, session_id: str, code: int) -> None:
         if not 4000 <= code <= 4007:
             raise bad_request(f"close code must be 4000-4007, got {code}")
+        await self._live_link(session_id).close(code)
+
+    def drop(self, session_id: str) -> None:
+        """Cut the TCP connection with no close frame, as a network failure does."""
+        self._live_link(session_id).drop()
+
+    def silence(self, session_id: str, silent: bool) -> None:
+        """Stop (or resume) every frame to a session while its socket stays open."""
+        self._live_link(session_id).silence(silent)
+
+    def _live_link(self, session_id: str) -> Link:
         link = self.link(session_id)
         if link is None:
             raise not_found(f"session {session_id} is not connected")
-        await link.close(code)
+        return link

@@ -213,6 +213,14 @@ class SimulatorControl:
     def close(self, session_id: str, code: int) -> None:
         self.call("POST", f"/sessions/{session_id}/close", {"code": code})
 
+    def drop(self, session_id: str) -> None:
+        """Cut a session's TCP connection with no close frame (a network failure)."""
+        self.call("POST", f"/sessions/{session_id}/drop")
+
+    def silence(self, session_id: str, silent: bool = True) -> None:
+        """Stop (or resume) every frame to a session; its socket stays open."""
+        self.call("POST", f"/sessions/{session_id}/silence", {"silent": silent})
+
     def revoke(self, subscription_id: str, reason: str = "authorization_revoked") -> None:
         self.call("POST", f"/subscriptions/{subscription_id}/revoke", {"reason": reason})
 

@@ -48,14 +48,34 @@ class Connection:
         self._closing: asyncio.Future[bool] | None = None
         self.transport = transport
         self._headers: dict[int, bytes] = {}  # payload length -> frame header
+        self.silent = False
 
     @property
     def open(self) -> bool:
         return self.close_code is None and not self.ws.closed
 
     async def send(self, text: str) -> None:
+        if self.silent:
+            raise ConnectionResetError("the session is silenced")
         await self.ws.send_str(text)
         self.last_sent = time.monotonic()
+
+    def silence(self, silent: bool) -> None:
+        """A black hole: nothing (keepalives, pings, notifications) reaches the client."""
+        self.silent = silent
+        self.pong_deadline = None
+
+    def drop(self) -> None:
+        """A network failure: the TCP connection goes with no close frame (the client sees 1006)."""
+        if self.close_code is not None:
+            return
+        self.close_code = 1006
+        if self.superseded_until is None:
+            self._announce(
+                sessions.end_session(self.state, self.session_id, 4006, self.dispatcher.clock())
+            )
+        if self.transport is not None:
+            self.transport.abort()
 
     async def send_many(self, texts: list[str]) -> None:
         """Many text frames in one socket write: one syscall instead of one per frame.
@@ -64,8 +84,8 @@ class Connection:
         as aiohttp's writer (no compression, so the writer keeps no state between frames).
         """
         transport = self.transport
-        if transport is None or transport.is_closing():
-            raise ConnectionResetError("the socket is closed")
+        if transport is None or transport.is_closing() or self.silent:
+            raise ConnectionResetError("the socket is closed or silenced")
         chunks = []
         headers = self._headers
         for text in texts:
@@ -146,13 +166,15 @@ class Connection:
                 await self.close(code)
                 return
             now = time.monotonic()
-            if self.superseded_until is None and now - self.last_sent >= keepalive_gap:
+            # Silenced: no keepalives, no pings; the client must notice the silence itself.
+            speaking = not self.silent
+            if speaking and self.superseded_until is None and now - self.last_sent >= keepalive_gap:
                 try:
                     await self.send(frames.keepalive(timestamp(self.dispatcher.clock())))
                 except ConnectionError:
                     return  # the reader sees the socket go and ends the session
                 self.state.stats.keepalives_sent += 1
-            if now >= next_ping:
+            if speaking and now >= next_ping:
                 next_ping = now + ping_every
                 if self.pong_deadline is None:
                     self.pong_deadline = now + pong_wait

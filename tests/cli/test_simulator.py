@@ -107,6 +107,10 @@ def test_session_commands(running: SimulatorHandle) -> None:
     assert code != 0
     code, output = kiss("simulator", "revoke", "missing", "--url", running.base_url)
     assert code != 0 and "not found" in output
+    code, output = kiss("simulator", "drop", "missing", "--url", running.base_url)
+    assert code != 0 and "not connected" in output
+    code, output = kiss("simulator", "silence", "missing", "--off", "--url", running.base_url)
+    assert code != 0 and "not connected" in output
     code, output = kiss("simulator", "expire-token", "nope", "--url", running.base_url)
     assert code != 0
     code, output = kiss("simulator", "sessions", "--url", running.base_url)

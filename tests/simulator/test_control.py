@@ -69,6 +69,8 @@ async def test_clients_users_tokens_authorizations(sim: Simulator, api: Api) -> 
         ("/faults", {"path_prefix": "/helix", "kind": "boom"}, "kind"),
         ("/sessions/none/close", {"code": 4000}, "not connected"),
         ("/sessions/none/reconnect", {}, "not connected"),
+        ("/sessions/none/drop", {}, "not connected"),
+        ("/sessions/none/silence", {"silent": "yes"}, "silent must be"),
         ("/subscriptions/none/revoke", {"reason": "user_removed"}, "not found"),
         ("/tokens/expire", {"access_token": "nope"}, "unknown access_token"),
     ],

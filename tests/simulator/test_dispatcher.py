@@ -32,6 +32,12 @@ class RecordingLink:
     async def close(self, code: int) -> None:
         self.closed_with = code
 
+    def drop(self) -> None:
+        self.closed_with = 1006
+
+    def silence(self, silent: bool) -> None:
+        self.broken = silent
+
     @property
     def open(self) -> bool:
         return self.closed_with is None
@@ -87,3 +93,16 @@ async def test_close_and_reconnect_checks() -> None:
         await dispatcher.reconnect(sub.session_id, "ws://x/ws")
     with pytest.raises(TwitchProblem, match="unknown subscription type"):
         await dispatcher.trigger("nope", None, None, None, None, 1)
+
+
+async def test_drop_and_silence_reach_the_link() -> None:
+    link = RecordingLink()
+    dispatcher, sub = world(link)
+    assert sub.session_id is not None
+    dispatcher.silence(sub.session_id, True)
+    assert await dispatcher.trigger("stream.online", None, "7", None, None, 1) == []
+    dispatcher.silence(sub.session_id, False)
+    dispatcher.drop(sub.session_id)
+    assert link.closed_with == 1006
+    with pytest.raises(TwitchProblem, match="not connected"):
+        dispatcher.drop(sub.session_id)

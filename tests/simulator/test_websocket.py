@@ -277,3 +277,42 @@ async def test_closing_the_old_socket_before_dialing_gets_4007(sim: Simulator, a
     await wait_for(lambda: sim.state.subscriptions[sub_id].status == "websocket_disconnected")
     late = await websockets.connect(url)
     assert await closed_code(late) == 4007
+
+
+async def test_drop_cuts_the_connection_without_a_close_frame(sim: Simulator, api: Api) -> None:
+    ws, session_id, sub_id = await subscribed_session(api)
+    await api.control("POST", f"/sessions/{session_id}/drop")
+    with pytest.raises(websockets.ConnectionClosedError) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is None  # no close frame: the client sees 1006
+    assert sim.state.subscriptions[sub_id].status == "websocket_network_error"
+
+
+async def test_silence_stops_keepalives_and_notifications(config: SimulatorConfig) -> None:
+    async with Simulator(dataclasses.replace(config, subscribe_window=1000)) as sim:
+        ws, welcome = await connect(sim.ws_url)
+        session_id = welcome["payload"]["session"]["id"]
+        sim.dispatcher.silence(session_id, True)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 30 * UNIT)  # three keepalive windows of nothing
+        sim.dispatcher.silence(session_id, False)
+        assert (await receive(ws))["metadata"]["message_type"] == "session_keepalive"
+        assert ws.state is websockets.State.OPEN
+        await ws.close()
+
+
+async def test_silenced_session_drops_notifications(sim: Simulator, api: Api) -> None:
+    ws, session_id, _ = await subscribed_session(api)
+    await api.control("POST", f"/sessions/{session_id}/silence", {"silent": True})
+    result = await api.control(
+        "POST", "/trigger", {"type": "stream.online", "broadcaster_user_id": "1001"}
+    )
+    assert result["sent"] == 0 and sim.state.stats.notifications_dropped == 1
+    await api.control("POST", f"/sessions/{session_id}/silence", {"silent": False})
+    result = await api.control(
+        "POST", "/trigger", {"type": "stream.online", "broadcaster_user_id": "1001"}
+    )
+    assert result["sent"] == 1
+    await receive_type(ws, "notification")
+    await ws.close()
