@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import requests
+from prometheus_client import CollectorRegistry
+
+from kiss.listener.metrics import serve_metrics
+from kiss.listener.state import SlotSnapshot, Snapshot
+
+
+def snapshot() -> Snapshot:
+    slots = (
+        SlotSnapshot("conduit:C:shard:0", "active", "S1", 90.0, 1.0, 120, 2, 1, 1, 3),
+        SlotSnapshot("conduit:C:shard:1", "lost", None, None, None, 0, 5, 0, 0, 0),
+    )
+    return Snapshot("L1", "conduit", 1.0, slots, pending=4, written=125, duplicates=7)
+
+
+def test_metrics_endpoint_serves_the_listener_figures() -> None:
+    server, port = serve_metrics(snapshot, 0, addr="127.0.0.1", registry=CollectorRegistry())
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+    slot0 = 'listener="L1",slot="conduit:C:shard:0"'
+    slot1 = 'listener="L1",slot="conduit:C:shard:1"'
+    assert f"kiss_listener_events_total{{{slot0}}} 120.0" in text
+    assert f"kiss_listener_reconnects_total{{{slot1}}} 5.0" in text
+    assert f"kiss_listener_session_up{{{slot0}}} 1.0" in text
+    assert f"kiss_listener_session_up{{{slot1}}} 0.0" in text
+    assert 'kiss_listener_entries_written_total{listener="L1"} 125.0' in text
+    assert 'kiss_listener_duplicates_total{listener="L1"} 7.0' in text
+    assert 'kiss_listener_pending_entries{listener="L1"} 4.0' in text
+    assert "kiss_listener_seconds_since_last_message" in text
