@@ -52,9 +52,21 @@ class ControlPlane:
             log.error("could not send %s to the control plane: %s", name, error)
 
 
-def celery_sender(broker_url: str) -> TaskSender:
-    """A Celery app used only to send tasks by name."""
-    from celery import Celery
+class LazyCelerySender:
+    """A Celery app used only to send tasks by name, imported at the first send: a conduit
+    listener may never send one, and Celery costs memory."""
 
-    app: TaskSender = Celery("kiss-listener", broker=broker_url)
-    return app
+    def __init__(self, broker_url: str) -> None:
+        self.broker_url = broker_url
+        self._app: TaskSender | None = None
+
+    def send_task(self, name: str, *, kwargs: dict[str, Any], queue: str) -> Any:
+        if self._app is None:
+            from celery import Celery
+
+            self._app = Celery("kiss-listener", broker=self.broker_url)
+        return self._app.send_task(name, kwargs=kwargs, queue=queue)
+
+
+def celery_sender(broker_url: str) -> TaskSender:
+    return LazyCelerySender(broker_url)

@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 
 class RecentIds:
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 10_000) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity

@@ -188,9 +188,13 @@ class SessionRunner:
         receive = self.machine.receive
         apply = self._apply
         clock = self._clock
+        writer = self.writer
         try:
             async for frame in ws:
                 apply(receive(conn, frame, clock()))
+                if writer.full:
+                    # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
+                    await writer.room()
         except ConnectionClosed:
             pass
         except Exception:  # a bug must not kill the slot silently

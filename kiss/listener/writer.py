@@ -71,6 +71,7 @@ class WriterConfig:
     max_age_seconds: int = 7 * 24 * 3600
     dedup_ttl_seconds: int = 1200  # longer than Twitch's 10-minute replay window
     batch_max: int = 1000
+    high_water: int = 2000  # readers wait above this many buffered entries (bounded memory)
     trim_every_seconds: float = 60.0
     retry_delay_seconds: float = 0.5
 
@@ -108,6 +109,8 @@ class StreamWriter:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._room = asyncio.Event()
+        self._room.set()
         self._script = self.redis.register_script(_SCRIPT)
         self._channels: set[str] = set()
         self._trimmed_at: dict[str, float] = {}
@@ -127,9 +130,19 @@ class StreamWriter:
             self._wakeup.set()
             return False
         self._buffer.append(entry)
+        if len(self._buffer) >= self.config.high_water:
+            self._room.clear()
         self._idle.clear()
         self._wakeup.set()
         return True
+
+    @property
+    def full(self) -> bool:
+        return not self._room.is_set()
+
+    async def room(self) -> None:
+        """Wait until the buffer is below its high-water mark (readers call this when full)."""
+        await self._room.wait()
 
     def mark(self, hash_key: str, last_message_at: float) -> None:
         """Record ``last_message_at`` in ``hash_key`` with the next flush (slot progress)."""
@@ -198,6 +211,8 @@ class StreamWriter:
         del self._members[: len(members)]
         # Only now is the batch safely in Redis: drop it from the buffer.
         del self._buffer[: len(batch)]
+        if len(self._buffer) < self.config.high_water:
+            self._room.set()
         self._local_duplicates -= local_duplicates
         self.stats.flushes += 1
         self.stats.last_flush_at = self._clock()

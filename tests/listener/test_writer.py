@@ -139,3 +139,20 @@ async def test_slot_progress_and_channels_travel_with_the_entries(
     await writer.flush()
     assert redis_client.hget(keys.listener_slot("s"), "last_message_at") == "123.5"
     assert redis_client.smembers(keys.listener_slot_channels("s")) == {"42"}
+
+
+async def test_a_full_buffer_makes_readers_wait_until_a_flush(
+    aredis: aioredis.Redis, keys: Keys
+) -> None:
+    import asyncio
+
+    writer = StreamWriter(aredis, keys, "L1", WriterConfig(high_water=3, batch_max=10))
+    for index in range(3):
+        writer.add(entry_of(keys, f"m{index}"))
+    assert writer.full
+    waiter = asyncio.create_task(writer.room())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    await writer.flush()
+    await asyncio.wait_for(waiter, 5)
+    assert not writer.full
