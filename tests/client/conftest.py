@@ -68,7 +68,10 @@ def add_entries(
 
 
 async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]], within: float = 10.0, what: str = ""
+    condition: Callable[[], bool | Awaitable[bool]],
+    within: float = 10.0,
+    what: str = "",
+    describe: Callable[[], str] | None = None,
 ) -> None:
     """Poll a condition until it holds; fail naming it after ``within`` seconds."""
     deadline = time.monotonic() + within
@@ -79,7 +82,8 @@ async def wait_for(
         if result:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError(f"not within {within}s: {what or condition}")
+    state = f"; {describe()}" if describe else ""
+    raise AssertionError(f"not within {within}s: {what or condition}{state}")
 
 
 @pytest.fixture
