@@ -18,7 +18,7 @@ from celery.signals import worker_process_shutdown, worker_ready
 from kiss.auth.validation import validate_all
 from kiss.errors import TransientHelixError
 from kiss.reconcile.events import record_revocation
-from kiss.reconcile.executor import Report
+from kiss.reconcile.outcomes import Report
 from kiss.reconcile.services import Services
 from kiss.settings import load_settings
 from kiss.store import subscriptions as store

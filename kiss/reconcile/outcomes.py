@@ -1,0 +1,285 @@
+"""Recording what a reconciliation did: desired rows, the active mirror, the audit log,
+the per-channel outcome streams bots await, hub_state and the Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from sqlalchemy.orm import Session
+
+from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, TransientHelixError
+from kiss.eventsub.messages import channel_of
+from kiss.helix import subscriptions as helix_subs
+from kiss.keys import Keys
+from kiss.reconcile import metrics
+from kiss.reconcile.plan import Active, Create, Delete, Unplaced, condition_of
+from kiss.store import state
+from kiss.store import subscriptions as store
+from kiss.store.models import DesiredSubscription
+
+OUTCOMES_MAXLEN = 1000
+RETRY_CAP_SECONDS = 300.0
+
+
+@dataclass
+class Report:
+    outcome: str = "done"  # done | skipped: drain
+    created: int = 0
+    adopted: int = 0
+    deleted: int = 0
+    failed: int = 0
+    retrying: int = 0
+    waiting: int = 0
+    kept: int = 0
+    next_retry_at: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def create_attempted(self) -> bool:
+        """True when this run tried to create something (so another run may place more)."""
+        return bool(self.created or self.adopted or self.retrying)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "created": self.created,
+            "adopted": self.adopted,
+            "deleted": self.deleted,
+            "failed": self.failed,
+            "retrying": self.retrying,
+            "waiting": self.waiting,
+            "kept": self.kept,
+            "next_retry_at": self.next_retry_at,
+        }
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class Recorder:
+    def __init__(
+        self,
+        redis_client: redis.Redis,
+        keys: Keys,
+        *,
+        reconcile_interval: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis_client
+        self._keys = keys
+        self._interval = reconcile_interval
+        self._clock = clock
+
+    def _outcome(self, channel_id: str, fields: dict[str, str]) -> None:
+        if channel_id:
+            self._redis.xadd(
+                self._keys.subscription_outcomes(channel_id),
+                fields,  # type: ignore[arg-type]
+                maxlen=OUTCOMES_MAXLEN,
+                approximate=True,
+            )
+
+    def created(
+        self,
+        session: Session,
+        row: DesiredSubscription | None,
+        create: Create,
+        result: Any,
+        report: Report,
+    ) -> None:
+        want = create.desired
+        base = {"type": want.type, "version": want.version}
+        if isinstance(result, helix_subs.Created):
+            sub = result.subscription
+            store.upsert_active(session, sub, user_id=create.user_id)
+            if row is not None:
+                row.state, row.reason, row.subscription_id = "active", "", sub.id
+                row.attempts, row.next_attempt_at = 0, None
+            action = "adopt" if result.adopted else "create"
+            state.audit(
+                session,
+                action,
+                channel_id=want.channel_id,
+                type=want.type,
+                version=want.version,
+                subscription_id=sub.id,
+                status=202,
+            )
+            session.commit()
+            self._outcome(
+                want.channel_id,
+                {**base, "status": "active", "reason": "", "subscription_id": sub.id},
+            )
+            metrics.CHANGES.labels(action).inc()
+            if result.adopted:
+                report.adopted += 1
+            else:
+                report.created += 1
+            return
+        self._create_failed(session, row, want.channel_id, base, result, report)
+
+    def _create_failed(
+        self,
+        session: Session,
+        row: DesiredSubscription | None,
+        channel_id: str,
+        base: dict[str, str],
+        error: Any,
+        report: Report,
+    ) -> None:
+        now = self._clock()
+        status = error.status if isinstance(error, HelixError) else None
+        message = error.message if isinstance(error, HelixError) else str(error)
+        retry_at: float | None
+        if isinstance(error, TransientHelixError | TokenError) or not isinstance(error, KissError):
+            attempts = (row.attempts if row else 0) + 1
+            delay = min(RETRY_CAP_SECONDS, 2.0**attempts) * random.uniform(0.5, 1.0)
+            if isinstance(error, TokenError):
+                delay = max(delay, self._interval)
+            retry_at, new_state = now + delay, "retrying"
+            report.retrying += 1
+            report.next_retry_at = min(report.next_retry_at or retry_at, retry_at)
+        elif isinstance(error, QuotaExceeded):
+            # A placement failure: checked again after a while, never in a tight loop.
+            attempts, retry_at, new_state = 1, now + 10 * self._interval, "failed"
+            report.failed += 1
+        else:  # 400, 403, 410, malformed answer...: Twitch will say the same again
+            attempts, retry_at, new_state = 1, None, "failed"
+            report.failed += 1
+        if row is not None:
+            row.state, row.reason, row.attempts = new_state, message, attempts
+            row.next_attempt_at = None if retry_at is None else _utc(retry_at)
+        state.audit(
+            session,
+            "failure",
+            channel_id=channel_id,
+            type=base["type"],
+            version=base["version"],
+            status=status,
+            message=message,
+        )
+        session.commit()
+        metrics.CHANGES.labels("failure").inc()
+        report.errors.append(message)
+        if new_state == "failed":
+            self._outcome(
+                channel_id, {**base, "status": "failed", "reason": message, "subscription_id": ""}
+            )
+
+    def deleted(self, session: Session, delete: Delete, result: Any, report: Report) -> None:
+        active = delete.active
+        channel_id = _channel_of(active)
+        if isinstance(result, bool):
+            store.delete_active(session, active.id)
+            state.audit(
+                session,
+                "delete",
+                channel_id=channel_id,
+                type=active.type,
+                version=active.version,
+                subscription_id=active.id,
+                status=204 if result else 404,
+                message=delete.reason,
+            )
+            session.commit()
+            report.deleted += 1
+            metrics.CHANGES.labels("delete").inc()
+            if not delete.stale:
+                self._outcome(
+                    channel_id,
+                    {
+                        "type": active.type,
+                        "version": active.version,
+                        "status": "removed",
+                        "reason": delete.reason,
+                        "subscription_id": active.id,
+                    },
+                )
+            return
+        message = result.message if isinstance(result, HelixError) else str(result)
+        state.audit(
+            session,
+            "failure",
+            channel_id=channel_id,
+            type=active.type,
+            version=active.version,
+            subscription_id=active.id,
+            status=getattr(result, "status", None),
+            message=f"delete: {message}",
+        )
+        session.commit()
+        report.errors.append(message)
+        if isinstance(result, TransientHelixError | TokenError):
+            retry_at = self._clock() + self._interval
+            report.next_retry_at = min(report.next_retry_at or retry_at, retry_at)
+
+    def unplaced(
+        self,
+        session: Session,
+        row: DesiredSubscription | None,
+        unplaced: Unplaced,
+        report: Report,
+    ) -> None:
+        if unplaced.waiting:
+            report.waiting += 1
+            if (
+                row is not None
+                and row.state in ("pending", "active")
+                and row.reason != unplaced.reason
+            ):
+                row.state, row.reason = "pending", unplaced.reason
+            return
+        report.failed += 1
+        if row is None or (row.state in ("failed", "revoked") and row.reason):
+            return  # already recorded; do not repeat the audit every beat
+        want = unplaced.desired
+        row.state, row.reason, row.next_attempt_at = "failed", unplaced.reason, None
+        state.audit(
+            session,
+            "failure",
+            channel_id=want.channel_id,
+            type=want.type,
+            version=want.version,
+            message=f"cannot place: {unplaced.reason}",
+        )
+        self._outcome(
+            want.channel_id,
+            {
+                "type": want.type,
+                "version": want.version,
+                "status": "failed",
+                "reason": unplaced.reason,
+                "subscription_id": "",
+            },
+        )
+
+    def finish(self, session: Session, report: Report, started: float) -> None:
+        finished = self._clock()
+        summary = {**report.as_dict(), "at": finished, "seconds": round(finished - started, 3)}
+        state.set_state(session, state.LAST_RECONCILE, summary)
+        if report.outcome == "done":
+            state.bump_counters(
+                session,
+                reconciliations=1,
+                created=report.created,
+                deleted=report.deleted,
+                failures=len(report.errors),
+            )
+        else:
+            state.bump_counters(session, reconciliations_skipped=1)
+        metrics.RECONCILES.labels(report.outcome).inc()
+        metrics.RECONCILE_SECONDS.observe(finished - started)
+        metrics.SUBSCRIPTIONS.labels("active").set(report.kept + report.created + report.adopted)
+        metrics.SUBSCRIPTIONS.labels("failed").set(report.failed)
+        metrics.SUBSCRIPTIONS.labels("waiting").set(report.waiting)
+
+
+def _channel_of(active: Active) -> str:
+    return channel_of(condition_of(active)) or ""
