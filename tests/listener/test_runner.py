@@ -1,0 +1,158 @@
+"""The session runner over real sockets, against a small scripted EventSub server: silence,
+malformed frames, and a clean stop (the simulator covers handovers and close codes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+import pytest
+import redis
+import redis.asyncio as aioredis
+from websockets.asyncio.server import ServerConnection, serve
+
+from kiss.eventsub.session import SessionConfig, SessionMachine, Welcomed
+from kiss.eventsub.timestamps import format_timestamp
+from kiss.keys import Keys
+from kiss.listener.backoff import Backoff
+from kiss.listener.runner import SessionRunner
+from kiss.listener.writer import StreamWriter
+from tests.listener.simulated import eventually
+
+UNIT = 0.01
+Script = Callable[[ServerConnection, int], Awaitable[None]]
+
+
+def welcome(session_id: str) -> bytes:
+    session = {"id": session_id, "status": "connected", "connected_at": format_timestamp(),
+               "keepalive_timeout_seconds": 10, "reconnect_url": None}  # fmt: skip
+    return orjson.dumps(
+        {"metadata": {"message_id": f"w-{session_id}", "message_type": "session_welcome",
+                      "message_timestamp": format_timestamp()},
+         "payload": {"session": session}}
+    )  # fmt: skip
+
+
+def notification(message_id: str, channel: str) -> bytes:
+    sub = {"id": "sub", "status": "enabled", "type": "channel.update", "version": "2", "cost": 0,
+           "condition": {"broadcaster_user_id": channel}, "created_at": format_timestamp(),
+           "transport": {"method": "conduit", "conduit_id": "C"}}  # fmt: skip
+    return orjson.dumps(
+        {"metadata": {"message_id": message_id, "message_type": "notification",
+                      "message_timestamp": format_timestamp(),
+                      "subscription_type": "channel.update", "subscription_version": "2"},
+         "payload": {"subscription": sub, "event": {"broadcaster_user_id": channel}}}
+    )  # fmt: skip
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.welcomed: list[Welcomed] = []
+        self.lost: list[str] = []
+
+    async def welcomed_hook(self, runner: SessionRunner, welcomed: Welcomed, prev: Any) -> None:
+        self.welcomed.append(welcomed)
+
+    async def lost_hook(self, runner: SessionRunner, session_id: str | None, reason: str) -> None:
+        self.lost.append(reason)
+
+
+class Hooks:
+    def __init__(self, recorder: Recorder) -> None:
+        self.welcomed = recorder.welcomed_hook
+        self.lost = recorder.lost_hook
+
+
+@pytest.fixture
+async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def run_against(
+    script: Script, aredis: aioredis.Redis, keys: Keys
+) -> AsyncIterator[tuple[SessionRunner, Recorder, StreamWriter]]:
+    connections = 0
+
+    async def handler(ws: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        await script(ws, connections)
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        writer = StreamWriter(aredis, keys, "L1")
+        recorder = Recorder()
+        machine = SessionMachine(SessionConfig(time_unit=UNIT, slack_seconds=0.1))
+        runner = SessionRunner(
+            "slot-1", f"ws://127.0.0.1:{port}/ws", machine, writer, keys, Hooks(recorder),
+            Backoff(0.01, 0.05),
+        )  # fmt: skip
+        flusher = asyncio.create_task(writer.run())
+        task = asyncio.create_task(runner.run())
+        try:
+            yield runner, recorder, writer
+        finally:
+            await runner.stop()
+            await asyncio.wait_for(task, 10)
+            await writer.close()
+            flusher.cancel()
+
+
+async def test_silence_past_the_keepalive_reconnects_and_marks_a_gap(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    async def script(ws: ServerConnection, number: int) -> None:
+        await ws.send(welcome(f"S{number}").decode())
+        if number == 1:
+            await ws.send(notification("n1", "42").decode())
+        await ws.wait_closed()  # silence: no keepalive until the client gives up
+
+    async with run_against(script, aredis, keys) as (runner, recorder, writer):
+        await eventually(lambda: len(recorder.welcomed) >= 2, what="a second session")
+        assert [w.fresh for w in recorder.welcomed[:2]] == [True, True]
+        assert recorder.lost[0] == "keepalive timeout (silence)"
+        await writer.drained()
+        await eventually(lambda: redis_client.xlen(keys.channel_stream("42")) == 2, what="gap")
+        entries = redis_client.xrange(keys.channel_stream("42")) or []
+        kinds = [(fields or {})["kind"] for _, fields in entries]
+        assert kinds == ["notification", "gap"]
+        assert runner.stats.reconnects >= 1
+
+
+async def test_malformed_frames_are_counted_and_the_session_goes_on(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    async def script(ws: ServerConnection, number: int) -> None:
+        await ws.send(welcome("S1").decode())
+        await ws.send("{not json")
+        await ws.send(notification("n1", "7").decode())
+        await ws.wait_closed()
+
+    async with run_against(script, aredis, keys) as (runner, recorder, _writer):
+        await eventually(lambda: redis_client.xlen(keys.channel_stream("7")) == 1, what="event")
+        assert runner.stats.malformed == 1
+        assert runner.phase == "active" and len(recorder.welcomed) == 1
+
+
+async def test_stop_closes_the_socket_cleanly(aredis: aioredis.Redis, keys: Keys) -> None:
+    closed: list[int | None] = []
+
+    async def script(ws: ServerConnection, number: int) -> None:
+        await ws.send(welcome("S1").decode())
+        await ws.wait_closed()
+        closed.append(ws.close_code)
+
+    async with run_against(script, aredis, keys) as (runner, recorder, _writer):
+        await eventually(lambda: recorder.welcomed, what="welcome")
+        started = time.monotonic()
+        await runner.stop()
+        await eventually(lambda: closed, what="server saw the close")
+        assert closed == [1000]
+        assert time.monotonic() - started < 5
