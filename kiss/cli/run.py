@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,12 +20,14 @@ import click
 import redis
 
 from kiss.cli.status import settings_or_exit
+from kiss.keys import Keys
 from kiss.logs import redact
 from kiss.settings import Settings
 from kiss.simulator.testing import SimulatorControl
+from kiss.status.heartbeat import is_alive, worker_heartbeat_name
 from kiss.supervisor import demo, plan
 from kiss.supervisor.runner import StartupAborted, Supervisor
-from kiss.supervisor.spec import tcp_listening
+from kiss.supervisor.spec import ReadyCheck, tcp_listening
 
 FLOWER_USER = "kiss"
 
@@ -165,7 +168,14 @@ def run(
         flower_port=flower_port,
         flower_auth=auth,
         env=demo.simulator_env(base_url) if demo_mode else {},
+        listener_id=f"{socket.gethostname()}-run",
+        worker_heartbeat=worker_heartbeat_name(),
     )
+    heartbeats = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+    keys = Keys(settings.key_prefix)
+
+    def alive(name: str) -> ReadyCheck:
+        return lambda: is_alive(heartbeats, keys, name)
 
     async def body(supervisor: Supervisor) -> None:
         if demo_mode:
@@ -175,7 +185,7 @@ def run(
         channels: list[demo.DemoChannel] = []
         if demo_mode:
             channels = await asyncio.to_thread(_demo_channels, settings, base_url, bot_count)
-        for spec in plan.hub(local):
+        for spec in plan.hub(local, alive):
             await supervisor.start(spec)
         if demo_mode:
             await _start_demo(supervisor, local, channels, base_url, rate)
@@ -186,7 +196,11 @@ def run(
         )
         supervisor.say("hub is up: `kiss status` in another terminal; Ctrl-C stops everything")
 
-    sys.exit(asyncio.run(_supervise(body)))
+    try:
+        code = asyncio.run(_supervise(body))
+    finally:
+        heartbeats.close()
+    sys.exit(code)
 
 
 @click.command("demo")

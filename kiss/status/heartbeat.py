@@ -29,6 +29,11 @@ def beat(client: redis.Redis, keys: Keys, name: str, now: float) -> None:
     client.set(keys.heartbeat(name), f"{now:.3f}", ex=TTL_SECONDS)
 
 
+def is_alive(client: redis.Redis, keys: Keys, name: str) -> bool:
+    """The heartbeat ``name`` has not expired (raises RedisError when Redis cannot tell)."""
+    return bool(client.exists(keys.heartbeat(name)))
+
+
 def install_worker_heartbeat(settings: Settings) -> None:
     """Connect ``heartbeat_sent``: each Celery heartbeat refreshes the worker's key."""
     from celery import signals

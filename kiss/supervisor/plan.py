@@ -6,13 +6,13 @@ the local run works from a fresh checkout as well as from an installed package.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiss.status.exporter import WORKER_METRICS_OFFSET
 from kiss.supervisor.demo import DemoChannel
-from kiss.supervisor.spec import ProcessSpec, http_answers, tcp_listening
+from kiss.supervisor.spec import ProcessSpec, ReadyCheck, http_answers, tcp_listening
 
 __all__ = ["WORKER_METRICS_OFFSET", "LocalRun", "bots", "hub", "migrate", "simulator"]
 
@@ -27,6 +27,13 @@ class LocalRun:
     flower_port: int
     flower_auth: str = field(repr=False)
     env: Mapping[str, str] = field(default_factory=dict)  # for every child
+    # Heartbeat names (kiss/keys.py) of the listener and the worker this run starts.
+    listener_id: str = "local"
+    worker_heartbeat: str = "worker:local"
+
+
+# A heartbeat name -> a liveness check of it (in Redis, in the local run).
+Alive = Callable[[str], ReadyCheck]
 
 
 def kiss_argv(run: LocalRun, *args: str) -> tuple[str, ...]:
@@ -46,8 +53,11 @@ def simulator(run: LocalRun, port: int) -> ProcessSpec:
     return ProcessSpec("simulator", argv, env=run.env, ready=tcp_listening("127.0.0.1", port))
 
 
-def hub(run: LocalRun) -> list[ProcessSpec]:
-    """Worker first (it answers the listener's welcome), then control, listener, beat, Flower."""
+def hub(run: LocalRun, alive: Alive | None = None) -> list[ProcessSpec]:
+    """Worker first (it answers the listener's welcome), then control, listener, beat, Flower.
+
+    With ``alive``, a worker or listener whose heartbeat stops is restarted.
+    """
     worker_env = {
         **run.env,
         # prometheus_client's multiprocess mode: the prefork children share one /metrics.
@@ -71,10 +81,21 @@ def hub(run: LocalRun) -> list[ProcessSpec]:
     )
     flower = celery_argv(run, "flower", "--address=127.0.0.1", f"--port={run.flower_port}")
     flower_url = f"http://127.0.0.1:{run.flower_port}/"
+    listener = kiss_argv(run, "listener", "--listener-id", run.listener_id)
     return [
-        ProcessSpec("worker", worker, env=worker_env),
+        ProcessSpec(
+            "worker",
+            worker,
+            env=worker_env,
+            healthy=alive(run.worker_heartbeat) if alive else None,
+        ),
         ProcessSpec("control", kiss_argv(run, "control"), env=run.env),
-        ProcessSpec("listener", kiss_argv(run, "listener"), env=run.env),
+        ProcessSpec(
+            "listener",
+            listener,
+            env=run.env,
+            healthy=alive(f"listener:{run.listener_id}") if alive else None,
+        ),
         ProcessSpec("beat", beat, env=run.env),
         ProcessSpec(
             "flower",

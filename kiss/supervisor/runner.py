@@ -71,6 +71,7 @@ class Supervisor:
         stop_requested: asyncio.Event,
         policy: RestartPolicy | None = None,
         stop_grace: float = 10.0,
+        health_interval: float = 5.0,
         colour: bool = False,
         name_width: int = 10,
         clock: Callable[[], float] = time.monotonic,
@@ -79,6 +80,7 @@ class Supervisor:
         self._stop_requested = stop_requested
         self._policy = policy or RestartPolicy()
         self._stop_grace = stop_grace
+        self._health_interval = health_interval
         self._colour = colour
         self._width = name_width
         self._clock = clock
@@ -136,11 +138,59 @@ class Supervisor:
             await asyncio.wait(set(child.pumps), timeout=5.0)
         return code
 
+    async def _terminate(self, process: asyncio.subprocess.Process) -> bool:
+        """SIGTERM the process group, SIGKILL after the grace period; False if it took a kill."""
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=self._stop_grace)
+        except TimeoutError:
+            _signal_group(process.pid, signal.SIGKILL)
+            return False
+        return True
+
+    async def _healthy(self, spec: ProcessSpec) -> bool | None:
+        """The liveness verdict, or None when it cannot be told (Redis down, say)."""
+        assert spec.healthy is not None
+        try:
+            return await asyncio.to_thread(spec.healthy)
+        except Exception as error:  # an unknown verdict restarts nothing
+            self.say(f"cannot check {spec.name}'s health: {error}")
+            return None
+
+    async def _watch(self, spec: ProcessSpec, process: asyncio.subprocess.Process) -> None:
+        """Restart a process whose liveness check keeps failing (it hangs, or lost Redis)."""
+        failing_since: float | None = None
+        while process.returncode is None and not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), self._health_interval)
+            if process.returncode is not None or self._stopping.is_set():
+                return
+            verdict = await self._healthy(spec)
+            if verdict is None:
+                continue
+            if verdict:
+                failing_since = None
+                continue
+            now = self._clock()
+            failing_since = now if failing_since is None else failing_since
+            if now - failing_since >= spec.unhealthy_after:
+                self.say(
+                    f"{spec.name} has been unhealthy for {spec.unhealthy_after:.0f}s "
+                    "(no heartbeat); restarting it"
+                )
+                await self._terminate(process)
+                return
+
     async def _keep_running(self, child: _Child, first: asyncio.subprocess.Process) -> None:
         process = first
         while True:
             started = self._clock()
+            watch = None
+            if child.spec.healthy is not None:
+                watch = asyncio.create_task(self._watch(child.spec, process))
             code = await self._reap(child, process)
+            if watch is not None:
+                await watch
             if self._stopping.is_set():
                 return
             delay = child.history.record_exit(started, self._clock())
@@ -204,12 +254,8 @@ class Supervisor:
             process = child.process
             if process is not None and process.returncode is None:
                 self.say(f"stopping {child.spec.name}")
-                _signal_group(process.pid, signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(process.wait(), timeout=self._stop_grace)
-                except TimeoutError:
-                    self.say(f"{child.spec.name} ignored SIGTERM; killing it")
-                    _signal_group(process.pid, signal.SIGKILL)
+                if not await self._terminate(process):
+                    self.say(f"{child.spec.name} ignored SIGTERM; killed it")
             if child.task is not None:
                 await child.task
             elif process is not None:

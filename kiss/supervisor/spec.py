@@ -21,6 +21,10 @@ class ProcessSpec:
     ready_timeout: float = 60.0
     # A one-shot step (a migration, say) must exit 0 before the next process starts.
     oneshot: bool = False
+    # Liveness while it runs (its heartbeat, say): failing for ``unhealthy_after`` seconds in a
+    # row gets a hung process restarted, as the seed's supervisor's health check did.
+    healthy: ReadyCheck | None = None
+    unhealthy_after: float = 30.0
 
 
 def tcp_listening(host: str, port: int) -> ReadyCheck:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from kiss.supervisor.demo import DemoChannel
 from kiss.supervisor.plan import LocalRun, bots, hub, migrate, simulator
+from kiss.supervisor.spec import ReadyCheck
 
 RUN = LocalRun(
     python="/venv/bin/python",
@@ -12,6 +13,8 @@ RUN = LocalRun(
     flower_port=5599,
     flower_auth="kiss:s3cret-pass",
     env={"KISSBOT_TWITCH__HELIX_URL": "http://127.0.0.1:1/helix"},
+    listener_id="host-run",
+    worker_heartbeat="worker:host",
 )
 
 
@@ -64,3 +67,19 @@ def test_one_bot_per_demo_channel() -> None:
     )
     assert [spec.name for spec in specs] == ["bot-streamer_1", "bot-streamer_2"]
     assert "101" in specs[0].argv
+
+
+def test_with_heartbeats_a_hung_worker_or_listener_gets_restarted() -> None:
+    asked: list[str] = []
+
+    def alive(name: str) -> ReadyCheck:
+        asked.append(name)
+        return lambda: True
+
+    specs = {spec.name: spec for spec in hub(RUN, alive)}
+    assert asked == ["worker:host", "listener:host-run"]
+    assert specs["worker"].healthy is not None and specs["listener"].healthy is not None
+    assert specs["beat"].healthy is None
+    listener = specs["listener"].argv
+    assert listener[listener.index("--listener-id") + 1] == "host-run"
+    assert all(spec.healthy is None for spec in hub(RUN))

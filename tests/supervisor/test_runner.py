@@ -124,7 +124,7 @@ async def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period(
     pid = sup.pids["stubborn"]
     await sup.stop()
     assert gone(pid)
-    assert "stubborn ignored SIGTERM; killing it" in out.getvalue()
+    assert "stubborn ignored SIGTERM; killed it" in out.getvalue()
 
 
 async def test_processes_stop_in_reverse_start_order() -> None:
@@ -224,3 +224,38 @@ async def test_a_token_printed_by_a_child_is_masked() -> None:
     await until(lambda: "leaky      | Authorization" in out.getvalue())
     await sup.stop()
     assert "abcdef123456" not in out.getvalue()
+
+
+async def test_a_process_that_stays_unhealthy_is_restarted(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    out = io.StringIO()
+    sup = supervisor(out, health_interval=0.05)
+    hung = py(f"import time; open({str(runs)!r}, 'a').write('x'); time.sleep(60)")
+    spec = ProcessSpec("hung", hung, healthy=lambda: False, unhealthy_after=0.2)
+    await sup.start(spec)
+    await until(lambda: runs.exists() and len(runs.read_text()) >= 2)
+    await sup.stop()
+    assert "hung has been unhealthy for 0s (no heartbeat); restarting it" in out.getvalue()
+    assert "hung exited with code -15; restarting in 0.1s" in out.getvalue()
+
+
+async def test_a_healthy_or_unknown_verdict_restarts_nothing(tmp_path: Path) -> None:
+    checks: list[int] = []
+
+    def flaky() -> bool:
+        checks.append(1)
+        if len(checks) % 2:
+            raise ConnectionError("redis is restarting")
+        return True
+
+    out = io.StringIO()
+    sup = supervisor(out, health_interval=0.02)
+    await sup.start(
+        ProcessSpec("fine", py("import time; time.sleep(60)"), healthy=flaky, unhealthy_after=0.05)
+    )
+    pid = sup.pids["fine"]
+    await until(lambda: len(checks) >= 10)
+    assert sup.pids["fine"] == pid
+    await sup.stop()
+    assert "cannot check fine's health: redis is restarting" in out.getvalue()
+    assert "restarting" not in out.getvalue().replace("redis is restarting", "")
