@@ -83,8 +83,7 @@ def remove(state: SimulatorState, conduit_id: str, now: float) -> list[Subscript
     disabled = []
     for sub in state.conduit_subscriptions(conduit_id):
         if sub.enabled:
-            sub.status = "conduit_deleted"
-            sub.disabled_at = now
+            state.disable(sub, "conduit_deleted", now)
             disabled.append(sub)
     return disabled
 

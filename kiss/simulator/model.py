@@ -8,6 +8,8 @@ from typing import Any
 from kiss.eventsub.messages import channel_of
 
 JSON = dict[str, Any]
+Owner = tuple[str, str | None]  # (client_id, user_id); user_id None for app-token subscriptions
+AlikeKey = tuple[Owner, str, str, frozenset[tuple[str, str]]]
 
 # Close code -> the status its subscriptions (or its conduit shard) get (twitch-eventsub.md §1.5).
 CLOSE_STATUS: dict[int, str] = {
@@ -91,6 +93,15 @@ class Subscription:
     @property
     def channel(self) -> str | None:
         return channel_of(self.condition)
+
+    @property
+    def owner(self) -> Owner:
+        """Whose budget it counts against: client + user (websocket) or the client (app)."""
+        return (self.client_id, self.user_id if self.method == "websocket" else None)
+
+    @property
+    def alike_key(self) -> AlikeKey:
+        return (self.owner, self.type, self.version, frozenset(self.condition.items()))
 
     def transport(self) -> JSON:
         if self.method == "websocket":

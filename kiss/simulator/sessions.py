@@ -88,9 +88,8 @@ def end_session(state: SimulatorState, session_id: str, code: int | None, now: f
     session.reconnect_id = None
     for sub in state.session_subscriptions(session_id):
         if sub.enabled:
-            sub.status = status
+            state.disable(sub, status, now)
             sub.disconnected_at = when
-            sub.disabled_at = now
             ended.subscriptions.append(sub)
     if session.shard is not None:
         conduit = state.conduits.get(session.shard[0])

@@ -7,12 +7,15 @@ Plain data with small queries; the rules that change it live in ``sessions``,
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from kiss.simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig
 from kiss.simulator.identity import Identity
-from kiss.simulator.model import Conduit, Session, Subscription
+from kiss.simulator.model import AlikeKey, Conduit, Owner, Session, Subscription
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
@@ -47,6 +50,11 @@ class SimulatorState:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # in creation order
     conduits: dict[str, Conduit] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
+    # Indexes kept by add/remove/disable, so a create stays O(1) with 10,000s of subscriptions.
+    _owned: dict[Owner, dict[str, Subscription]] = field(default_factory=dict, repr=False)
+    _enabled_cost: Counter[Owner] = field(default_factory=Counter, repr=False)
+    _alike: dict[AlikeKey, dict[str, Subscription]] = field(default_factory=dict, repr=False)
+    _on_session: dict[str, dict[str, Subscription]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.config.demo_client:
@@ -55,12 +63,49 @@ class SimulatorState:
     def seconds(self, twitch_seconds: float) -> float:
         return self.config.seconds(twitch_seconds)
 
-    def session_subscriptions(self, session_id: str) -> Iterator[Subscription]:
-        return (
-            sub
-            for sub in self.subscriptions.values()
-            if sub.method == "websocket" and sub.session_id == session_id
-        )
+    # -- subscriptions and their indexes ------------------------------------------
+    def add_subscription(self, sub: Subscription) -> None:
+        self.subscriptions[sub.id] = sub
+        self._owned.setdefault(sub.owner, {})[sub.id] = sub
+        self._alike.setdefault(sub.alike_key, {})[sub.id] = sub
+        if sub.method == "websocket" and sub.session_id is not None:
+            self._on_session.setdefault(sub.session_id, {})[sub.id] = sub
+        if sub.enabled:
+            self._enabled_cost[sub.owner] += sub.cost
+
+    def remove_subscription(self, sub_id: str) -> Subscription | None:
+        sub = self.subscriptions.pop(sub_id, None)
+        if sub is None:
+            return None
+        if sub.enabled:
+            self._enabled_cost[sub.owner] -= sub.cost
+        _unindex(self._owned, sub.owner, sub.id)
+        _unindex(self._alike, sub.alike_key, sub.id)
+        if sub.session_id is not None:
+            _unindex(self._on_session, sub.session_id, sub.id)
+        return sub
+
+    def disable(self, sub: Subscription, status: str, now: float) -> None:
+        """An enabled subscription stops: it stays listed until the retention passes."""
+        if sub.enabled and sub.id in self.subscriptions:
+            self._enabled_cost[sub.owner] -= sub.cost
+        sub.status = status
+        sub.disabled_at = now
+
+    def owned(self, owner: Owner) -> list[Subscription]:
+        return list(self._owned.get(owner, {}).values())
+
+    def owned_count(self, owner: Owner) -> int:
+        return len(self._owned.get(owner, ()))
+
+    def enabled_cost(self, owner: Owner) -> int:
+        return self._enabled_cost[owner]
+
+    def alike(self, key: AlikeKey) -> list[Subscription]:
+        return list(self._alike.get(key, {}).values())
+
+    def session_subscriptions(self, session_id: str) -> list[Subscription]:
+        return list(self._on_session.get(session_id, {}).values())
 
     def conduit_subscriptions(self, conduit_id: str) -> Iterator[Subscription]:
         return (
@@ -78,12 +123,20 @@ class SimulatorState:
             if sub.disabled_at is not None and sub.disabled_at <= horizon
         ]
         for sub_id in doomed:
-            del self.subscriptions[sub_id]
+            self.remove_subscription(sub_id)
         closed = [
             s.id
             for s in self.sessions.values()
-            if s.status == "closed" and not any(True for _ in self.session_subscriptions(s.id))
+            if s.status == "closed" and s.id not in self._on_session
         ]
         for session_id in closed:
             del self.sessions[session_id]
         return doomed
+
+
+def _unindex(index: dict[K, dict[str, Subscription]], key: K, sub_id: str) -> None:
+    bucket = index.get(key)
+    if bucket is not None:
+        bucket.pop(sub_id, None)
+        if not bucket:
+            del index[key]

@@ -12,7 +12,7 @@ from kiss.errors import InvalidCondition, UnknownTopic
 from kiss.eventsub import catalog
 from kiss.simulator.clock import timestamp
 from kiss.simulator.identity import Token
-from kiss.simulator.model import JSON, Subscription
+from kiss.simulator.model import JSON, Owner, Subscription
 from kiss.simulator.problems import (
     TwitchProblem,
     bad_request,
@@ -40,8 +40,13 @@ def owned_by(token: Token, sub: Subscription) -> bool:
     return sub.method == "websocket" and sub.user_id == token.user_id
 
 
+def owner_of(token: Token) -> Owner:
+    return (token.client_id, token.user_id)
+
+
 def owner_subscriptions(state: SimulatorState, token: Token) -> list[Subscription]:
-    return [sub for sub in state.subscriptions.values() if owned_by(token, sub)]
+    """User tokens see their websocket subscriptions; app tokens their conduit/webhook ones."""
+    return state.owned(owner_of(token))
 
 
 def max_total_cost(state: SimulatorState, token: Token) -> int:
@@ -50,10 +55,10 @@ def max_total_cost(state: SimulatorState, token: Token) -> int:
 
 
 def totals(state: SimulatorState, token: Token) -> JSON:
-    subs = owner_subscriptions(state, token)
+    owner = owner_of(token)
     return {
-        "total": len(subs),
-        "total_cost": sum(sub.cost for sub in subs if sub.enabled),
+        "total": state.owned_count(owner),
+        "total_cost": state.enabled_cost(owner),
         "max_total_cost": max_total_cost(state, token),
     }
 
@@ -139,10 +144,6 @@ def _check_authorization(
         raise missing
 
 
-def _same(sub: Subscription, type_: str, version: str, condition: Mapping[str, str]) -> bool:
-    return sub.type == type_ and sub.version == version and sub.condition == condition
-
-
 def _check_limits(
     state: SimulatorState,
     token: Token,
@@ -153,27 +154,25 @@ def _check_limits(
     cost: int,
 ) -> None:
     config = state.config
-    mine = owner_subscriptions(state, token)
-    for sub in mine:
-        if sub.enabled and _same(sub, topic.type, topic.version, condition):
-            same_place = (
-                method != "websocket" or sub.session_id == transport.get("session_id")
-            ) and (method != "conduit" or sub.conduit_id == transport.get("conduit_id"))
-            if same_place:
-                raise conflict("subscription already exists")
-    alike = sum(1 for sub in mine if _same(sub, topic.type, topic.version, condition))
-    if alike >= config.max_same_type_condition:
+    owner = owner_of(token)
+    alike = state.alike((owner, topic.type, topic.version, frozenset(condition.items())))
+    for sub in alike:
+        same_place = (method != "websocket" or sub.session_id == transport.get("session_id")) and (
+            method != "conduit" or sub.conduit_id == transport.get("conduit_id")
+        )
+        if sub.enabled and same_place:
+            raise conflict("subscription already exists")
+    if len(alike) >= config.max_same_type_condition:
         raise too_many("maximum subscriptions with type and condition exceeded")
     if method == "websocket":
         session_id = transport["session_id"]
         on_session = sum(1 for sub in state.session_subscriptions(session_id) if sub.enabled)
         if on_session >= config.ws_max_subscriptions:
             raise too_many("maximum subscriptions per websocket transport exceeded")
-        busy = {sub.session_id for sub in mine if sub.enabled and sub.method == "websocket"}
+        busy = {sub.session_id for sub in state.owned(owner) if sub.enabled}
         if session_id not in busy and len(busy) >= config.ws_max_connections:
             raise too_many("number of websocket transports limit exceeded")
-    spent = sum(sub.cost for sub in mine if sub.enabled)
-    if spent + cost > max_total_cost(state, token):
+    if cost and state.enabled_cost(owner) + cost > max_total_cost(state, token):
         raise too_many("total cost exceeded")
 
 
@@ -224,7 +223,7 @@ def create(state: SimulatorState, token: Token, body: Any, now: float) -> JSON:
         session.owner = (token.client_id, token.user_id or "")
         session.used = True
         sub.connected_at = session.connected_at
-    state.subscriptions[sub.id] = sub
+    state.add_subscription(sub)
     return {"data": [sub.to_json()], **totals(state, token)}
 
 
@@ -283,7 +282,7 @@ def delete(state: SimulatorState, token: Token, subscription_id: str | None) -> 
     sub = state.subscriptions.get(subscription_id)
     if sub is None or not owned_by(token, sub):
         raise not_found("subscription not found")
-    del state.subscriptions[subscription_id]
+    state.remove_subscription(subscription_id)
     return sub
 
 
@@ -294,8 +293,7 @@ def revoke(state: SimulatorState, subscription_id: str, reason: str, now: float)
         raise not_found(f"subscription {subscription_id} not found")
     if not reason:
         raise bad_request("reason is required, e.g. authorization_revoked")
-    sub.status = reason
-    sub.disabled_at = now
+    state.disable(sub, reason, now)
     return sub
 
 

@@ -58,7 +58,7 @@ def world(link: RecordingLink) -> tuple[Dispatcher, Subscription]:
         1,
         session_id=session.id,
     )
-    state.subscriptions[sub.id] = sub
+    state.add_subscription(sub)
     dispatcher.links[session.id] = link
     return dispatcher, sub
 

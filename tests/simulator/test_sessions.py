@@ -50,7 +50,7 @@ def test_end_disables_subscriptions_and_shard(state: SimulatorState) -> None:
         1,
         session_id=session.id,
     )
-    state.subscriptions[sub.id] = sub
+    state.add_subscription(sub)
     conduit = Conduit("k", "c")
     conduit.resize(1)
     conduit.shards[0].status, conduit.shards[0].session_id = "enabled", session.id
@@ -73,7 +73,7 @@ def test_client_close_is_websocket_disconnected(state: SimulatorState) -> None:
     sub = Subscription(
         "s1", "stream.online", "1", {}, "websocket", "c", "t", 1, session_id=session.id
     )
-    state.subscriptions[sub.id] = sub
+    state.add_subscription(sub)
     sessions.end_session(state, session.id, None, now=1.0)
     assert sub.status == "websocket_disconnected"
 
