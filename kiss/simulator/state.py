@@ -90,7 +90,8 @@ class SimulatorState:
         if sub.enabled and sub.id in self.subscriptions:
             self._enabled_cost[sub.owner] -= sub.cost
         sub.status = status
-        sub.disabled_at = now
+        if sub.disabled_at is None:  # listed for the retention from when it first stopped
+            sub.disabled_at = now
 
     def owned(self, owner: Owner) -> list[Subscription]:
         return list(self._owned.get(owner, {}).values())
