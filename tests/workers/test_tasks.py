@@ -333,6 +333,11 @@ def test_revoked_unsubscribe_validate_and_trim_tasks(
         "authorization_revoked",
     )
     assert sender.send_task("kiss.validate_tokens").get(timeout=30)["valid"] == ["app"]
+    welcomed = sender.send_task(
+        "kiss.session_welcomed", kwargs={"session_id": "s-1", "user_id": "401"}
+    ).get(timeout=60)
+    assert welcomed["outcome"] in ("done", "queued: another reconciliation holds the lock")
+    assert welcomed.get("created", 0) == 0  # nothing of user 401 is missing
     stream = hub.keys.channel_stream("401")
     hub.redis.sadd(hub.keys.channels(), "401")
     for number in range(3):
