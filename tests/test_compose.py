@@ -67,10 +67,17 @@ def resolve_kiss(argv: list[str]) -> click.Command:
 
 
 def check_project_command(argv: list[str]) -> None:
+    if argv[:2] == ["sh", "-c"]:  # a shell only to expand $HOSTNAME: check what it execs
+        argv = shlex.split(argv[2])
+        argv = argv[1:] if argv[0] == "exec" else argv
     program = argv[0]
     if program == "kiss":
         assert argv[1] in SUBCOMMANDS, f"{argv}: 'kiss {argv[1]}' is not in kiss/cli SUBCOMMANDS"
-        resolve_kiss(argv[1:])
+        command = resolve_kiss(argv[1:])
+        known = {opt for param in command.params for opt in param.opts}
+        for word in argv[1:]:
+            if word.startswith("--"):
+                assert word.split("=")[0] in known, f"{argv}: {command.name} has no {word}"
     elif program == "celery":
         module = argv[argv.index("-A") + 1]
         app = importlib.import_module(module).app
