@@ -14,10 +14,11 @@ def default_consumer_name() -> str:
 
 @dataclass(frozen=True)
 class ClientOptions:
-    # Reading: one XREADGROUP serves up to streams_per_reader channels of one bot name.
+    # Reading: one XREADGROUP serves up to streams_per_reader channels of one bot name
+    # (fewer keys per call is faster per call: 100 measured better than 500 in bench/fanout).
     block_ms: int = 1000
     count: int = 64
-    streams_per_reader: int = 500
+    streams_per_reader: int = 100
     # A bot's local queue: past this many undelivered entries its stream is not read.
     queue_size: int = 256
     # Reclaim: entries pending longer than min_idle_ms (a crashed consumer's, or whose
