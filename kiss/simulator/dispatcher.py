@@ -20,6 +20,7 @@ from kiss.simulator.payloads import event_for
 from kiss.simulator.problems import bad_request, not_found
 from kiss.simulator.routing import target_session
 from kiss.simulator.state import SimulatorState
+from kiss.simulator.webhooks import WebhookSender
 
 
 class Link(Protocol):
@@ -44,6 +45,7 @@ class Dispatcher:
         self.state = state
         self.clock = clock
         self.links: dict[str, Link] = {}
+        self.webhooks: WebhookSender | None = None  # set while the server runs
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -69,6 +71,13 @@ class Dispatcher:
     async def deliver(self, sub: Subscription, event: JSON) -> str | None:
         """One notification for one subscription; its message id, or None when dropped."""
         stats = self.state.stats
+        if sub.method == "webhook":
+            message_id = await self.webhooks.notify(sub, event) if self.webhooks else None
+            if message_id is None:
+                stats.notifications_dropped += 1
+            else:
+                stats.notifications_sent += 1
+            return message_id
         session_id = target_session(self.state, sub)
         link = self.link(session_id)
         if session_id is None or link is None:
@@ -137,6 +146,9 @@ class Dispatcher:
     async def revoke(self, subscription_id: str, reason: str) -> Subscription:
         """Disable a subscription with a reason and tell its socket once."""
         sub = subs_rules.revoke(self.state, subscription_id, reason, self.clock())
+        if sub.method == "webhook" and self.webhooks is not None:
+            self.state.stats.revocations_sent += int(await self.webhooks.revoke(sub))
+            return sub
         session_id = target_session(self.state, sub) if sub.method != "webhook" else None
         if session_id is not None:
             sent = await self.send(session_id, frames.revocation(sub, timestamp(self.clock())))

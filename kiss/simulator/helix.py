@@ -81,8 +81,11 @@ class HelixApi:
     async def create_subscription(
         self, request: web.Request, token: Token, now: float
     ) -> tuple[int, Any]:
-        body = await json_body(request)
-        return 202, subscriptions.create(self.state, token, body, now)
+        created = subscriptions.create(self.state, token, await json_body(request), now)
+        sub = self.state.subscriptions[created["data"][0]["id"]]
+        if sub.method == "webhook" and self.dispatcher.webhooks is not None:
+            self.dispatcher.spawn(self.dispatcher.webhooks.verify(sub))
+        return 202, created
 
     async def list_subscriptions(
         self, request: web.Request, token: Token, now: float

@@ -82,9 +82,11 @@ class Subscription:
     session_id: str | None = None
     conduit_id: str | None = None
     callback: str | None = None
+    secret: str | None = field(default=None, repr=False)  # webhook HMAC key; never shown
     connected_at: str | None = None
     disconnected_at: str | None = None
     disabled_at: float | None = None  # epoch seconds; listed until retention passes
+    webhook_failures: int = 0
 
     @property
     def enabled(self) -> bool:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
+import aiohttp
 from aiohttp import web
 
 from kiss.simulator import conduits
@@ -27,6 +28,7 @@ from kiss.simulator.problems import TwitchProblem
 from kiss.simulator.ratelimit import RateLimiter
 from kiss.simulator.responses import problem_response
 from kiss.simulator.state import SimulatorState
+from kiss.simulator.webhooks import WebhookSender
 from kiss.simulator.websocket import serve_websocket
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,6 +51,7 @@ class Simulator:
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None  # for webhook callbacks
 
     # -- addresses -------------------------------------------------------------
     @property
@@ -124,6 +127,8 @@ class Simulator:
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
+        self._http = aiohttp.ClientSession()
+        self.dispatcher.webhooks = WebhookSender(self.state, self._http, self.dispatcher.clock)
         self._runner = web.AppRunner(self.build_app(), shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
@@ -145,6 +150,10 @@ class Simulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self.dispatcher.webhooks = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def _sweep(self) -> None:
         """Forget disabled subscriptions after the retention, and conduits idle for 72 h."""

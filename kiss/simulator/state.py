@@ -93,6 +93,13 @@ class SimulatorState:
         if sub.disabled_at is None:  # listed for the retention from when it first stopped
             sub.disabled_at = now
 
+    def enable(self, sub: Subscription) -> None:
+        """A pending (webhook) subscription passed its verification."""
+        if not sub.enabled and sub.id in self.subscriptions:
+            self._enabled_cost[sub.owner] += sub.cost
+        sub.status = "enabled"
+        sub.disabled_at = None
+
     def owned(self, owner: Owner) -> list[Subscription]:
         return list(self._owned.get(owner, {}).values())
 

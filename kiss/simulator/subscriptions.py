@@ -7,6 +7,7 @@ import binascii
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from kiss.errors import InvalidCondition, UnknownTopic
 from kiss.eventsub import catalog
@@ -25,6 +26,7 @@ from kiss.simulator.state import SimulatorState
 
 FILTERS = ("status", "type", "user_id", "subscription_id", "conduit_id")
 WRONG_AUTH = "invalid transport and auth combination"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def user_ids(condition: Mapping[str, str]) -> set[str]:
@@ -108,13 +110,21 @@ def _check_transport(state: SimulatorState, token: Token, transport: Mapping[str
         if not token.is_app:
             raise bad_request("auth must use app access token to create webhook subscription")
         callback = _field(transport, "callback", str)
-        if not callback.startswith("https://"):
-            raise bad_request("invalid transport callback: must use https")
+        if not callback_allowed(callback):
+            raise bad_request("invalid transport callback: must use https on port 443")
         secret = _field(transport, "secret", str)
         if not (10 <= len(secret) <= 100 and secret.isascii()):
             raise bad_request("invalid transport secret: must be 10-100 ASCII characters")
         return "webhook"
     raise bad_request(f"invalid transport method {method!r}: use websocket, conduit or webhook")
+
+
+def callback_allowed(callback: str) -> bool:
+    """Twitch wants https on port 443; the simulator also takes http to a loopback address."""
+    url = urlsplit(callback)
+    if url.scheme == "https":
+        return url.port in (None, 443)
+    return url.scheme == "http" and url.hostname in LOOPBACK
 
 
 def _check_authorization(
@@ -217,6 +227,7 @@ def create(state: SimulatorState, token: Token, body: Any, now: float) -> JSON:
         session_id=transport.get("session_id") if method == "websocket" else None,
         conduit_id=transport.get("conduit_id") if method == "conduit" else None,
         callback=transport.get("callback") if method == "webhook" else None,
+        secret=transport.get("secret") if method == "webhook" else None,
     )
     if method == "websocket":
         session = state.sessions[transport["session_id"]]
