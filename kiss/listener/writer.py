@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 
@@ -26,17 +25,34 @@ from kiss.listener.entries import FIELDS, Entry
 
 log = logging.getLogger(__name__)
 
-# KEYS: counters, listener state. ARGV: maxlen, ttl, and the whole batch as one JSON array
-# of rows [stream, dedup key 1, dedup key 2 (or key 1 again), values in FIELDS order...]:
-# one argument per flush instead of a dozen per entry keeps the client's encoding cost flat.
+# KEYS: counters, listener state. ARGV: maxlen, ttl, and the whole batch as one string:
+# rows separated by RS (\x1e), fields by US (\x1f): stream, dedup key 1, dedup key 2 (or key 1
+# again), then the values in FIELDS order. One argument per flush instead of a dozen per entry
+# keeps the client's encoding cost flat, and unlike JSON the event text is not escaped again.
+# The separators cannot occur inside the fields: JSON escapes control characters, and
+# ``_pack`` checks the count and drops any entry whose ids carry one.
 _SCRIPT = """
 local maxlen, ttl = ARGV[1], ARGV[2]
+local RS, US = '\\30', '\\31'
 local names = {__FIELDS__}
 local counter_of = {notification = 'events_routed', revocation = 'revocations', gap = 'gaps'}
 local nf = #names
 local counts = {}
 local flags = {}
-for _, row in ipairs(cjson.decode(ARGV[3])) do
+local function split(text, sep)
+  local parts, start = {}, 1
+  while true do
+    local at = string.find(text, sep, start, true)
+    if not at then
+      parts[#parts + 1] = string.sub(text, start)
+      return parts
+    end
+    parts[#parts + 1] = string.sub(text, start, at - 1)
+    start = at + 1
+  end
+end
+for _, line in ipairs(split(ARGV[3], RS)) do
+  local row = split(line, US)
   local fresh = redis.call('SET', row[2], '1', 'NX', 'EX', ttl)
   if fresh and row[3] ~= row[2] then
     fresh = redis.call('SET', row[3], '1', 'NX', 'EX', ttl)
@@ -63,6 +79,13 @@ for name, count in pairs(counts) do
 end
 return table.concat(flags)
 """.replace("__FIELDS__", ", ".join(f"'{name}'" for name in FIELDS))
+
+
+RS, US = "\x1e", "\x1f"
+
+
+def _clean(row: str) -> bool:
+    return row.count(US) == len(FIELDS) + 2 and RS not in row
 
 
 @dataclass
@@ -181,54 +204,78 @@ class StreamWriter:
 
     async def flush(self) -> int:
         """Write one batch (at most ``batch_max`` entries); returns how many were new."""
-        batch = self._buffer[: self.config.batch_max]
+        taken = min(len(self._buffer), self.config.batch_max)
+        batch, rows = self._pack(self._buffer[:taken]) if taken else ([], "")
         local_duplicates = self._local_duplicates
+        marks, members = dict(self._marks), list(self._members)
         pipe = self.redis.pipeline(transaction=False)
         if batch:
-            rows = orjson.dumps(
-                [(e.stream, e.dedup_keys[0], e.dedup_keys[-1], *e.values) for e in batch]
-            )
             await self._script(
                 keys=[self.keys.counters(), self.keys.listener_state(self.listener_id)],
                 args=[self.config.maxlen, self.config.dedup_ttl_seconds, rows],
                 client=pipe,
             )
+        self._queue_extras(pipe, batch, local_duplicates, marks, members)
+        results = await pipe.execute()
+        # Only now is everything safely in Redis: forget it here.
+        del self._buffer[:taken]
+        if len(self._buffer) < self.config.high_water:
+            self._room.set()
+        self._local_duplicates -= local_duplicates
+        for key, value in marks.items():
+            if self._marks.get(key) == value:
+                del self._marks[key]
+        del self._members[: len(members)]
+        self.stats.flushes += 1
+        self.stats.last_flush_at = self._clock()
+        return self._settle(batch, results[0]) if batch else 0
+
+    def _queue_extras(
+        self,
+        pipe: aioredis.client.Pipeline,
+        batch: list[Entry],
+        local_duplicates: int,
+        marks: dict[str, float],
+        members: list[tuple[str, str]],
+    ) -> None:
         if local_duplicates:
             pipe.hincrby(self.keys.counters(), "duplicates_dropped", local_duplicates)
             pipe.hincrby(
                 self.keys.listener_state(self.listener_id), "duplicates_dropped", local_duplicates
             )
         self._housekeeping(pipe, batch)
-        marks, members = dict(self._marks), list(self._members)
         for key, value in marks.items():
             pipe.hset(key, "last_message_at", value)
         for key, member in members:
             pipe.sadd(key, member)
-        results = await pipe.execute()
-        for key, value in marks.items():
-            if self._marks.get(key) == value:
-                del self._marks[key]
-        del self._members[: len(members)]
-        # Only now is the batch safely in Redis: drop it from the buffer.
-        del self._buffer[: len(batch)]
-        if len(self._buffer) < self.config.high_water:
-            self._room.set()
-        self._local_duplicates -= local_duplicates
-        self.stats.flushes += 1
-        self.stats.last_flush_at = self._clock()
-        if not batch:
-            return 0
-        flags = results[0]
-        flags = flags.decode() if isinstance(flags, bytes) else str(flags)
-        fresh = flags.count("1")
+
+    def _settle(self, batch: list[Entry], flags: bytes | str) -> int:
+        """Count what the script wrote; callbacks only for the rare kinds (revocations, gaps)."""
+        text = flags.decode() if isinstance(flags, bytes) else str(flags)
+        fresh = text.count("1")
         self.stats.written += fresh
         self.stats.duplicates += len(batch) - fresh
         if self._on_written is not None:
-            # Per-entry callbacks only for the rare kinds (revocations, gaps).
-            for entry, flag in zip(batch, flags, strict=True):
+            for entry, flag in zip(batch, text, strict=True):
                 if flag == "1" and entry.values[0] != "notification":
                     self._on_written(entry)
         return fresh
+
+    def _pack(self, batch: list[Entry]) -> tuple[list[Entry], str]:
+        """The batch as one RS/US-separated string, minus entries that would break it."""
+        rows = [US.join((e.stream, e.dedup_keys[0], e.dedup_keys[-1], *e.values)) for e in batch]
+        packed = RS.join(rows)
+        if packed.count(US) == len(rows) * (len(FIELDS) + 2) and packed.count(RS) == len(rows) - 1:
+            return batch, packed
+        kept: list[Entry] = []
+        kept_rows: list[str] = []
+        for entry, row in zip(batch, rows, strict=True):
+            if _clean(row):
+                kept.append(entry)
+                kept_rows.append(row)
+            else:
+                log.warning("dropped an entry with control characters in its ids: %r", entry[:2])
+        return kept, RS.join(kept_rows)
 
     def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
         """Register new channels and trim old entries by age, each stream once a while."""

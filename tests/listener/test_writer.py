@@ -156,3 +156,30 @@ async def test_a_full_buffer_makes_readers_wait_until_a_flush(
     await writer.flush()
     await asyncio.wait_for(waiter, 5)
     assert not writer.full
+
+
+async def test_an_entry_whose_ids_carry_separators_is_dropped_not_garbled(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    writer = StreamWriter(aredis, keys, "L1")
+    writer.add(entry_of(keys, "only\x1ebad"))
+    assert await writer.flush() == 0  # nothing left to send: no script call at all
+    writer.add(entry_of(keys, "bad\x1fid"))
+    writer.add(entry_of(keys, "good"))
+    assert await writer.flush() == 1
+    assert writer.pending == 0
+    entries = redis_client.xrange(keys.channel_stream("42")) or []
+    assert [(fields or {})["message_id"] for _, fields in entries] == ["good"]
+
+
+async def test_unicode_and_quotes_in_events_survive_the_trip(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    import orjson
+
+    event = {"text": 'héllo "wörld" \\ 🎉\n', "n": 1}
+    writer = StreamWriter(aredis, keys, "L1")
+    writer.add(entry_of(keys, "u1", event=event))
+    await writer.flush()
+    [(_, fields)] = redis_client.xrange(keys.channel_stream("42")) or []
+    assert orjson.loads((fields or {})["event"]) == event
