@@ -276,3 +276,25 @@ def test_websocket_transport_needs_users(redis_url: str, keys: Keys) -> None:
             users=("1",),
             sessions_per_user=4,
         )
+
+
+async def test_drain_hands_the_shards_over_to_a_new_listener(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=2)
+    async with running(hub) as old:
+        await bound_sessions(hub, 2)
+        assert sorted(old.snapshot().shards) == ["0", "1"]
+        hub.redis.set(keys.drain(), "1")
+        await eventually(lambda: old.snapshot().draining, what="the old listener sees the drain")
+        async with running(hub) as new:
+            await eventually(
+                lambda: sorted(new.snapshot().shards) == ["0", "1"] and not old.snapshot().shards,
+                what="both shards handed over",
+            )
+            sessions = await bound_sessions(hub, 2)
+            assert set(sessions) == {slot.session_id for slot in new.snapshot().slots}
+            conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+            await hub.subscribe_conduit(conduit_id, "99")
+            await hub.call(hub.control.trigger, "channel.update", "99")
+            await eventually(lambda: hub.entries("99"), what="an event through the new listener")
