@@ -200,7 +200,10 @@ class Supervisor:
             if self._stopping.is_set():
                 return
             self.say(f"restarting {child.spec.name}")
-            process = await self._spawn(child)
+            try:
+                process = await self._spawn(child)
+            except OSError as error:  # counted as one more crash: the next wait is longer
+                self.say(f"cannot restart {child.spec.name}: {error}")
 
     async def _run_oneshot(self, child: _Child) -> None:
         process = await self._spawn(child)

@@ -259,3 +259,16 @@ async def test_a_healthy_or_unknown_verdict_restarts_nothing(tmp_path: Path) -> 
     await sup.stop()
     assert "cannot check fine's health: redis is restarting" in out.getvalue()
     assert "restarting" not in out.getvalue().replace("redis is restarting", "")
+
+
+async def test_a_program_gone_at_restart_time_is_retried_with_backoff(tmp_path: Path) -> None:
+    program = tmp_path / "vanishing.py"
+    program.write_text(f"#!{PY}\nimport os\nos.remove({str(program)!r})\nraise SystemExit(1)\n")
+    program.chmod(0o755)
+    out = io.StringIO()
+    sup = supervisor(out)
+    await sup.start(ProcessSpec("vanishing", (str(program),)))
+    await until(lambda: out.getvalue().count("cannot restart vanishing") >= 2)
+    await sup.stop()
+    assert "vanishing exited with code 1; restarting in 0.1s" in out.getvalue()
+    assert "restarting in 0.2s" in out.getvalue()
