@@ -170,6 +170,14 @@ def _call(action: Callable[[], Any]) -> Any:
 @click.option("--condition", help="JSON condition the subscriptions must match.")
 @click.option("--event", help="Exact event JSON to send instead of a realistic one.")
 @click.option("-c", "--count", default=1, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--resend",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 10),
+    help="Send each frame again this many times with the same message id.",
+)
+@click.option("--twin", is_flag=True, help="Send each event twice under different message ids.")
 @_url_option
 def trigger(
     type_: str,
@@ -178,6 +186,8 @@ def trigger(
     condition: str | None,
     event: str | None,
     count: int,
+    resend: int,
+    twin: bool,
     url: str,
 ) -> None:
     """Send events of TYPE to the subscriptions they match."""
@@ -190,6 +200,8 @@ def trigger(
             condition=_json_option(condition, "--condition"),
             event=_json_option(event, "--event"),
             count=count,
+            resend=resend,
+            twin=twin,
         )
     )
     _echo(result)

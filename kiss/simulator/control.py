@@ -170,6 +170,11 @@ class ControlApi:
             raise bad_request("event must be a JSON object")
         if not isinstance(count, int) or not 1 <= count <= 100_000:
             raise bad_request(f"count must be an integer 1..100000, got {count!r}")
+        resend, twin = body.get("resend", 0), body.get("twin", False)
+        if not isinstance(resend, int) or not 0 <= resend <= 10:
+            raise bad_request(f"resend must be an integer 0..10, got {resend!r}")
+        if not isinstance(twin, bool):
+            raise bad_request(f"twin must be true or false, got {twin!r}")
         message_ids = await self.dispatcher.trigger(
             _string(body, "type") or "",
             _string(body, "version", required=False),
@@ -177,6 +182,8 @@ class ControlApi:
             condition,
             event,
             count,
+            resend=resend,
+            twin=twin,
         )
         return {"sent": len(message_ids), "message_ids": message_ids}
 

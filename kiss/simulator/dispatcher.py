@@ -68,8 +68,12 @@ class Dispatcher:
             return False
         return True
 
-    async def deliver(self, sub: Subscription, event: JSON) -> str | None:
-        """One notification for one subscription; its message id, or None when dropped."""
+    async def deliver(self, sub: Subscription, event: JSON, resend: int = 0) -> str | None:
+        """One notification for one subscription; its message id, or None when dropped.
+
+        ``resend`` sends the same frame (same message id) again, as Twitch's at-least-once
+        delivery sometimes does, so that consumers' deduplication can be tested.
+        """
         stats = self.state.stats
         if sub.method == "webhook":
             message_id = await self.webhooks.notify(sub, event) if self.webhooks else None
@@ -85,7 +89,8 @@ class Dispatcher:
             return None
         message_id, frame = frames.notification(sub, event, timestamp(self.clock()))
         try:
-            await link.send(frame)
+            for _ in range(1 + resend):
+                await link.send(frame)
         except ConnectionError:
             stats.notifications_dropped += 1
             return None
@@ -101,8 +106,15 @@ class Dispatcher:
         condition: Mapping[str, str] | None,
         event: JSON | None,
         count: int,
+        *,
+        resend: int = 0,
+        twin: bool = False,
     ) -> list[str]:
-        """Send ``count`` events of a catalog type to every subscription they match."""
+        """Send ``count`` events of a catalog type to every subscription they match.
+
+        ``resend``: each frame again with the same message id; ``twin``: each event again
+        under a new message id (the duplicates message-id dedup cannot catch).
+        """
         try:
             topic = catalog.lookup(type_, version)
         except Exception as error:
@@ -114,9 +126,10 @@ class Dispatcher:
             )
             for sub in targets:
                 body = event if event is not None else event_for(topic, sub.condition, self.clock())
-                message_id = await self.deliver(sub, body)
-                if message_id is not None:
-                    message_ids.append(message_id)
+                for _ in range(2 if twin else 1):
+                    message_id = await self.deliver(sub, body, resend)
+                    if message_id is not None:
+                        message_ids.append(message_id)
         return message_ids
 
     async def shard_disabled(self, conduit: Conduit, shard: Shard) -> list[str]:

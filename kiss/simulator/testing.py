@@ -162,6 +162,8 @@ class SimulatorControl:
         condition: dict[str, str] | None = None,
         event: dict[str, Any] | None = None,
         count: int = 1,
+        resend: int = 0,
+        twin: bool = False,
     ) -> dict[str, Any]:
         body = {
             "type": type_,
@@ -170,6 +172,8 @@ class SimulatorControl:
             "condition": condition,
             "event": event,
             "count": count,
+            "resend": resend,
+            "twin": twin,
         }
         return self.call("POST", "/trigger", body)
 

@@ -158,3 +158,27 @@ async def test_revoke_defaults_to_authorization_revoked(sim: Simulator, api: Api
 async def test_demo_client_can_be_left_out(config: SimulatorConfig) -> None:
     async with Simulator(dataclasses.replace(config, demo_client=False)) as sim:
         assert sim.state.identity.clients == {}
+
+
+async def test_redeliveries_for_dedup_tests(sim: Simulator, api: Api) -> None:
+    ws, welcome = await connect(sim.ws_url)
+    token = await api.token("1001")
+    transport = {"method": "websocket", "session_id": welcome["payload"]["session"]["id"]}
+    await api.subscribe(token, "stream.online", {"broadcaster_user_id": "1001"}, transport)
+    body = {"type": "stream.online", "broadcaster_user_id": "1001"}
+    resent = await api.control("POST", "/trigger", {**body, "resend": 2})
+    frames = [await receive_type(ws, "notification") for _ in range(3)]
+    assert {f["metadata"]["message_id"] for f in frames} == set(resent["message_ids"])
+    twins = await api.control("POST", "/trigger", {**body, "twin": True})
+    first, second = [await receive_type(ws, "notification") for _ in range(2)]
+    assert first["metadata"]["message_id"] != second["metadata"]["message_id"]
+    assert [first["metadata"]["message_id"], second["metadata"]["message_id"]] == twins[
+        "message_ids"
+    ]
+    assert first["payload"]["event"] == second["payload"]["event"]
+    for bad in ({"resend": -1}, {"resend": 11}, {"twin": "yes"}):
+        async with api.http.post(
+            f"{sim.base_url}/control/trigger", json={**body, **bad}
+        ) as response:
+            assert response.status == 400
+    await ws.close()
