@@ -189,8 +189,11 @@ class SessionRunner:
         apply = self._apply
         clock = self._clock
         writer = self.writer
+        recv = ws.recv
         try:
-            async for frame in ws:
+            while True:
+                # Bytes, not text: orjson validates the UTF-8 itself, so decoding first is waste.
+                frame = await recv(decode=False)
                 apply(receive(conn, frame, clock()))
                 if writer.full:
                     # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
