@@ -34,6 +34,7 @@ from kiss.client.events import ChannelEvent, Gap, Revocation
 from kiss.client.inbox import Inbox
 from kiss.client.options import ClientOptions
 from kiss.client.presence import PresenceCard
+from kiss.client.redis_errors import TRANSIENT
 from kiss.client.replay import Position, replay, rewind
 from kiss.client.requests import (
     SubscriptionOutcome,
@@ -166,9 +167,12 @@ class HubEventSubClient:
             started_at=time.time(),
         )
         await self.connection.attach(self.inbox, self._card)
-        await send_request(
-            self.connection.redis, self.keys, self._fields("hello"), wait_seconds=None
-        )
+        try:
+            await send_request(
+                self.connection.redis, self.keys, self._fields("hello"), wait_seconds=None
+            )
+        except TRANSIENT as error:  # presence says the same, and it retries
+            log.warning("hello not sent (%s); presence will announce the bot", error)
         self._started = True
         if self._handlers:
             self._dispatcher = asyncio.create_task(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,13 +24,23 @@ from kiss.client.options import ClientOptions
 from kiss.client.presence import PresenceCard, group_figures, presence_fields
 from kiss.client.reader import GroupReader, ensure_groups
 from kiss.client.reclaim import reclaim_once
-from kiss.client.redis_errors import is_transient
+from kiss.client.redis_errors import is_missing_group, is_transient
 from kiss.client.rows import fields_arg
 from kiss.keys import Keys
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+# Atomic, so that a read landing in between cannot hand entries to a consumer being deleted
+# (XGROUP DELCONSUMER drops the consumer's pending entries).
+_FORGET_IDLE_CONSUMER = """
+local held = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #held == 0 then
+  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+end
+return -1
+"""
 
 
 def connect_redis(url: str, options: ClientOptions) -> aioredis.Redis:
@@ -93,8 +103,24 @@ class HubConnection:
             self._start_task("kiss-client-presence", self._presence_loop)
 
     async def attach(self, inbox: Inbox, card: PresenceCard) -> None:
-        """Create the bot's group if new, then read its stream with the shared readers."""
-        await ensure_groups(self.redis, [inbox.stream], inbox.group)
+        """Create the bot's group if new, then read its stream with the shared readers.
+
+        While Redis is unreachable this waits, retrying with backoff: a bot may start first.
+        """
+        delays: Iterator[float] | None = None
+        while True:
+            try:
+                await ensure_groups(self.redis, [inbox.stream], inbox.group)
+                break
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                delays = delays or backoff(self.options.backoff_base, self.options.backoff_max)
+                delay = next(delays)
+                log.warning(
+                    "Redis unavailable (%s); joining %s again in %.2fs", error, inbox.stream, delay
+                )
+                await asyncio.sleep(delay)
         self._ensure_started()
         readers = self._readers.setdefault(inbox.group, [])
         reader = next((r for r in readers if not r.full), None)
@@ -104,16 +130,27 @@ class HubConnection:
             self._start_task(f"kiss-client-reader-{inbox.group}-{len(readers)}", reader.run)
         reader.add(inbox)
         self._cards[card.key] = card
-        await self._write_presence([card])
+        try:
+            await self._write_presence([card])
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("presence of %s not written yet: %s", card.key, error)
 
     async def detach(self, inbox: Inbox, card: PresenceCard) -> None:
+        """Stop reading the bot's stream; mark it stopped; forget this consumer if it holds
+        nothing (else its pending entries stay, for a reclaim)."""
         for reader in self._readers.get(inbox.group, []):
             reader.remove(inbox)
         self._cards.pop(card.key, None)
         try:
+            await self.acker.flush()
+            await self.redis.eval(
+                _FORGET_IDLE_CONSUMER, 1, inbox.stream, inbox.group, self.consumer
+            )
             await self._write_presence([card], state="stopped")
         except Exception as error:
-            if not is_transient(error):
+            if not (is_transient(error) or is_missing_group(error)):
                 raise
             log.warning("could not mark %s stopped: %s", card.key, error)
 

@@ -60,6 +60,8 @@ async def test_delivers_in_order_and_acknowledges(
         await wait_for(lambda: pending_count(redis_client, keys, "100") == 0, what="all acked")
     finally:
         await client.stop()
+    # A consumer that holds nothing is forgotten, so groups do not collect dead names.
+    assert redis_client.xinfo_consumers(keys.channel_stream("100"), "bot:kissbot") == []
 
 
 async def test_a_failing_handler_leaves_the_entry_pending_and_gets_it_again(
@@ -370,3 +372,39 @@ def test_importable_without_celery_or_sqlalchemy() -> None:
         "assert 'sqlalchemy' not in sys.modules, 'sqlalchemy'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_stopped_consumer_holding_entries_is_kept_for_a_reclaim(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    started = asyncio.Event()
+
+    @client.on("stream.online")
+    async def never_finishes(event: Notification) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    add_entries(redis_client, keys, "100", 1)
+    await client.start()
+    await asyncio.wait_for(started.wait(), 10)
+    await client.stop()
+    [consumer] = redis_client.xinfo_consumers(keys.channel_stream("100"), "bot:kissbot")
+    assert consumer["pending"] == 1
+
+
+async def test_rewind_delivers_again_to_the_handlers(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys)
+    seen: list[int] = []
+    client.on("stream.online")(lambda e: seen.append(e.event["n"]))
+    ids = add_entries(redis_client, keys, "100", 3)
+    await client.start()
+    try:
+        await wait_for(lambda: seen == [0, 1, 2], what="first pass")
+        assert [e.event["n"] async for e in client.replay(ids[1])] == [1, 2]
+        await client.rewind(ids[1])
+        await wait_for(lambda: seen == [0, 1, 2, 1, 2], what="second pass from ids[1]")
+    finally:
+        await client.stop()

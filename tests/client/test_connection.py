@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import time
@@ -134,3 +135,23 @@ async def test_a_lost_group_is_created_again(
     finally:
         await client.stop()
         await connection.close()
+
+
+async def test_a_bot_started_before_redis_waits_for_it(private_redis: RedisServer) -> None:
+    keys = Keys(prefix="early")
+    private_redis.stop()
+    client = HubEventSubClient("8", "eight", private_redis.url, keys=keys, options=FAST)
+    seen: list[int] = []
+    client.on("stream.online")(lambda e: seen.append(e.event["n"]))
+    starting = asyncio.create_task(client.start())
+    await asyncio.sleep(0.2)  # a few failed attempts; there is no condition to wait on
+    assert not starting.done()
+    private_redis.start()
+    await asyncio.wait_for(starting, 10)
+    direct = redis.Redis.from_url(private_redis.url, decode_responses=True)
+    try:
+        direct.xadd(keys.channel_stream("8"), entry("8", event={"n": 1}))
+        await wait_for(lambda: seen == [1], what="an event once Redis is up")
+    finally:
+        await client.stop()
+        direct.close()
