@@ -10,6 +10,7 @@ from kiss.simulator.identity import Token
 from kiss.simulator.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.problems import TwitchProblem, bad_request, not_found, too_many, unauthorized
 from kiss.simulator.state import SimulatorState
+from kiss.simulator.subscriptions import callback_allowed
 
 
 def require_app(token: Token) -> None:
@@ -132,12 +133,13 @@ def _bind(state: SimulatorState, conduit: Conduit, item: Any) -> Shard:
         session.used = True
     elif method == "webhook":
         callback, secret = transport.get("callback"), transport.get("secret")
-        if not isinstance(callback, str) or not callback.startswith("https://"):
-            raise bad_request("The callback must be an https URL")
+        if not isinstance(callback, str) or not callback_allowed(callback):
+            raise bad_request("The callback must be an https URL on port 443")
         if not isinstance(secret, str) or not 10 <= len(secret) <= 100:
             raise bad_request("The secret must be 10-100 characters")
         _release_shard(state, shard)
         shard.method, shard.session_id, shard.callback = "webhook", None, callback
+        shard.secret, shard.webhook_failures = secret, 0
         shard.status = "webhook_callback_verification_pending"
     else:
         raise bad_request(f"invalid transport method {method!r}")

@@ -18,7 +18,7 @@ from kiss.simulator.clock import timestamp
 from kiss.simulator.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.payloads import event_for
 from kiss.simulator.problems import bad_request, not_found
-from kiss.simulator.routing import target_session
+from kiss.simulator.routing import target_session, target_shard
 from kiss.simulator.state import SimulatorState
 from kiss.simulator.webhooks import WebhookSender
 
@@ -77,6 +77,16 @@ class Dispatcher:
         stats = self.state.stats
         if sub.method == "webhook":
             message_id = await self.webhooks.notify(sub, event) if self.webhooks else None
+            if message_id is None:
+                stats.notifications_dropped += 1
+            else:
+                stats.notifications_sent += 1
+            return message_id
+        shard = target_shard(self.state, sub)
+        if shard is not None and shard.method == "webhook":
+            message_id = (
+                await self.webhooks.notify_shard(shard, sub, event) if self.webhooks else None
+            )
             if message_id is None:
                 stats.notifications_dropped += 1
             else:

@@ -125,7 +125,15 @@ class HelixApi:
     async def _update_shards(
         self, request: web.Request, token: Token, now: float
     ) -> tuple[int, Any]:
-        return 202, conduits.update_shards(self.state, token, await json_body(request))
+        body = await json_body(request)
+        answer = conduits.update_shards(self.state, token, body)
+        conduit = self.state.conduits[body["conduit_id"]]  # update_shards checked it
+        webhooks = self.dispatcher.webhooks
+        for bound in answer["data"]:
+            shard = conduit.shards[int(bound["id"])]
+            if shard.method == "webhook" and webhooks is not None:
+                self.dispatcher.spawn(webhooks.verify_shard(conduit, shard))
+        return 202, answer
 
     async def _users(self, request: web.Request, token: Token, now: float) -> tuple[int, Any]:
         """GET /users?id=&login=: the users the simulator knows (the token's user by default)."""

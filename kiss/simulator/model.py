@@ -144,8 +144,10 @@ class Shard:
     method: str = "websocket"
     session_id: str | None = None
     callback: str | None = None
+    secret: str | None = field(default=None, repr=False)  # webhook HMAC key; never shown
     connected_at: str | None = None
     disconnected_at: str | None = None
+    webhook_failures: int = 0
 
     @property
     def enabled(self) -> bool:

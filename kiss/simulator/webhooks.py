@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 
 from kiss.simulator.clock import timestamp
-from kiss.simulator.model import JSON, Subscription
+from kiss.simulator.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.state import SimulatorState
 
 
@@ -43,9 +43,14 @@ class WebhookSender:
         self.max_failures = max_failures
 
     async def _post(
-        self, sub: Subscription, message_type: str, payload: JSON
+        self,
+        callback: str,
+        secret: str,
+        message_type: str,
+        payload: JSON,
+        sub: Subscription | None,
     ) -> tuple[str, str | None]:
-        """POST one signed message; (message id, the answer's text) or None on a failure."""
+        """POST one signed message; (message id, the answer's text, or None on a failure)."""
         message_id = str(uuid.uuid4())
         sent_at = timestamp(self.clock())
         body = orjson.dumps(payload)
@@ -54,27 +59,31 @@ class WebhookSender:
             "Twitch-Eventsub-Message-Id": message_id,
             "Twitch-Eventsub-Message-Retry": "0",
             "Twitch-Eventsub-Message-Type": message_type,
-            "Twitch-Eventsub-Message-Signature": signature(
-                sub.secret or "", message_id, sent_at, body
-            ),
+            "Twitch-Eventsub-Message-Signature": signature(secret, message_id, sent_at, body),
             "Twitch-Eventsub-Message-Timestamp": sent_at,
-            "Twitch-Eventsub-Subscription-Type": sub.type,
-            "Twitch-Eventsub-Subscription-Version": sub.version,
         }
+        if sub is not None:
+            headers["Twitch-Eventsub-Subscription-Type"] = sub.type
+            headers["Twitch-Eventsub-Subscription-Version"] = sub.version
         timeout = aiohttp.ClientTimeout(total=max(1.0, self.state.seconds(10)))
         try:
             async with self.http.post(
-                sub.callback or "", data=body, headers=headers, timeout=timeout
+                callback, data=body, headers=headers, timeout=timeout
             ) as answer:
                 text = await answer.text()
                 return message_id, text if 200 <= answer.status < 300 else None
         except (aiohttp.ClientError, TimeoutError):
             return message_id, None
 
+    async def _to_sub(
+        self, sub: Subscription, message_type: str, payload: JSON
+    ) -> tuple[str, str | None]:
+        return await self._post(sub.callback or "", sub.secret or "", message_type, payload, sub)
+
     async def verify(self, sub: Subscription) -> bool:
         """The callback must echo the challenge; the subscription is enabled or failed."""
         challenge = secrets.token_urlsafe(24)
-        _, answer = await self._post(
+        _, answer = await self._to_sub(
             sub,
             "webhook_callback_verification",
             {"challenge": challenge, "subscription": sub.to_json()},
@@ -89,7 +98,7 @@ class WebhookSender:
 
     async def notify(self, sub: Subscription, event: JSON) -> str | None:
         """One notification; its message id when the callback answered 2xx."""
-        message_id, answer = await self._post(
+        message_id, answer = await self._to_sub(
             sub, "notification", {"subscription": sub.notification_json(), "event": event}
         )
         if answer is not None:
@@ -102,5 +111,36 @@ class WebhookSender:
         return None
 
     async def revoke(self, sub: Subscription) -> bool:
-        _, answer = await self._post(sub, "revocation", {"subscription": sub.to_json()})
+        _, answer = await self._to_sub(sub, "revocation", {"subscription": sub.to_json()})
         return answer is not None
+
+    async def verify_shard(self, conduit: Conduit, shard: Shard) -> bool:
+        """A webhook shard echoes its challenge to become enabled."""
+        challenge = secrets.token_urlsafe(24)
+        payload = {
+            "challenge": challenge,
+            "conduit_shard": {"conduit_id": conduit.id, "shard": shard.id},
+        }
+        _, answer = await self._post(
+            shard.callback or "", shard.secret or "", "webhook_callback_verification", payload, None
+        )
+        verified = answer == challenge
+        shard.status = "enabled" if verified else "webhook_callback_verification_failed"
+        return verified
+
+    async def notify_shard(self, shard: Shard, sub: Subscription, event: JSON) -> str | None:
+        """A conduit notification through a webhook shard (failing shards are not rerouted)."""
+        message_id, answer = await self._post(
+            shard.callback or "",
+            shard.secret or "",
+            "notification",
+            {"subscription": sub.notification_json(), "event": event},
+            sub,
+        )
+        if answer is not None:
+            shard.webhook_failures = 0
+            return message_id
+        shard.webhook_failures += 1
+        if shard.webhook_failures >= self.max_failures:
+            shard.status = "notification_failures_exceeded"
+        return None

@@ -147,3 +147,40 @@ async def test_callbacks_must_be_https_except_loopback(api: Api) -> None:
 def test_signature_is_twitchs_hmac() -> None:
     expected = hmac.new(b"key-key-key", b"id" + b"ts" + b"{}", hashlib.sha256).hexdigest()
     assert signature("key-key-key", "id", "ts", b"{}") == "sha256=" + expected
+
+
+async def test_conduit_webhook_shard(sim: Simulator, api: Api, receiver: Receiver) -> None:
+    token = await api.token()
+    _, created, _ = await api.helix("POST", "/eventsub/conduits", token, json={"shard_count": 1})
+    conduit_id = created["data"][0]["id"]
+    shard = {
+        "id": "0",
+        "transport": {"method": "webhook", "callback": receiver.url, "secret": SECRET},
+    }
+    status, answer, _ = await api.helix(
+        "PATCH",
+        "/eventsub/conduits/shards",
+        token,
+        json={"conduit_id": conduit_id, "shards": [shard]},
+    )
+    assert status == 202 and answer["data"][0]["status"] == "webhook_callback_verification_pending"
+    await wait_for(lambda: sim.state.conduits[conduit_id].shards[0].enabled)
+    kind, challenge = receiver.messages[0]
+    assert kind == "webhook_callback_verification"
+    assert challenge["conduit_shard"] == {"conduit_id": conduit_id, "shard": "0"}
+    transport = {"method": "conduit", "conduit_id": conduit_id}
+    assert (
+        await api.subscribe(token, "stream.online", {"broadcaster_user_id": "1001"}, transport)
+    )[0] == 202
+    result = await api.control(
+        "POST", "/trigger", {"type": "stream.online", "broadcaster_user_id": "1001"}
+    )
+    assert result["sent"] == 1
+    kind, note = receiver.messages[-1]
+    assert kind == "notification" and note["subscription"]["transport"] == transport
+    assert receiver.bad_signatures == 0
+    receiver.status = 503
+    await api.control(
+        "POST", "/trigger", {"type": "stream.online", "broadcaster_user_id": "1001", "count": 3}
+    )
+    assert sim.state.conduits[conduit_id].shards[0].status == "notification_failures_exceeded"
