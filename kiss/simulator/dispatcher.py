@@ -54,6 +54,11 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def cancel_background(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def link(self, session_id: str | None) -> Link | None:
         link = self.links.get(session_id or "")
         return link if link is not None and link.open else None

@@ -150,6 +150,7 @@ class Simulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.dispatcher.cancel_background()
         self.dispatcher.webhooks = None
         if self._http is not None:
             await self._http.close()
