@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -167,6 +168,65 @@ async def test_a_bot_restarted_after_downtime_gets_what_it_missed_in_order(
             assert got[1:] == sent["message_ids"]
         finally:
             await second.stop()
+
+
+CRASHING_BOT = """
+import asyncio, sys
+from kiss.client import ClientOptions, HubEventSubClient
+from kiss.keys import Keys
+
+async def main() -> None:
+    client = HubEventSubClient(
+        "505", "crashy", sys.argv[1], keys=Keys(sys.argv[2]),
+        options=ClientOptions(consumer="doomed"),
+    )
+    client.on("stream.online")(lambda event: asyncio.Event().wait())  # never returns
+    await client.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_events_held_by_a_killed_bot_process_are_redelivered(
+    hub: Hub, redis_url: str, keys: Keys
+) -> None:
+    async with listening(hub) as conduit_id:
+        await hub.subscribe_conduit(conduit_id, "505", "stream.online", "1")
+        crashy = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CRASHING_BOT,
+            redis_url,
+            keys.prefix,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            assert crashy.stdout is not None
+            assert (await asyncio.wait_for(crashy.stdout.readline(), 30)).strip() == b"ready"
+            sent = await hub.call(hub.control.trigger, "stream.online", "505", count=3)
+            stream = keys.channel_stream("505")
+            await wait_for(
+                lambda: hub.redis.xpending(stream, "bot:kissbot")["pending"] == 3,
+                what="the doomed process holding 3 events",
+            )
+        finally:
+            crashy.kill()  # SIGKILL: no goodbye, nothing acknowledged
+            await crashy.wait()
+        survivor = client_for(redis_url, keys, "505")
+        got: list[Notification] = []
+        survivor.on("stream.online")(got.append)
+        await survivor.start()
+        try:
+            await wait_for(lambda: len(got) == 3, what="the 3 events reclaimed")
+            assert sorted(e.message_id for e in got) == sorted(sent["message_ids"])
+            assert {e.delivery_count for e in got} == {2}
+            await wait_for(
+                lambda: hub.redis.xpending(stream, "bot:kissbot")["pending"] == 0, what="acked"
+            )
+        finally:
+            await survivor.stop()
 
 
 async def test_gap_marker_and_revocation_arrive_as_their_own_types(
