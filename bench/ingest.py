@@ -345,7 +345,9 @@ def run(quick: bool, events: int) -> dict[str, Any]:
                 first_ms, last_ms = bench.id_span_ms(channels)
                 listener_rate = delivered / max(1e-3, (last_ms - first_ms) / 1000)
                 listener_us = spent / max(1, delivered) * 1e6
-                say(f"  {listener_rate:,.0f} ev/s into Redis, {listener_us:.1f} µs/event")
+                flushes = int(bench.redis.hget(bench.keys.listener_state("bench"), "flushes") or 1)
+                say(f"  {listener_rate:,.0f} ev/s into Redis, {listener_us:.1f} µs/event, "
+                    f"~{delivered / flushes:.0f} entries per flush")  # fmt: skip
 
                 duration = 5.0 if quick else 20.0
                 say(f"latency: 1,000 ev/s for {duration:.0f} s")

@@ -70,12 +70,17 @@ class ListenerCollector(Collector):
             "kiss_listener_duplicates", "Messages dropped as duplicates", labels=one
         )
         duplicates.add_metric([snap.listener_id], snap.duplicates)
+        flushes = CounterMetricFamily(
+            "kiss_listener_flushes", "Batched writes to Redis (one round trip each)", labels=one
+        )
+        flushes.add_metric([snap.listener_id], snap.flushes)
         pending = GaugeMetricFamily(
             "kiss_listener_pending_entries", "Entries waiting for the next flush", labels=one
         )
         pending.add_metric([snap.listener_id], snap.pending)
         yield written
         yield duplicates
+        yield flushes
         yield pending
 
 

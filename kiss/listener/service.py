@@ -289,6 +289,7 @@ class Listener:
             pending=self.writer.pending,
             written=self.writer.stats.written,
             duplicates=self.writer.stats.duplicates,
+            flushes=self.writer.stats.flushes,
             draining=self._draining,
             stopping=self.stopping,
             shards=tuple(self.manager.held) if self.manager is not None else (),

@@ -50,6 +50,7 @@ class Snapshot:
     pending: int
     written: int
     duplicates: int
+    flushes: int = 0
     draining: bool = False
     stopping: bool = False
     shards: tuple[str, ...] = ()
@@ -127,6 +128,7 @@ class StateReporter:
                 "healthy": "1" if healthy and not final else "0",
                 "problems": "; ".join(problems),
                 "pending": snap.pending,
+                "flushes": snap.flushes,
                 "started_at": snap.started_at,
                 "updated_at": now,
             },
