@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from kiss.auth.credentials import client_credentials
 from kiss.auth.oauth import OAuthClient
 from kiss.auth.provider import TokenProvider
+from kiss.errors import PermanentHelixError, TokenError
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.listener.app_token import AppTokenProvider
@@ -104,7 +105,12 @@ def main(
         time_unit=time_unit,
         transport=transport,
     )
-    return asyncio.run(serve(settings, options, metrics_port=metrics_port))
+    try:
+        return asyncio.run(serve(settings, options, metrics_port=metrics_port))
+    except (TokenError, PermanentHelixError) as error:
+        # Bad credentials or a refused conduit: retrying will not help; say why and stop.
+        log.error("listener cannot start: %s", error)
+        return 1
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import orjson
 import redis.asyncio as aioredis
 
-from kiss.errors import ConfigError
+from kiss.errors import ConfigError, TransientHelixError
 from kiss.eventsub.session import SessionConfig, SessionMachine
 from kiss.helix.conduits import Requester
 from kiss.keys import Keys
@@ -188,9 +188,19 @@ class Listener:
 
     async def _start_conduit(self) -> None:
         assert self.helix is not None
-        conduit = await ensure_conduit(
-            self.helix, self.redis, self.keys, self.options.conduit_shards
-        )
+        backoff = Backoff(self.options.backoff_base, self.options.backoff_max)
+        while True:
+            try:
+                conduit = await ensure_conduit(
+                    self.helix, self.redis, self.keys, self.options.conduit_shards
+                )
+                break
+            except (TransientHelixError, OSError, TimeoutError, aioredis.RedisError) as error:
+                # Twitch or Redis briefly unreachable: keep trying; a 4xx (bad credentials,
+                # conduit limit) is permanent and ends the process with its message.
+                delay = backoff.next_delay()
+                log.warning("conduit setup failed (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
         leases = LeaseStore(
             self.redis, self.keys, conduit.id, self.options.listener_id, self.options.lease_seconds
         )

@@ -237,3 +237,13 @@ def test_two_listeners_share_a_conduit_and_survive_one_kill(hub: Hub) -> None:
         lambda: hub.redis.hget(hub.keys.listener_state("two"), "shards") == "0,1",
         what="two reports both shards",
     )
+
+
+def test_refused_credentials_end_the_process_with_the_reason(hub: Hub) -> None:
+    hub.env["KISSBOT_TWITCH__CLIENT_ID"] = "not-a-client"
+    hub.env["KISSBOT_TWITCH__CLIENT_SECRET"] = "wrong-secret-value"
+    process = hub.start("refused")
+    assert process.wait(timeout=30) == 1
+    log = hub.log("refused")
+    assert "listener cannot start" in log and "client credentials refused" in log
+    assert "wrong-secret-value" not in log
