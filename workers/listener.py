@@ -7,6 +7,7 @@ reading, flush what was received, close the sockets cleanly, report, exit 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from typing import Literal
@@ -105,6 +106,9 @@ def main(
         time_unit=time_unit,
         transport=transport,
     )
+    # Everything imported so far lives as long as the process: keep it out of the cyclic
+    # collector's full passes, which would otherwise walk it during the flood.
+    gc.freeze()
     try:
         return asyncio.run(serve(settings, options, metrics_port=metrics_port))
     except (TokenError, PermanentHelixError) as error:
