@@ -1,9 +1,10 @@
 """How many notifications per second the simulator pushes to one connected client.
 
 The simulator runs in its own process (``python -m kiss.simulator``); this process is a bare
-aiohttp websocket client (its frame reader is compiled, so the client is not the limit) that
-subscribes to N channels' chat messages (frames of about 1.5 KB), starts the load generator at
-full speed, and counts frames. Prints figures, then one JSON line.
+websocket client (aiohttp's by default: its frame reader is compiled, so the client is not the
+limit; ``--client websockets`` for the pure-Python one) that subscribes to N channels' chat
+messages (frames of about 1.5 KB), starts the load generator at full speed, and counts frames.
+Prints figures, then one JSON line.
 
     .venv/bin/python bench/simulator.py [--quick] [--total N] [--channels N]
 """
@@ -16,11 +17,14 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,14 +35,28 @@ BOT_USER = "9000"
 TARGET = 50_000
 
 
-async def run_round(
-    ws_url: str, helix_url: str, control: SimulatorControl, channels: int, total: int
-) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, max_msg_size=0) as ws:
-        welcome = orjson.loads(await ws.receive_str())
-        session_id = welcome["payload"]["session"]["id"]
-        token = control.token(user_id=BOT_USER, scopes=["user:read:chat"])["access_token"]
-        headers = {"Authorization": f"Bearer {token}", "Client-Id": "kiss-demo-client"}
+@asynccontextmanager
+async def websocket(kind: str, ws_url: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """A connected client of the given library; yields its receive-one-text-frame call."""
+    if kind == "websockets":
+        async with websockets.connect(ws_url, max_size=None, compression=None) as pure:
+
+            async def receive_ws() -> str:
+                return str(await asyncio.wait_for(pure.recv(), 30))
+
+            yield receive_ws
+        return
+    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url, max_msg_size=0) as fast:
+
+        async def receive_aiohttp() -> str:
+            return str(await fast.receive_str(timeout=30))
+
+        yield receive_aiohttp
+
+
+async def subscribe(helix_url: str, token: str, session_id: str, channels: int) -> None:
+    headers = {"Authorization": f"Bearer {token}", "Client-Id": "kiss-demo-client"}
+    async with aiohttp.ClientSession() as http:
         for channel in range(channels):
             body = {
                 "type": "channel.chat.message",
@@ -46,17 +64,25 @@ async def run_round(
                 "condition": {"broadcaster_user_id": str(10_000 + channel), "user_id": BOT_USER},
                 "transport": {"method": "websocket", "session_id": session_id},
             }
-            async with http.post(
-                f"{helix_url}/eventsub/subscriptions", json=body, headers=headers
-            ) as answer:
+            url = f"{helix_url}/eventsub/subscriptions"
+            async with http.post(url, json=body, headers=headers) as answer:
                 answer.raise_for_status()
+
+
+async def run_round(
+    kind: str, ws_url: str, helix_url: str, control: SimulatorControl, channels: int, total: int
+) -> dict[str, Any]:
+    async with websocket(kind, ws_url) as receive:
+        session_id = orjson.loads(await receive())["payload"]["session"]["id"]
+        token = control.token(user_id=BOT_USER, scopes=["user:read:chat"])["access_token"]
+        await subscribe(helix_url, token, session_id, channels)
         control.load(rate=0, channels=channels, total=total)
         received = 0
         sizes = 0
         latencies: list[float] = []
         first = last = 0.0
         while received < total:
-            frame = await ws.receive_str(timeout=30)
+            frame = await receive()
             if '"notification"' not in frame[:120]:
                 continue
             last = time.perf_counter()
@@ -83,6 +109,12 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=None, help="frames per round")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--channels", type=int, default=10)
+    parser.add_argument(
+        "--client",
+        choices=("aiohttp", "websockets"),
+        default="aiohttp",
+        help="client library (the pure-Python websockets client is itself the limit near 50k/s)",
+    )
     args = parser.parse_args()
     total = args.total or (200_000 if args.quick else 1_000_000)
     rounds = args.rounds or (2 if args.quick else 3)
@@ -91,7 +123,7 @@ def main() -> None:
         control = SimulatorControl(sim.base_url)
         for number in range(rounds):
             result = asyncio.run(
-                run_round(sim.ws_url, sim.helix_url, control, args.channels, total)
+                run_round(args.client, sim.ws_url, sim.helix_url, control, args.channels, total)
             )
             results.append(result)
             frames = f"{result['received']} frames of ~{result['mean_frame_bytes']} B"
@@ -108,6 +140,7 @@ def main() -> None:
                 "notifications_per_second": best,
                 "rounds": results,
                 "channels": args.channels,
+                "client": args.client,
                 "target": TARGET,
                 "meets_target": best >= TARGET,
             }
