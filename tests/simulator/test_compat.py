@@ -5,9 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 
-from kiss.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator
-from tests.simulator.conftest import connect, receive_type
+from kiss.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator, SimulatorConfig
+from tests.simulator.conftest import UNIT, connect, receive_type
+
+
+@pytest.fixture
+def config() -> SimulatorConfig:
+    return SimulatorConfig(time_unit=UNIT, subscribe_window=1000)
 
 
 async def call(

@@ -147,7 +147,7 @@ async def test_bound_session_is_used_unbound_gets_4003(
     import aiohttp
 
     async with (
-        Simulator(dataclasses.replace(config, subscribe_window=10)) as sim,
+        Simulator(dataclasses.replace(config, subscribe_window=10, time_unit=0.1)) as sim,
         aiohttp.ClientSession() as http,
     ):
         api = Api(sim, http)

@@ -32,9 +32,9 @@ async def subscribed_session(
     api: Api, user_id: str = "1001"
 ) -> tuple[websockets.ClientConnection, str, str]:
     """A socket with one stream.online subscription: (socket, session id, subscription id)."""
+    token = await api.token(user_id)  # first: the subscribe window is short in these tests
     ws, welcome = await connect(api.sim.ws_url)
     session_id = welcome["payload"]["session"]["id"]
-    token = await api.token(user_id)
     status, body = await api.subscribe(
         token,
         "stream.online",
