@@ -59,6 +59,16 @@ def _token() -> str:
 
 
 @dataclass
+class AuthorizationCode:
+    code: str
+    client_id: str
+    user_id: str
+    scopes: frozenset[str]
+    redirect_uri: str
+    expires_at: float
+
+
+@dataclass
 class Identity:
     clients: dict[str, Client] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
@@ -67,6 +77,7 @@ class Identity:
     # (client_id, user_id) -> scopes the user granted the client
     authorizations: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     device_codes: dict[str, DeviceCode] = field(default_factory=dict)
+    authorization_codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     _next_user: int = 100_000
 
     # -- registry ---------------------------------------------------------------
@@ -220,6 +231,49 @@ class Identity:
             raise bad_request("authorization_pending")
         del self.device_codes[device_code]
         return self.mint(client_id, code.approved_user, code.scopes, lifetime, now)
+
+    # -- authorization code grant ----------------------------------------------
+    def grant_code(
+        self,
+        client_id: str,
+        user_id: str,
+        scopes: Iterable[str],
+        redirect_uri: str,
+        lifetime: float,
+        now: float,
+    ) -> AuthorizationCode:
+        """The user approved the client (the simulator approves at once): a one-time code."""
+        self._authenticate_client(client_id, None)
+        if not redirect_uri:
+            raise bad_request("missing redirect_uri")
+        self.ensure_user(user_id)
+        code = AuthorizationCode(
+            secrets.token_hex(15),
+            client_id,
+            user_id,
+            frozenset(scopes),
+            redirect_uri,
+            now + lifetime,
+        )
+        self.authorization_codes[code.code] = code
+        return code
+
+    def redeem_code(
+        self,
+        client_id: str,
+        client_secret: str,
+        code: str,
+        redirect_uri: str,
+        lifetime: float,
+        now: float,
+    ) -> Token:
+        self._authenticate_client(client_id, client_secret)
+        granted = self.authorization_codes.pop(code, None)
+        if granted is None or granted.client_id != client_id or granted.expires_at <= now:
+            raise bad_request("Invalid authorization code")
+        if redirect_uri != granted.redirect_uri:
+            raise bad_request("Parameter redirect_uri does not match registered URI")
+        return self.mint(client_id, granted.user_id, granted.scopes, lifetime, now)
 
     def bearer(self, authorization: str | None, client_id: str | None, now: float) -> Token:
         """The token of a Helix request's headers, or Twitch's 401."""

@@ -7,6 +7,7 @@ Also ``/oauth2/revoke`` and ``/activate`` (where a person approves a device code
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ class OAuthApi:
             web.post(f"{prefix}/token", self.token),
             web.post(f"{prefix}/device", self.device),
             web.post(f"{prefix}/revoke", self.revoke),
+            web.get(f"{prefix}/authorize", self.authorize, allow_head=False),
         ]
 
     @property
@@ -97,6 +99,15 @@ class OAuthApi:
                     self.lifetime,
                     now,
                 )
+            elif grant == "authorization_code":
+                token = identity.redeem_code(
+                    client_id,
+                    params.get("client_secret", ""),
+                    params.get("code", ""),
+                    params.get("redirect_uri", ""),
+                    self.lifetime,
+                    now,
+                )
             elif grant == DEVICE_GRANT:
                 token = identity.poll_device(
                     client_id, params.get("device_code", ""), self.lifetime, now
@@ -133,6 +144,50 @@ class OAuthApi:
                 "user_code": code.user_code,
                 "verification_uri": f"{base}/activate?device-code={code.user_code}",
             }
+        )
+
+    async def authorize(self, request: web.Request) -> web.Response:
+        """GET /oauth2/authorize: the user approves at once and is sent back to redirect_uri.
+
+        ``login=`` or ``user_id=`` picks the user (default: a demo user ``kissdemo``);
+        ``response_type=code`` gives a code for /oauth2/token, ``token`` a token in the fragment.
+        """
+        query = request.query
+        identity = self.state.identity
+        now = self.dispatcher.clock()
+        redirect_uri = query.get("redirect_uri", "")
+        try:
+            if not redirect_uri:
+                raise bad_request("missing redirect_uri")
+            user_id = (
+                query.get("user_id") or identity.add_user(query.get("login", "kissdemo")).user_id
+            )
+            scopes = query.get("scope", "").split()
+            client_id = query.get("client_id", "")
+            if query.get("response_type") == "token":
+                identity.client(client_id)
+                token = identity.mint(client_id, user_id, scopes, self.lifetime, now)
+                fragment = urlencode(
+                    {
+                        "access_token": token.access_token,
+                        "scope": " ".join(sorted(token.scopes)),
+                        "state": query.get("state", ""),
+                        "token_type": "bearer",
+                    }
+                )
+                raise web.HTTPFound(f"{redirect_uri}#{fragment}")
+            if query.get("response_type") != "code":
+                raise bad_request("response_type must be code or token")
+            code = identity.grant_code(client_id, user_id, scopes, redirect_uri, self.lifetime, now)
+        except TwitchProblem as problem:
+            return problem_response(problem)
+        answer = {
+            "code": code.code,
+            "scope": " ".join(sorted(code.scopes)),
+            "state": query.get("state", ""),
+        }
+        raise web.HTTPFound(
+            f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode(answer)}"
         )
 
     async def revoke(self, request: web.Request) -> web.Response:

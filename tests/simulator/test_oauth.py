@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from kiss.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator
 from tests.simulator.conftest import Api, wait_for
@@ -162,3 +163,63 @@ async def test_revoke(sim: Simulator, api: Api, http: aiohttp.ClientSession) -> 
     ) as r:
         assert r.status == 200
     assert (await validate(http, sim, token))[0] == 401
+
+
+async def test_authorization_code_grant(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    redirect = "http://localhost:17563/callback"
+    params = {
+        "client_id": DEMO_CLIENT_ID,
+        "redirect_uri": redirect,
+        "response_type": "code",
+        "scope": "bits:read user:read:chat",
+        "state": "xyz",
+        "login": "viewer",
+    }
+    async with http.get(f"{sim.oauth_url}/authorize", params=params, allow_redirects=False) as r:
+        assert r.status == 302
+        location = URL(r.headers["Location"])
+    assert str(location).startswith(redirect) and location.query["state"] == "xyz"
+    form = {
+        "client_id": DEMO_CLIENT_ID,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "code": location.query["code"],
+        "grant_type": "authorization_code",
+        "redirect_uri": redirect,
+    }
+    status, body = await post_form(
+        http, f"{sim.oauth_url}/token", {**form, "redirect_uri": "http://elsewhere"}
+    )
+    assert status == 400 and "redirect_uri" in body["message"]
+    async with http.get(f"{sim.oauth_url}/authorize", params=params, allow_redirects=False) as r:
+        form["code"] = URL(r.headers["Location"]).query["code"]
+    status, body = await post_form(http, f"{sim.oauth_url}/token", form)
+    assert (
+        status == 200 and body["refresh_token"] and body["scope"] == ["bits:read", "user:read:chat"]
+    )
+    _, validated = await validate(http, sim, body["access_token"])
+    assert validated["login"] == "viewer"
+    status, body = await post_form(http, f"{sim.oauth_url}/token", form)
+    assert (status, body["message"]) == (400, "Invalid authorization code")
+
+
+async def test_implicit_grant_and_bad_requests(sim: Simulator, http: aiohttp.ClientSession) -> None:
+    params = {
+        "client_id": DEMO_CLIENT_ID,
+        "redirect_uri": "http://localhost/cb",
+        "response_type": "token",
+        "scope": "",
+    }
+    async with http.get(f"{sim.oauth_url}/authorize", params=params, allow_redirects=False) as r:
+        fragment = dict(
+            part.split("=", 1) for part in URL(r.headers["Location"]).fragment.split("&")
+        )
+    assert (await validate(http, sim, fragment["access_token"]))[0] == 200
+    for bad in (
+        {"response_type": "nope"},
+        {"redirect_uri": ""},
+        {"client_id": "unknown", "response_type": "code"},
+    ):
+        async with http.get(
+            f"{sim.oauth_url}/authorize", params={**params, **bad}, allow_redirects=False
+        ) as r:
+            assert r.status == 400
