@@ -57,6 +57,7 @@ class Acker:
         delays: Iterator[float] | None = None
         while True:
             await self._ready.wait()
+            await asyncio.sleep(self.options.ack_linger)  # let more acks join this flush
             self._ready.clear()
             try:
                 await self.flush()

@@ -21,6 +21,8 @@ class ClientOptions:
     streams_per_reader: int = 100
     # A bot's local queue: past this many undelivered entries its stream is not read.
     queue_size: int = 256
+    # Acknowledgements wait this long to go out together (one pipeline for many bots).
+    ack_linger: float = 0.005
     # Reclaim: entries pending longer than min_idle_ms (a crashed consumer's, or whose
     # handler raised) are claimed again; after max_deliveries they go to the dead letters.
     min_idle_ms: int = 30_000

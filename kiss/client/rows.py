@@ -26,3 +26,24 @@ def streams(reply: Any) -> StreamReply:
 def fields_arg(fields: Mapping[str, str]) -> dict[Any, Any]:
     """Stream fields or hash mapping in the shape redis-py's signatures ask for."""
     return dict(fields)
+
+
+def raw_stream_reply(raw: Any) -> StreamReply:
+    """A raw XREAD / XREADGROUP reply: RESP3 ``{stream: [[id, [k, v, ...]], ...]}`` or RESP2
+    ``[[stream, [...]], ...]`` (redis-py speaks either, by version and URL).
+
+    An entry deleted while pending comes with no fields; it gets an empty mapping.
+    """
+    pairs = raw.items() if isinstance(raw, Mapping) else (raw or ())
+    reply: StreamReply = []
+    for stream, rows in pairs:
+        reply.append(
+            (
+                stream,
+                [
+                    (stream_id, dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {})
+                    for stream_id, flat in rows
+                ],
+            )
+        )
+    return reply
