@@ -58,59 +58,47 @@ MAX_MESSAGE_AGE_SECONDS = 600.0  # replay guard: older messages are dropped (§1
 _TWITCH_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
 
 
+_NINE_STR = (str,) * 9
+
+
 def _notification_fast(frame: str | bytes) -> Notification | None:
     """The hot path: a notification in Twitch's exact shape, built with the message model's
     types but fewer checks. Anything else (other types, odd shapes) returns None and goes
     through ``parse_message``, which names the problem when there is one."""
     try:
         raw = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        return None
-    meta = raw.get("metadata") if type(raw) is dict else None
-    payload = raw.get("payload") if type(raw) is dict else None
-    if type(meta) is not dict or type(payload) is not dict:
-        return None
-    if meta.get("message_type") != "notification":
-        return None
-    sub = payload.get("subscription")
-    event = payload.get("event")
-    if type(sub) is not dict or type(event) is not dict or "events" in payload:
-        return None
-    message_id = meta.get("message_id")
-    stamp = meta.get("message_timestamp")
-    sub_type, sub_version = meta.get("subscription_type"), meta.get("subscription_version")
-    condition, transport = sub.get("condition"), sub.get("transport")
-    if not (
-        isinstance(message_id, str)
-        and message_id
-        and isinstance(stamp, str)
-        and isinstance(sub_type, str)
-        and isinstance(sub_version, str)
-        and isinstance(sub.get("id"), str)
-        and isinstance(sub.get("status"), str)
-    ):
-        return None
-    if type(condition) is not dict or type(transport) is not dict:
-        return None
-    if not _TWITCH_TIMESTAMP.fullmatch(stamp):
-        return None
-    cost = sub.get("cost", 0)
-    if type(cost) is not int or type(sub.get("type")) is not str:
-        return None
-    if type(sub.get("version")) is not str or type(sub.get("created_at")) is not str:
-        return None
-    return Notification(
-        Metadata(message_id, "notification", stamp, sub_type, sub_version),
-        Subscription(
+        meta, payload = raw["metadata"], raw["payload"]
+        if meta["message_type"] != "notification" or "events" in payload:
+            return None
+        sub, event = payload["subscription"], payload["event"]
+        message_id, stamp = meta["message_id"], meta["message_timestamp"]
+        texts = (
+            message_id,
+            stamp,
+            meta["subscription_type"],
+            meta["subscription_version"],
             sub["id"],
             sub["status"],
             sub["type"],
             sub["version"],
-            cost,
-            condition,
-            transport,
             sub["created_at"],
-        ),
+        )
+        condition, transport, cost = sub["condition"], sub["transport"], sub.get("cost", 0)
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if (
+        type(event) is not dict
+        or type(condition) is not dict
+        or type(transport) is not dict
+        or type(cost) is not int
+        or not message_id
+        or not all(map(isinstance, texts, _NINE_STR))
+        or not _TWITCH_TIMESTAMP.fullmatch(stamp)
+    ):
+        return None
+    return Notification(
+        Metadata(message_id, "notification", stamp, texts[2], texts[3]),
+        Subscription(texts[4], texts[5], texts[6], texts[7], cost, condition, transport, texts[8]),
         event,
     )
 

@@ -7,6 +7,7 @@ hot path and handed as-is to the writer's script.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -71,35 +72,75 @@ def channel_of(subscription: Subscription, event: object) -> str | None:
     return channel
 
 
-def notification_entry(keys: Keys, message: Notification, received: float) -> Entry | None:
-    """The entry of a notification, or None if it names no channel to route to."""
-    sub = message.subscription
-    body = message.event if message.event is not None else message.events
-    channel = channel_of(sub, message.event)
-    if channel is None:
-        return None
-    meta = message.metadata
-    dedup = [keys.dedup_message(meta.message_id)]
-    id_field = _event_id_field(sub.type, sub.version)
-    if id_field is not None and message.event is not None:
-        event_id = message.event.get(id_field)
-        if isinstance(event_id, str) and event_id:
-            dedup.append(keys.dedup_event(sub.type, event_id))
-    return Entry(
-        keys.channel_stream(channel),
-        tuple(dedup),
-        (
-            "notification",
-            meta.message_id,
-            sub.type,
-            sub.version,
+@dataclass(frozen=True, slots=True)
+class _Route:
+    channel: str
+    stream: str
+    id_field: str | None
+    cacheable: bool  # False when the channel came from the event, not the condition
+
+
+class Router:
+    """Builds notification entries, remembering per subscription where its events go (a hub
+    sees the same few thousand subscriptions over and over)."""
+
+    def __init__(self, keys: Keys, capacity: int = 100_000) -> None:
+        self.keys = keys
+        self.capacity = capacity
+        self._routes: dict[tuple[str, str, str], _Route] = {}
+
+    def _route(self, sub: Subscription, event: object) -> _Route | None:
+        channel = channel_of(sub, event)
+        if channel is None:
+            return None
+        return _Route(
             channel,
-            sub.id,
-            meta.message_timestamp,
-            f"{received:.6f}",
-            orjson.dumps(body).decode(),
-        ),
-    )
+            self.keys.channel_stream(channel),
+            _event_id_field(sub.type, sub.version),
+            sub.channel_id is not None,
+        )
+
+    def entry(self, message: Notification, received: float) -> Entry | None:
+        """The entry of a notification, or None if it names no channel to route to."""
+        sub = message.subscription
+        event = message.event
+        key = (sub.id, sub.type, sub.version)
+        route = self._routes.get(key)
+        if route is None:
+            route = self._route(sub, event)
+            if route is None:
+                return None
+            if route.cacheable:  # a subscription's condition never changes
+                if len(self._routes) >= self.capacity:
+                    self._routes.clear()
+                self._routes[key] = route
+        meta = message.metadata
+        dedup: tuple[str, ...] = (self.keys.dedup_message(meta.message_id),)
+        if route.id_field is not None and event is not None:
+            event_id = event.get(route.id_field)
+            if isinstance(event_id, str) and event_id:
+                dedup = (dedup[0], self.keys.dedup_event(sub.type, event_id))
+        body = event if event is not None else message.events
+        return Entry(
+            route.stream,
+            dedup,
+            (
+                "notification",
+                meta.message_id,
+                sub.type,
+                sub.version,
+                route.channel,
+                sub.id,
+                meta.message_timestamp,
+                repr(received),
+                orjson.dumps(body).decode(),
+            ),
+        )
+
+
+def notification_entry(keys: Keys, message: Notification, received: float) -> Entry | None:
+    """The entry of one notification (the uncached form of ``Router.entry``)."""
+    return Router(keys).entry(message, received)
 
 
 def revocation_entry(keys: Keys, message: Revocation, received: float) -> Entry | None:

@@ -36,7 +36,7 @@ from kiss.eventsub.session import (
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff, reconnecting
-from kiss.listener.entries import gap_entry, notification_entry, revocation_entry
+from kiss.listener.entries import Router, gap_entry, revocation_entry
 from kiss.listener.writer import StreamWriter
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class SessionRunner:
         # holds the slot next (this process restarted, or another) knows whom to warn of a gap.
         self.channels: set[str] = set(channels or ())
         self._slot_key = keys.listener_slot(slot)
+        self._router = Router(keys)
         self._channels_key = keys.listener_slot_channels(slot)
         self._dial = dial or websocket_dialer(machine.config.time_unit)
         self._clock = clock
@@ -262,7 +263,7 @@ class SessionRunner:
                 self._on_lost(output)
 
     def _deliver(self, output: Deliver) -> None:
-        entry = notification_entry(self.keys, output.message, self._clock())
+        entry = self._router.entry(output.message, self._clock())
         if entry is None:
             self.stats.dropped += 1
             log.warning("%s: notification names no channel; dropped", self.slot)

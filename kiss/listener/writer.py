@@ -134,7 +134,7 @@ class StreamWriter:
         self._idle.set()
         self._room = asyncio.Event()
         self._room.set()
-        self._script = self.redis.register_script(_SCRIPT)
+        self._sha: str | None = None  # the script, loaded once (EVALSHA: no check per flush)
         self._channels: set[str] = set()
         self._trimmed_at: dict[str, float] = {}
         self._marks: dict[str, float] = {}
@@ -196,6 +196,8 @@ class StreamWriter:
         while self._buffer or self._local_duplicates:
             try:
                 await self.flush()
+            except redis.exceptions.NoScriptError:
+                self._sha = None  # Redis restarted and lost its script cache: load it again
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
                 self.stats.failures += 1
                 log.warning("redis write failed (%s); retrying", error)
@@ -208,12 +210,19 @@ class StreamWriter:
         batch, rows = self._pack(self._buffer[:taken]) if taken else ([], "")
         local_duplicates = self._local_duplicates
         marks, members = dict(self._marks), list(self._members)
+        if batch and self._sha is None:
+            self._sha = str(await self.redis.script_load(_SCRIPT))
         pipe = self.redis.pipeline(transaction=False)
         if batch:
-            await self._script(
-                keys=[self.keys.counters(), self.keys.listener_state(self.listener_id)],
-                args=[self.config.maxlen, self.config.dedup_ttl_seconds, rows],
-                client=pipe,
+            assert self._sha is not None
+            pipe.evalsha(
+                self._sha,
+                2,
+                self.keys.counters(),
+                self.keys.listener_state(self.listener_id),
+                self.config.maxlen,
+                self.config.dedup_ttl_seconds,
+                rows,
             )
         self._queue_extras(pipe, batch, local_duplicates, marks, members)
         results = await pipe.execute()

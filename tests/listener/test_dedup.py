@@ -12,12 +12,13 @@ def test_second_sighting_is_a_duplicate() -> None:
     assert "a" in recent and len(recent) == 1
 
 
-def test_oldest_ids_are_forgotten_past_the_capacity() -> None:
-    recent = RecentIds(capacity=2)
-    for message_id in ("a", "b", "c"):
-        recent.seen(message_id)
-    assert "a" not in recent
-    assert recent.seen("b") is True and recent.seen("c") is True
+def test_the_last_capacity_ids_are_remembered_and_older_ones_forgotten() -> None:
+    recent = RecentIds(capacity=100)
+    for index in range(1000):
+        recent.seen(str(index))
+    assert all(str(index) in recent for index in range(900, 1000))
+    assert "0" not in recent
+    assert 100 <= len(recent) <= 200
 
 
 def test_capacity_must_be_positive() -> None:

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
-from kiss.listener.entries import FIELDS, gap_entry, notification_entry, revocation_entry
+from kiss.listener.entries import (
+    FIELDS,
+    Router,
+    gap_entry,
+    notification_entry,
+    revocation_entry,
+)
 from tests.listener.helpers import notification, revocation
 
 KEYS = Keys("p")
@@ -24,7 +32,7 @@ def test_notification_entry_carries_every_contract_field() -> None:
     )
     assert fields["subscription_id"] == "sub-42-channel.follow"
     assert fields["twitch_ts"] == message.metadata.message_timestamp
-    assert fields["received_ts"] == "1700000000.250000"
+    assert float(fields["received_ts"]) == 1700000000.25
     assert orjson.loads(fields["event"]) == {"user_id": "7"}
     assert entry.stream == KEYS.channel_stream("42")
     assert entry.dedup_keys == (KEYS.dedup_message("m1"),)
@@ -54,3 +62,23 @@ def test_gap_entry_spans_last_message_to_welcome() -> None:
         "reason": "4006 network error",
     }
     assert entry.message_id.startswith("gap-")
+
+
+def test_router_remembers_routes_per_subscription_but_not_event_routed_ones() -> None:
+    router = Router(KEYS)
+    first = router.entry(notification("a", "42"), 1.0)
+    second = router.entry(notification("b", "42"), 2.0)
+    assert first is not None and second is not None
+    assert first.stream == second.stream == KEYS.channel_stream("42")
+    assert len(router._routes) == 1
+    message = notification("c", "42")
+    bare = replace(
+        message,
+        subscription=replace(message.subscription, id="no-condition", condition={}),
+        event={"broadcaster_user_id": "77"},
+    )
+    entry = router.entry(bare, 3.0)
+    assert entry is not None and entry.channel_id == "77"
+    assert len(router._routes) == 1
+    nowhere = replace(bare, event={"user": "x"})
+    assert router.entry(nowhere, 4.0) is None

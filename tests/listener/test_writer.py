@@ -183,3 +183,20 @@ async def test_unicode_and_quotes_in_events_survive_the_trip(
     await writer.flush()
     [(_, fields)] = redis_client.xrange(keys.channel_stream("42")) or []
     assert orjson.loads((fields or {})["event"]) == event
+
+
+async def test_a_flushed_script_cache_is_reloaded(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    import asyncio
+
+    writer = StreamWriter(aredis, keys, "L1")
+    writer.add(entry_of(keys, "before"))
+    await writer.flush()
+    writer._sha = "0" * 40  # as after a Redis restart: the cached script is gone
+    task = asyncio.create_task(writer.run())
+    writer.add(entry_of(keys, "after"))
+    await asyncio.wait_for(writer.drained(), 5)
+    await writer.close()
+    await asyncio.wait_for(task, 5)
+    assert redis_client.xlen(keys.channel_stream("42")) == 2
