@@ -43,7 +43,7 @@ def listing(state: SimulatorState, token: Token) -> JSON:
     return {"data": mine}
 
 
-def create(state: SimulatorState, token: Token, body: Any) -> JSON:
+def create(state: SimulatorState, token: Token, body: Any, now: float) -> JSON:
     require_app(token)
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object")
@@ -51,7 +51,8 @@ def create(state: SimulatorState, token: Token, body: Any) -> JSON:
     owned = sum(1 for c in state.conduits.values() if c.client_id == token.client_id)
     if owned >= state.config.max_conduits:
         raise too_many("conduit limit reached")
-    conduit = Conduit(id=str(uuid.uuid4()), client_id=token.client_id)
+    # No shard enabled yet: the 72 h clock runs from creation.
+    conduit = Conduit(id=str(uuid.uuid4()), client_id=token.client_id, all_disabled_since=now)
     conduit.resize(count)
     state.conduits[conduit.id] = conduit
     return {"data": [conduit.to_json()]}

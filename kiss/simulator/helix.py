@@ -101,7 +101,7 @@ class HelixApi:
     async def _create_conduit(
         self, request: web.Request, token: Token, now: float
     ) -> tuple[int, Any]:
-        return 200, conduits.create(self.state, token, await json_body(request))
+        return 200, conduits.create(self.state, token, await json_body(request), now)
 
     async def _list_conduits(
         self, request: web.Request, token: Token, now: float

@@ -126,6 +126,8 @@ class WebhookSender:
         )
         verified = answer == challenge
         shard.status = "enabled" if verified else "webhook_callback_verification_failed"
+        if verified:
+            conduit.all_disabled_since = None
         return verified
 
     async def notify_shard(self, shard: Shard, sub: Subscription, event: JSON) -> str | None:

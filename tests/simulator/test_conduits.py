@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -307,3 +308,24 @@ async def test_shard_disabled_is_announced(sim: Simulator, api: Api, sockets: So
     assert event["conduit_id"] == conduit_id and event["status"] == "websocket_disconnected"
     assert event["shard_id"] == ("0" if dropped is bound["0"] else "1")
     assert event["transport"]["disconnected_at"]
+
+
+async def test_conduit_with_all_shards_disabled_expires(
+    config: SimulatorConfig, sockets: Sockets
+) -> None:
+    import dataclasses
+
+    import aiohttp
+
+    idle = dataclasses.replace(config, conduit_idle_lifetime=10)  # 72 h on Twitch
+    async with Simulator(idle) as sim, aiohttp.ClientSession() as http:
+        api = Api(sim, http)
+        token = await api.token()
+        conduit_id = await new_conduit(api, token, 1)
+        [ws] = (await bind(api, token, conduit_id, sockets, ["0"])).values()
+        sub = await conduit_sub(api, token, conduit_id, "1001")
+        await asyncio.sleep(20 * UNIT)  # twice the lifetime with a live shard: kept
+        assert conduit_id in sim.state.conduits
+        await ws.close()
+        await wait_for(lambda: conduit_id not in sim.state.conduits)
+        assert sim.state.subscriptions[sub["id"]].status == "conduit_deleted"
