@@ -36,7 +36,7 @@ class ClientOptions:
     # Reconnect to Redis: exponential backoff with full jitter between these bounds.
     backoff_base: float = 0.05
     backoff_max: float = 5.0
-    # Redis connections in the shared pool (readers hold one each while they block).
+    # Redis connections in the shared pool (each reader has one more, of its own).
     max_connections: int = 32
     consumer: str = field(default_factory=default_consumer_name)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 
 import redis.asyncio as aioredis
-from redis.asyncio.connection import AbstractConnection
+from redis.asyncio.connection import AbstractConnection, Connection
 from redis.exceptions import ResponseError
 
 from kiss.client.backoff import backoff
@@ -26,6 +27,14 @@ from kiss.client.redis_errors import is_group_exists, is_missing_group, is_trans
 from kiss.client.rows import StreamReply, fields_arg, raw_stream_reply
 
 log = logging.getLogger(__name__)
+
+# Probe an idle connection after 5 s, every 2 s, give up after 3 misses: a Redis host that
+# vanished without closing the socket is noticed in about 11 s.
+KEEPALIVE: dict[int, int] = {
+    option: value
+    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
+    if (option := getattr(socket, name, None)) is not None
+}
 
 
 async def ensure_groups(redis: aioredis.Redis, streams: Sequence[str], group: str) -> None:
@@ -118,13 +127,21 @@ class GroupReader:
         finally:
             if self._connection is not None:
                 await self._connection.disconnect()
-                await self.redis.connection_pool.release(self._connection)
                 self._connection = None
+
+    def _dedicated_connection(self) -> AbstractConnection:
+        """A connection outside the pool, with no socket timeout: a timeout wraps every send
+        in a new task (most of the CPU per read). A dead peer is found by TCP keepalive."""
+        pool = self.redis.connection_pool
+        settings = {**pool.connection_kwargs, "socket_timeout": None}
+        if pool.connection_class is Connection:  # TCP, not a Unix socket
+            settings["socket_keepalive"] = True
+            settings["socket_keepalive_options"] = KEEPALIVE
+        return pool.connection_class(**settings)
 
     async def _read(self, streams: list[str]) -> StreamReply:
         if self._connection is None:
-            pool = self.redis.connection_pool
-            self._connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            self._connection = self._dedicated_connection()
         if tuple(streams) != self._packed_for:
             self._packed = self._connection.pack_command(
                 "XREADGROUP", "GROUP", self.group, self.consumer,
