@@ -307,6 +307,7 @@ def measure_bare(bench: Bench) -> tuple[float, float]:
         spent = cpu_seconds(bare.pid) - before
         bare.send_signal(signal.SIGTERM)
         received = int(bare.stdout.readline().strip() or 0)
+        bare.wait(timeout=10)  # exited on its own: no second signal from the cleanup
     delivered = int(status["delivered"])
     if received < delivered * 0.99:
         say(f"bench: bare client received {received} of {delivered}")

@@ -226,6 +226,11 @@ class SessionMachine:
         candidates = [d for d in (self._deadline, self._handover_deadline) if d is not None]
         return min(candidates) if candidates else None
 
+    @property
+    def awaiting_reconnect_socket(self) -> bool:
+        """True between OpenReconnect and the ``opened`` call for that socket."""
+        return self._awaiting_reconnect_socket and self.phase is Phase.HANDOVER
+
     def opened(self, conn: int, now: float) -> list[Output]:
         """A socket is open: the first one of a fresh connect, or the reconnect_url one."""
         if self._awaiting_reconnect_socket and self.phase is Phase.HANDOVER:

@@ -217,8 +217,8 @@ class SessionRunner:
                 self.machine.reconnect_failed(f"{type(error).__name__}: {error}", self._clock())
             )
             return
-        if self._stop.is_set():
-            await ws.close()
+        if self._stop.is_set() or not self.machine.awaiting_reconnect_socket:
+            await ws.close()  # stopping, or the session was lost while dialling
             return
         conn = self._adopt(ws)
         self._apply(self.machine.opened(conn, self._clock()))
