@@ -50,6 +50,19 @@ CLOSE_CODES: dict[int, str] = {
     4007: "invalid reconnect attempt",
 }
 
+# What each code tells the operator; every one of them ends in a fresh session (with backoff),
+# subscriptions recreated (websocket) or the shard rebound (conduit).
+CLOSE_ADVICE: dict[int, str] = {
+    4000: "Twitch-side fault; reconnecting",
+    4001: "this client sent a frame other than a pong: a bug in the client",
+    4002: "pongs were late: is the event loop blocked?",
+    4003: "nothing subscribed or bound within 10 s: is the control plane (Celery worker) up?",
+    4004: "the reconnect_url was not dialled within 30 s",
+    4005: "network timeout; reconnecting",
+    4006: "network error; reconnecting",
+    4007: "the reconnect URL was refused; starting a fresh session on the base URL",
+}
+
 RECONNECT_GRACE_SECONDS = 30.0  # Twitch closes the old socket 30 s after session_reconnect
 WELCOME_WINDOW_SECONDS = 10.0
 MAX_MESSAGE_AGE_SECONDS = 600.0  # replay guard: older messages are dropped (§1.6)

@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from kiss.eventsub.session import (
+    CLOSE_ADVICE,
     CloseSocket,
     Deliver,
     Dropped,
@@ -311,7 +312,8 @@ class SessionRunner:
         if self._stop.is_set():
             log.info("%s: session closed (%s)", self.slot, output.reason)
         else:
-            log.warning("%s: session lost: %s", self.slot, output.reason)
+            advice = CLOSE_ADVICE.get(output.code or 0, "reconnecting")
+            log.warning("%s: session lost: %s: %s", self.slot, output.reason, advice)
         self.stats.last_reason = output.reason
         lost_id, self._session_id = self._session_id, None
         self._spawn(self.hooks.lost(self, lost_id, output.reason))

@@ -242,6 +242,12 @@ def test_every_close_code_loses_the_session_and_names_the_cause(code: int | None
     assert welcomed.gap.reason == describe_close(code)
 
 
+def test_every_close_code_has_advice() -> None:
+    from kiss.eventsub.session import CLOSE_ADVICE, CLOSE_CODES
+
+    assert set(CLOSE_ADVICE) == set(CLOSE_CODES) == set(range(4000, 4008))
+
+
 def test_close_code_descriptions() -> None:
     assert (
         describe_close(4003) == "4003 connection unused (no subscription or shard binding in time)"
