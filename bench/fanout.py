@@ -10,7 +10,7 @@ processes, each running its share of the 1,000 ``HubEventSubClient`` objects on 
 - latency p50 / p99 from the simulator's send (``message_timestamp``) to the handler;
 - memory per bot (growth of a bot process's RSS per bot attached) and the processes' RSS.
 
-    python bench/fanout.py [--quick] [--rate 5000] [--seconds 30] [--processes 4]
+    python bench/fanout.py [--quick] [--rate 5000] [--seconds 30] [--processes N]
 
 The last line is one JSON object with the figures. ``--quick`` finishes within 60 s.
 Targets: nothing lost, p99 at most 20 ms.
@@ -223,6 +223,11 @@ class Harness:
         self.redis.delete(f"q-{self.keys.prefix}")
 
 
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
 
@@ -271,6 +276,7 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
         say(f"starting {BOTS} bots in {processes} processes")
         bots = start_bots(stack, harness, channels, processes)
 
+        cpu_before = sum(cpu_seconds(bot.pid) for bot in bots)
         say(f"load: {rate:,.0f} events/s for {seconds:g} s across {BOTS} channels")
         load = harness.control.load(rate=rate, channels=channels, duration=seconds, type_=TYPE)
         status = wait_for(
@@ -287,6 +293,7 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
         )
         load_seconds = max(1e-3, drained_at - status["started_at"])
         routed = harness.routed()
+        bot_cpu = sum(cpu_seconds(bot.pid) for bot in bots) - cpu_before
         reports = []
         for bot in bots:
             bot.send_signal(signal.SIGTERM)
@@ -316,6 +323,8 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
         # Per bot process: [simulator -> listener, listener -> Redis, Redis -> handler].
         "legs_p50_ms": [r["legs_p50_ms"] for r in reports],
         "legs_p99_ms": [r["legs_p99_ms"] for r in reports],
+        # CPU the bot processes spent per event (reading, dispatch, handler, ack, presence).
+        "bot_cpu_us_per_event": round(bot_cpu / max(1, handled) * 1e6, 1),
         "memory_per_bot_kb": round(statistics.mean(r["bytes_per_bot"] for r in reports) / 1024, 1),
         "bot_process_rss_mb": [round(r["rss_mb"], 1) for r in reports],
         "quick": quick,
@@ -333,7 +342,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a shorter run (within 60 s)")
     parser.add_argument("--rate", type=float, default=5000.0, help="events per second, total")
     parser.add_argument("--seconds", type=float, default=None, help="load duration")
-    parser.add_argument("--processes", type=int, default=4, help="bot processes")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=max(2, os.cpu_count() or 2),
+        help="bot processes (default: one per core; more only compete for the CPU)",
+    )
     parser.add_argument("--bot-process", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bot_process:
