@@ -228,6 +228,7 @@ class HubConnection:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._readers.clear()
         try:
             await self.acker.flush()
         except Exception as error:
