@@ -298,3 +298,27 @@ async def test_drain_hands_the_shards_over_to_a_new_listener(
             await hub.subscribe_conduit(conduit_id, "99")
             await hub.call(hub.control.trigger, "channel.update", "99")
             await eventually(lambda: hub.entries("99"), what="an event through the new listener")
+
+
+async def test_stopping_mid_flood_writes_everything_that_was_received(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=1)
+    channels = [f"s{i}" for i in range(4)]
+    async with running(hub):
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        await bound_sessions(hub, 1)
+        for channel in channels:
+            await hub.subscribe_conduit(conduit_id, channel)
+        load = await hub.call(
+            hub.control.load, rate=3000, channels=channels, total=30000, type_="channel.update"
+        )
+        await eventually(
+            lambda: sum(len(hub.entries(c)) for c in channels) > 1000, what="flood under way"
+        )
+    # The listener has stopped: every frame the simulator managed to send is in Redis.
+    status = await hub.call(hub.control.load_status, load)
+    await hub.call(hub.control.stop_load, load)
+    written = sum(len(hub.entries(c)) for c in channels)
+    assert 1000 < written < 30000
+    assert written == status["delivered"]
