@@ -368,6 +368,15 @@ async def test_subscribe_through_control_and_reconciler_then_receive(
                 await hub.call(hub.control.trigger, "stream.online", "504")
                 await wait_for(lambda: len(seen) == 1, what="the event after subscribing")
                 assert seen[0].subscription_id == outcome.subscription_id
+                # No stored token for 506: accepted here, and Twitch (the simulator) says why
+                # not, since 506 never authorized the app for bits:read.
+                stranger = client_for(redis_url, keys, "506")
+                refused = await stranger.subscribe("channel.cheer")
+                await asyncio.to_thread(services.reconciler().reconcile)
+                failed = await refused.outcome(wait_seconds=10)
+                assert failed.status == "failed", failed
+                assert "bits:read" in failed.reason  # Twitch's own message
+                await stranger.connection.close()
             finally:
                 await client.stop()
     finally:
