@@ -322,3 +322,27 @@ async def test_stopping_mid_flood_writes_everything_that_was_received(
     written = sum(len(hub.entries(c)) for c in channels)
     assert 1000 < written < 30000
     assert written == status["delivered"]
+
+
+async def test_the_same_event_under_two_message_ids_is_written_once(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=1)
+    async with running(hub) as listener:
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        await bound_sessions(hub, 1)
+        await hub.subscribe_conduit(conduit_id, "31", "stream.online", "1")
+        event = {
+            "id": "stream-9001",
+            "broadcaster_user_id": "31",
+            "broadcaster_user_login": "c31",
+            "broadcaster_user_name": "C31",
+            "type": "live",
+            "started_at": "2026-11-26T00:00:00Z",
+        }
+        first = await hub.call(hub.control.trigger, "stream.online", "31", event=event)
+        second = await hub.call(hub.control.trigger, "stream.online", "31", event=event)
+        assert first["message_ids"] != second["message_ids"]  # a resend Twitch-side
+        await eventually(lambda: listener.writer.stats.duplicates == 1, what="the duplicate")
+        assert [e["message_id"] for e in hub.entries("31")] == first["message_ids"]
+        assert hub.redis.hget(keys.counters(), "duplicates_dropped") == b"1"
