@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 
 from kiss.client.ack import Acker
 from kiss.client.backoff import backoff
+from kiss.client.consumers import forget, sweep
 from kiss.client.inbox import Inbox
 from kiss.client.options import ClientOptions
 from kiss.client.presence import PresenceCard, group_figures, presence_fields
@@ -31,16 +32,6 @@ from kiss.keys import Keys
 log = logging.getLogger(__name__)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-# Atomic, so that a read landing in between cannot hand entries to a consumer being deleted
-# (XGROUP DELCONSUMER drops the consumer's pending entries).
-_FORGET_IDLE_CONSUMER = """
-local held = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
-if #held == 0 then
-  return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-end
-return -1
-"""
 
 
 def connect_redis(url: str, options: ClientOptions) -> aioredis.Redis:
@@ -157,9 +148,7 @@ class HubConnection:
         self._cards.pop(card.key, None)
         try:
             await self.acker.flush()
-            await self.redis.eval(
-                _FORGET_IDLE_CONSUMER, 1, inbox.stream, inbox.group, self.consumer
-            )
+            await forget(self.redis, inbox.stream, inbox.group, self.consumer)
             await self._write_presence([card], state="stopped")
         except Exception as error:
             if not (is_transient(error) or is_missing_group(error)):
@@ -180,11 +169,24 @@ class HubConnection:
             taken += report.claimed + report.dead
         return taken
 
+    async def sweep(self) -> int:
+        """Forget crashed consumers of these bots' groups that hold nothing any more."""
+        forgotten = 0
+        for part in chunks(self.inboxes()):
+            forgotten += await sweep(
+                self.redis, part, self.consumer, self.options.dead_consumer_idle_ms
+            )
+        return forgotten
+
     async def _reclaim_loop(self) -> None:
+        swept = time.monotonic()
         while True:
             await asyncio.sleep(self.options.reclaim_interval)
             try:
                 await self.reclaim()
+                if time.monotonic() - swept >= self.options.sweep_interval:
+                    swept = time.monotonic()
+                    await self.sweep()
             except Exception as error:
                 if not is_transient(error):
                     raise

@@ -30,6 +30,10 @@ class ClientOptions:
     reclaim_count: int = 100
     max_deliveries: int = 5
     dead_letter_maxlen: int = 10_000
+    # Consumers of crashed processes are forgotten once they hold nothing and were idle this
+    # long; the sweep runs every sweep_interval.
+    dead_consumer_idle_ms: int = 3_600_000
+    sweep_interval: float = 600.0
     # Presence (the seed's hello): a hash with a TTL, refreshed every presence_interval.
     presence_interval: float = 5.0
     presence_ttl: float = 30.0
