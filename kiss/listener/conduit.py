@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
@@ -39,7 +40,7 @@ async def ensure_conduit(
     new one; grown to ``shard_count`` if smaller. One listener at a time decides (a lock)."""
     deadline = clock() + lock_seconds
     while True:
-        token = f"{id(helix)}-{clock()}"
+        token = uuid.uuid4().hex
         if await redis_client.set(keys.conduit_lock(), token, nx=True, px=int(lock_seconds * 1000)):
             try:
                 return await _find_or_create(helix, redis_client, keys, shard_count)
