@@ -177,9 +177,9 @@ def test_reconnect_keeps_the_old_socket_until_the_new_welcome(new_id: str) -> No
         OpenReconnect("ws://edge/ws?id=S1")
     ]
     assert machine.phase is Phase.HANDOVER
-    assert machine.awaiting_reconnect_socket
+    before = machine.awaiting_reconnect_socket
     machine.opened(2, T0 + 1.1)
-    assert not machine.awaiting_reconnect_socket
+    assert (before, machine.awaiting_reconnect_socket) == (True, False)
     # The old socket keeps delivering until the new welcome.
     assert kinds(machine.receive(1, notification("old"), T0 + 1.2)) == ["Deliver"]
     outputs = machine.receive(2, welcome(new_id, at=T0 + 1.3), T0 + 1.3)
