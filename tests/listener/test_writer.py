@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -10,6 +13,7 @@ from kiss.keys import Keys
 from kiss.listener.entries import Entry, notification_entry, revocation_entry
 from kiss.listener.writer import StreamWriter, WriterConfig
 from tests.listener.helpers import notification, revocation
+from tests.listener.simulated import eventually
 
 
 @pytest.fixture
@@ -200,3 +204,68 @@ async def test_a_flushed_script_cache_is_reloaded(
     await writer.close()
     await asyncio.wait_for(task, 5)
     assert redis_client.xlen(keys.channel_stream("42")) == 2
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (append-only file), to stop and start it."""
+
+    def __init__(self, directory: str) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+             self.directory, "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                assert time.monotonic() < deadline, "private redis-server did not start"
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+async def test_entries_wait_out_a_redis_restart_and_land_once(tmp_path: Path) -> None:
+    import asyncio
+
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    keys = Keys("restart")
+    client = aioredis.Redis.from_url(server.url, decode_responses=True)
+    writer = StreamWriter(client, keys, "L1", WriterConfig(retry_delay_seconds=0.05))
+    try:
+        writer.add(entry_of(keys, "m0"))
+        await writer.flush()
+        server.stop()
+        task = asyncio.create_task(writer.run())
+        for index in range(1, 6):
+            writer.add(entry_of(keys, f"m{index}"))
+        await eventually(lambda: writer.stats.failures > 0, what="a failed flush")
+        assert writer.pending == 5
+        server.start()
+        await asyncio.wait_for(writer.drained(), 10)
+        await writer.close()
+        await asyncio.wait_for(task, 5)
+        entries = await client.xrange(keys.channel_stream("42"))
+        assert [(f or {})["message_id"] for _, f in entries or []] == [f"m{i}" for i in range(6)]
+    finally:
+        await client.aclose()
+        server.stop()
