@@ -100,6 +100,10 @@ class HubEventSubClient:
         self.channel_id = str(channel_id)  # the seed passed ints; streams are keyed by text
         self.channel_name = channel_name
         self.bot = bot
+        if connection is not None and (
+            options is not None or (keys is not None and keys != connection.keys)
+        ):
+            raise ClientError("with a shared connection, give keys and options to it instead")
         self._owns_connection = connection is None
         self.connection = connection or HubConnection(redis_url, keys=keys, options=options)
         self.keys = self.connection.keys

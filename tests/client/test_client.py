@@ -410,3 +410,15 @@ async def test_rewind_delivers_again_to_the_handlers(
         await wait_for(lambda: seen == [0, 1, 2, 1, 2], what="second pass from ids[1]")
     finally:
         await client.stop()
+
+
+async def test_a_shared_connection_owns_keys_and_options(redis_url: str, keys: Keys) -> None:
+    connection = HubConnection(redis_url, keys=keys, options=FAST)
+    try:
+        with pytest.raises(ClientError, match="give keys and options to it"):
+            HubEventSubClient("1", "one", options=FAST, connection=connection)
+        with pytest.raises(ClientError, match="give keys and options to it"):
+            HubEventSubClient("1", "one", keys=Keys("other"), connection=connection)
+        assert HubEventSubClient("1", "one", keys=keys, connection=connection).keys == keys
+    finally:
+        await connection.close()
