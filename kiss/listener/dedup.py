@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 class RecentIds:
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(self, capacity: int = 4_000) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
