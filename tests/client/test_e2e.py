@@ -166,6 +166,11 @@ async def test_a_bot_restarted_after_downtime_gets_what_it_missed_in_order(
         try:
             await wait_for(lambda: len(got) == 21, what="the 20 missed events")
             assert got[1:] == sent["message_ids"]
+            # Replay: the same events again, from the start of the stream or from a time.
+            assert [e.message_id async for e in second.replay("0")] == got
+            tenth = [e async for e in second.replay("0")][10]
+            from_time = [e.message_id async for e in second.replay(tenth.stream_ms / 1000)]
+            assert from_time[-11:] == got[10:]
         finally:
             await second.stop()
 
