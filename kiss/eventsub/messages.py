@@ -1,13 +1,13 @@
 """The EventSub WebSocket message model (twitch-eventsub.md §1.2), parsed with no I/O.
 
 ``parse_message`` turns one text frame into a typed message or raises MalformedMessage:
-nothing else escapes it, whatever the input.
+nothing else escapes it, whatever the input. Messages are named tuples: immutable like frozen
+dataclasses, but several times cheaper to build, and the listener builds one per event.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -17,8 +17,7 @@ from kiss.eventsub.timestamps import parse_timestamp
 JSON = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Metadata:
+class Metadata(NamedTuple):
     message_id: str
     message_type: str
     message_timestamp: str
@@ -31,8 +30,7 @@ class Metadata:
         return parse_timestamp(self.message_timestamp)
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(NamedTuple):
     id: str
     status: str
     connected_at: str
@@ -41,8 +39,7 @@ class Session:
     recovery_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
+class Subscription(NamedTuple):
     id: str
     status: str
     type: str
@@ -58,33 +55,28 @@ class Subscription:
         return channel_of(self.condition)
 
 
-@dataclass(frozen=True, slots=True)
-class Welcome:
+class Welcome(NamedTuple):
     metadata: Metadata
     session: Session
 
 
-@dataclass(frozen=True, slots=True)
-class Keepalive:
+class Keepalive(NamedTuple):
     metadata: Metadata
 
 
-@dataclass(frozen=True, slots=True)
-class Notification:
+class Notification(NamedTuple):
     metadata: Metadata
     subscription: Subscription
     event: JSON | None
     events: list[JSON] | None = None  # batched types carry events:[{id,data}]
 
 
-@dataclass(frozen=True, slots=True)
-class Reconnect:
+class Reconnect(NamedTuple):
     metadata: Metadata
     session: Session
 
 
-@dataclass(frozen=True, slots=True)
-class Revocation:
+class Revocation(NamedTuple):
     metadata: Metadata
     subscription: Subscription
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 
@@ -25,34 +26,18 @@ from kiss.listener.entries import FIELDS, Entry
 
 log = logging.getLogger(__name__)
 
-# KEYS: counters, listener state. ARGV: maxlen, ttl, and the whole batch as one string:
-# rows separated by RS (\x1e), fields by US (\x1f): stream, dedup key 1, dedup key 2 (or key 1
-# again), then the values in FIELDS order. One argument per flush instead of a dozen per entry
-# keeps the client's encoding cost flat, and unlike JSON the event text is not escaped again.
-# The separators cannot occur inside the fields: JSON escapes control characters, and
-# ``_pack`` checks the count and drops any entry whose ids carry one.
+# KEYS: counters, listener state. ARGV: maxlen, ttl, and the whole batch as one JSON array of
+# rows: [stream, dedup key 1, dedup key 2 (or key 1 again), values in FIELDS order...]. One
+# argument per flush keeps the client's encoding cost flat (orjson), and Redis decodes it in C
+# (cjson): splitting a delimited string in Lua cost Redis a third more per entry.
 _SCRIPT = """
 local maxlen, ttl = ARGV[1], ARGV[2]
-local RS, US = '\\30', '\\31'
 local names = {__FIELDS__}
 local counter_of = {notification = 'events_routed', revocation = 'revocations', gap = 'gaps'}
 local nf = #names
 local counts = {}
 local flags = {}
-local function split(text, sep)
-  local parts, start = {}, 1
-  while true do
-    local at = string.find(text, sep, start, true)
-    if not at then
-      parts[#parts + 1] = string.sub(text, start)
-      return parts
-    end
-    parts[#parts + 1] = string.sub(text, start, at - 1)
-    start = at + 1
-  end
-end
-for _, line in ipairs(split(ARGV[3], RS)) do
-  local row = split(line, US)
+for _, row in ipairs(cjson.decode(ARGV[3])) do
   local fresh = redis.call('SET', row[2], '1', 'NX', 'EX', ttl)
   if fresh and row[3] ~= row[2] then
     fresh = redis.call('SET', row[3], '1', 'NX', 'EX', ttl)
@@ -79,13 +64,6 @@ for name, count in pairs(counts) do
 end
 return table.concat(flags)
 """.replace("__FIELDS__", ", ".join(f"'{name}'" for name in FIELDS))
-
-
-RS, US = "\x1e", "\x1f"
-
-
-def _clean(row: str) -> bool:
-    return row.count(US) == len(FIELDS) + 2 and RS not in row
 
 
 @dataclass
@@ -207,7 +185,7 @@ class StreamWriter:
     async def flush(self) -> int:
         """Write one batch (at most ``batch_max`` entries); returns how many were new."""
         taken = min(len(self._buffer), self.config.batch_max)
-        batch, rows = self._pack(self._buffer[:taken]) if taken else ([], "")
+        batch, rows = self._pack(self._buffer[:taken]) if taken else ([], b"")
         local_duplicates = self._local_duplicates
         marks, members = dict(self._marks), list(self._members)
         if batch and self._sha is None:
@@ -270,21 +248,11 @@ class StreamWriter:
                     self._on_written(entry)
         return fresh
 
-    def _pack(self, batch: list[Entry]) -> tuple[list[Entry], str]:
-        """The batch as one RS/US-separated string, minus entries that would break it."""
-        rows = [US.join((e.stream, e.dedup_keys[0], e.dedup_keys[-1], *e.values)) for e in batch]
-        packed = RS.join(rows)
-        if packed.count(US) == len(rows) * (len(FIELDS) + 2) and packed.count(RS) == len(rows) - 1:
-            return batch, packed
-        kept: list[Entry] = []
-        kept_rows: list[str] = []
-        for entry, row in zip(batch, rows, strict=True):
-            if _clean(row):
-                kept.append(entry)
-                kept_rows.append(row)
-            else:
-                log.warning("dropped an entry with control characters in its ids: %r", entry[:2])
-        return kept, RS.join(kept_rows)
+    def _pack(self, batch: list[Entry]) -> tuple[list[Entry], bytes]:
+        """The batch as one JSON array of rows, as the script reads it."""
+        return batch, orjson.dumps(
+            [(e.stream, e.dedup_keys[0], e.dedup_keys[-1], *e.values) for e in batch]
+        )
 
     def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
         """Register new channels and trim old entries by age, each stream once a while."""

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import replace
-
 import orjson
 
 from kiss.eventsub.session import Gap
@@ -72,13 +70,12 @@ def test_router_remembers_routes_per_subscription_but_not_event_routed_ones() ->
     assert first.stream == second.stream == KEYS.channel_stream("42")
     assert len(router._routes) == 1
     message = notification("c", "42")
-    bare = replace(
-        message,
-        subscription=replace(message.subscription, id="no-condition", condition={}),
+    bare = message._replace(
+        subscription=message.subscription._replace(id="no-condition", condition={}),
         event={"broadcaster_user_id": "77"},
     )
     entry = router.entry(bare, 3.0)
     assert entry is not None and entry.channel_id == "77"
     assert len(router._routes) == 1
-    nowhere = replace(bare, event={"user": "x"})
+    nowhere = bare._replace(event={"user": "x"})
     assert router.entry(nowhere, 4.0) is None

@@ -162,18 +162,21 @@ async def test_a_full_buffer_makes_readers_wait_until_a_flush(
     assert not writer.full
 
 
-async def test_an_entry_whose_ids_carry_separators_is_dropped_not_garbled(
+async def test_ids_with_control_characters_are_written_intact(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
 ) -> None:
     writer = StreamWriter(aredis, keys, "L1")
-    writer.add(entry_of(keys, "only\x1ebad"))
-    assert await writer.flush() == 0  # nothing left to send: no script call at all
-    writer.add(entry_of(keys, "bad\x1fid"))
-    writer.add(entry_of(keys, "good"))
-    assert await writer.flush() == 1
+    for message_id in ("only\x1ebad", "bad\x1fid", "good", 'quo"te\\'):
+        writer.add(entry_of(keys, message_id))
+    assert await writer.flush() == 4
     assert writer.pending == 0
     entries = redis_client.xrange(keys.channel_stream("42")) or []
-    assert [(fields or {})["message_id"] for _, fields in entries] == ["good"]
+    assert [(fields or {})["message_id"] for _, fields in entries] == [
+        "only\x1ebad",
+        "bad\x1fid",
+        "good",
+        'quo"te\\',
+    ]
 
 
 async def test_unicode_and_quotes_in_events_survive_the_trip(
