@@ -11,9 +11,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.registry import Collector
 
+from kiss.listener.delivery_stats import DeliveryStats
 from kiss.listener.state import ACTIVE_PHASES, Snapshot
 
 
@@ -82,6 +87,26 @@ class ListenerCollector(Collector):
         yield duplicates
         yield flushes
         yield pending
+        if snap.delivery is not None:
+            yield from _delivery_families(snap.listener_id, snap.delivery)
+
+
+def _delivery_families(listener_id: str, delivery: DeliveryStats) -> Iterator[Any]:
+    by_type = CounterMetricFamily(
+        "kiss_listener_events_by_type",
+        "Notifications written to channel streams, per subscription type",
+        labels=["listener", "type"],
+    )
+    for type_, count in sorted(delivery.by_type.items()):
+        by_type.add_metric([listener_id, type_], count)
+    yield by_type
+    latency = HistogramMetricFamily(
+        "kiss_listener_latency_seconds",
+        "Twitch's message_timestamp to the entry's receipt (sampled notifications)",
+        labels=["listener"],
+    )
+    latency.add_metric([listener_id], delivery.cumulative_buckets(), sum_value=delivery.latency_sum)
+    yield latency
 
 
 def serve_metrics(

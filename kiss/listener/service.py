@@ -303,4 +303,5 @@ class Listener:
             draining=self._draining,
             stopping=self.stopping,
             shards=tuple(self.manager.held) if self.manager is not None else (),
+            delivery=self.writer.delivery,
         )

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.typing import EncodableT, FieldT
 
 from kiss.keys import Keys
+from kiss.listener.delivery_stats import DeliveryStats
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Snapshot:
     draining: bool = False
     stopping: bool = False
     shards: tuple[str, ...] = ()
+    delivery: DeliveryStats | None = None
 
 
 def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:

@@ -22,6 +22,7 @@ import redis.exceptions
 
 from kiss.keys import Keys
 from kiss.listener.dedup import RecentIds
+from kiss.listener.delivery_stats import DeliveryStats
 from kiss.listener.entries import FIELDS, Entry
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class StreamWriter:
         self.config = config or WriterConfig()
         self.stats = WriterStats()
         self.recent = RecentIds()
+        self.delivery = DeliveryStats()
         self._on_written = on_written
         self._clock = clock
         self._buffer: list[Entry] = []
@@ -242,9 +244,12 @@ class StreamWriter:
         fresh = text.count("1")
         self.stats.written += fresh
         self.stats.duplicates += len(batch) - fresh
+        accepted = [entry for entry, flag in zip(batch, text, strict=True) if flag == "1"]
+        # kind, type, twitch_ts, received_ts (FIELDS order 0, 2, 6, 7)
+        self.delivery.record((e.values[0], e.values[2], e.values[6], e.values[7]) for e in accepted)
         if self._on_written is not None:
-            for entry, flag in zip(batch, text, strict=True):
-                if flag == "1" and entry.values[0] != "notification":
+            for entry in accepted:
+                if entry.values[0] != "notification":
                     self._on_written(entry)
         return fresh
 

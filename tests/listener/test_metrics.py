@@ -3,6 +3,8 @@ from __future__ import annotations
 import requests
 from prometheus_client import CollectorRegistry
 
+from kiss.eventsub.timestamps import format_timestamp
+from kiss.listener.delivery_stats import DeliveryStats
 from kiss.listener.metrics import serve_metrics
 from kiss.listener.state import SlotSnapshot, Snapshot
 
@@ -12,7 +14,12 @@ def snapshot() -> Snapshot:
         SlotSnapshot("conduit:C:shard:0", "active", "S1", 90.0, 1.0, 120, 2, 1, 1, 3),
         SlotSnapshot("conduit:C:shard:1", "lost", None, None, None, 0, 5, 0, 0, 0),
     )
-    return Snapshot("L1", "conduit", 1.0, slots, pending=4, written=125, duplicates=7)
+    delivery = DeliveryStats(sample_every=1)
+    stamp = format_timestamp(90_000_000_000)
+    delivery.record([("notification", "stream.online", stamp, "90.003")] * 2)
+    return Snapshot(
+        "L1", "conduit", 1.0, slots, pending=4, written=125, duplicates=7, delivery=delivery
+    )
 
 
 def test_metrics_endpoint_serves_the_listener_figures() -> None:
@@ -31,3 +38,7 @@ def test_metrics_endpoint_serves_the_listener_figures() -> None:
     assert 'kiss_listener_duplicates_total{listener="L1"} 7.0' in text
     assert 'kiss_listener_pending_entries{listener="L1"} 4.0' in text
     assert "kiss_listener_seconds_since_last_message" in text
+    assert 'kiss_listener_events_by_type_total{listener="L1",type="stream.online"} 2.0' in text
+    assert 'kiss_listener_latency_seconds_bucket{le="0.0025",listener="L1"} 0.0' in text
+    assert 'kiss_listener_latency_seconds_bucket{le="0.005",listener="L1"} 2.0' in text
+    assert 'kiss_listener_latency_seconds_count{listener="L1"} 2.0' in text
