@@ -30,9 +30,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +39,7 @@ import orjson
 import psutil
 import redis
 import requests
+from harness import cpu_seconds, helix_headers, percentile, process, say, wait_for
 
 from kiss.eventsub.timestamps import parse_timestamp
 from kiss.keys import Keys
@@ -50,24 +50,6 @@ REDIS_URL = os.environ.get("KISS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 BOTS = 1_000
 TYPE = "stream.online"  # a scope-less type: every channel subscribes with the app token
 TARGETS = {"lost": 0, "p99_ms": 20.0}
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def wait_for(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-# -- a bot process: its share of the bots on one shared connection --------------------------
 
 
 def rss_bytes() -> int:
@@ -126,25 +108,6 @@ async def bot_process(prefix: str, channels: list[str], out: IO[str]) -> None:
 # -- the harness -------------------------------------------------------------------------
 
 
-def headers(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", "Client-Id": "kiss-demo-client"}
-
-
-@contextmanager
-def process(command: list[str], **kwargs: Any) -> Iterator[subprocess.Popen[str]]:
-    child = subprocess.Popen(command, text=True, **kwargs)
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
 class Harness:
     def __init__(self, sim: SimulatorHandle) -> None:
         self.sim = sim
@@ -155,7 +118,7 @@ class Harness:
         answer = requests.post(
             f"{sim.helix_url}/eventsub/conduits",
             json={"shard_count": 1},
-            headers=headers(self.token),
+            headers=helix_headers(self.token),
             timeout=10,
         )
         answer.raise_for_status()
@@ -169,7 +132,7 @@ class Harness:
             session = getattr(self._local, "session", None)
             if session is None:
                 session = self._local.session = requests.Session()
-                session.headers.update(headers(self.token))
+                session.headers.update(helix_headers(self.token))
             body = {
                 "type": TYPE,
                 "version": "1",
@@ -221,15 +184,6 @@ class Harness:
         for start in range(0, len(doomed), 5000):
             self.redis.delete(*doomed[start : start + 5000])
         self.redis.delete(f"q-{self.keys.prefix}")
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
-def percentile(ordered: list[float], fraction: float) -> float:
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
 
 
 def start_bots(

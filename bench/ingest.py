@@ -29,16 +29,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psutil
 import redis
 import requests
+from harness import PeakRss, cpu_seconds, helix_headers, process, say, wait_for
 
 from kiss.eventsub.timestamps import parse_timestamp
 from kiss.keys import Keys
@@ -50,24 +48,6 @@ CHANNELS = 1_000
 SUBSCRIPTIONS = 10_000
 TARGETS = {"events_per_s": 40_000, "cpu_ratio": 3.0, "p99_ms": 10.0, "rss_mb": 60.0}
 CHAT = "channel.chat.message"  # a realistic frame of about 1 KB
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def wait_for(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-# -- the bare client: receives the flood on the conduit's shard and throws it away ------------
 
 
 async def bare_client(ws_url: str, helix_url: str, conduit_id: str) -> None:
@@ -100,13 +80,9 @@ def bind_shard(helix_url: str, token: str, conduit_id: str, session_id: str) -> 
         "shards": [{"id": "0", "transport": {"method": "websocket", "session_id": session_id}}],
     }
     answer = requests.patch(
-        f"{helix_url}/eventsub/conduits/shards", json=body, headers=headers(token), timeout=10
+        f"{helix_url}/eventsub/conduits/shards", json=body, headers=helix_headers(token), timeout=10
     )
     answer.raise_for_status()
-
-
-def headers(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", "Client-Id": "kiss-demo-client"}
 
 
 # -- setup -------------------------------------------------------------------------------------
@@ -122,7 +98,7 @@ class Bench:
         self.redis = redis.Redis.from_url(REDIS_URL)
         self.token = str(self.control.token()["access_token"])
         self.http = requests.Session()
-        self.http.headers.update(headers(self.token))
+        self.http.headers.update(helix_headers(self.token))
         answer = self.http.post(f"{sim.helix_url}/eventsub/conduits", json={"shard_count": 1})
         answer.raise_for_status()
         self.conduit_id = str(answer.json()["data"][0]["id"])
@@ -159,7 +135,7 @@ class Bench:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
-            session.headers.update(headers(self.token))
+            session.headers.update(helix_headers(self.token))
             self._local.session = session
         return session
 
@@ -242,52 +218,6 @@ class Bench:
         for start in range(0, len(doomed), 5000):
             self.redis.delete(*doomed[start : start + 5000])
         self.redis.delete(f"q-{self.keys.prefix}")
-
-
-@contextmanager
-def process(
-    command: list[str], env: dict[str, str] | None = None, **kwargs: Any
-) -> Iterator[subprocess.Popen[str]]:
-    child = subprocess.Popen(command, env=env, text=True, **kwargs)
-    try:
-        yield child
-    finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
-class PeakRss:
-    """Samples a process's RSS in a thread; ``peak`` in MB."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.02)
-
-    def stop(self) -> float:
-        self._stop.set()
-        self._thread.join()
-        return self.peak / 1e6
 
 
 # -- phases ------------------------------------------------------------------------------------
