@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from kiss.keys import Keys
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 
 REDIS_URL = os.environ.get("KISS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
@@ -57,3 +58,32 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:
     return f"sqlite:///{tmp_path}/kissbot.db"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The hub's schema, migrated, on SQLite and on PostgreSQL in turn."""
+    from kiss.store.db import upgrade
+
+    url = str(
+        request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    )
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def simulator() -> Iterator[SimulatorHandle]:
+    """The Twitch simulator as a process of its own, at 1/50 of Twitch's time."""
+    with run_simulator_process(time_unit=0.02) as handle:
+        yield handle
+
+
+@pytest.fixture
+def control(simulator: SimulatorHandle) -> Iterator[SimulatorControl]:
+    """The simulator's control API, with no faults left over from another test."""
+    control = SimulatorControl(simulator.base_url)
+    control.clear_faults()
+    yield control
+    control.clear_faults()
+    control.http.close()

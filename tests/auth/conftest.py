@@ -7,20 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from kiss.auth.oauth import OAuthClient
-from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=0.02) as handle:
-        yield handle
-
-
-@pytest.fixture
-def control(simulator: SimulatorHandle) -> Iterator[SimulatorControl]:
-    control = SimulatorControl(simulator.base_url)
-    yield control
-    control.http.close()
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 
 
 @pytest.fixture

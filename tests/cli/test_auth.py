@@ -6,20 +6,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=0.02) as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -14,13 +14,7 @@ from kiss.helix import subscriptions
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.settings import EventSubSection, Settings, TwitchSection
-from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=0.02) as handle:
-        yield handle
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 
 
 @pytest.fixture

@@ -12,30 +12,7 @@ from kiss.auth.provider import Token
 from kiss.keys import Keys
 from kiss.reconcile.services import Services
 from kiss.settings import EventSubSection, Settings, TwitchSection
-from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
-from kiss.store.db import upgrade
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=0.02) as handle:
-        yield handle
-
-
-@pytest.fixture
-def control(simulator: SimulatorHandle) -> Iterator[SimulatorControl]:
-    control = SimulatorControl(simulator.base_url)
-    control.clear_faults()
-    yield control
-    control.clear_faults()
-    control.http.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    upgrade(url)
-    return str(url)
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 
 
 def hub_settings(

@@ -20,39 +20,14 @@ from kiss.errors import HelixError
 from kiss.keys import Keys
 from kiss.reconcile.services import Services
 from kiss.settings import Settings
-from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 from kiss.store import state
 from kiss.store import subscriptions as store
-from kiss.store.db import upgrade
 from tests.reconcile.conftest import hub_settings, make_conduit
 from workers.celery_app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=0.02) as handle:
-        yield handle
-
-
-@pytest.fixture
-def control(simulator: SimulatorHandle) -> Iterator[SimulatorControl]:
-    control = SimulatorControl(simulator.base_url)
-    control.clear_faults()
-    yield control
-    control.clear_faults()
-    control.http.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    url = str(
-        request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    )
-    upgrade(url)
-    return url
 
 
 @pytest.fixture
