@@ -6,8 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -16,6 +14,7 @@ from click.testing import CliRunner
 from kiss.cli.bot import bot as bot_command
 from kiss.keys import Keys
 from tests.client.conftest import entry
+from tests.waiting import wait_for
 
 
 def test_an_unknown_topic_is_refused_by_the_command() -> None:
@@ -24,14 +23,6 @@ def test_an_unknown_topic_is_refused_by_the_command() -> None:
     )
     assert result.exit_code != 0
     assert "unknown subscription type 'stream.onlin'" in result.output
-
-
-def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        time.sleep(0.02)
 
 
 def test_kiss_bot_runs_logs_and_stops_on_sigterm(
@@ -48,9 +39,9 @@ def test_kiss_bot_runs_logs_and_stops_on_sigterm(
     stream = keys.channel_stream("77")
     presence = keys.bot_presence("77", "kissbot")
     try:
-        wait_until(lambda: redis_client.hget(presence, "state") == "running", 30, "presence")
+        wait_for(lambda: redis_client.hget(presence, "state") == "running", 30, "presence")
         redis_client.xadd(stream, entry("77", event={"broadcaster_user_name": "Demo"}))
-        wait_until(
+        wait_for(
             lambda: "Demo went live" in log_path.read_text(), 30, "the event's line in the log"
         )
     finally:

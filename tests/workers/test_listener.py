@@ -7,8 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +20,11 @@ from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.settings import load_settings
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+from tests.waiting import wait_for
 
 UNIT = 0.05  # simulator and listener: 10 s windows become 0.5 s
 LEASE = 1.0
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(condition: Callable[[], Any], within: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def text(value: bytes | str | None) -> str | None:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 from kiss.store import state
 from kiss.store import subscriptions as store
 from tests.reconcile.conftest import hub_settings, make_conduit
+from tests.waiting import wait_for
 from workers.celery_app import create_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,16 +129,6 @@ def worker(start: Callable[..., subprocess.Popen[bytes]], settings: Settings, na
     )
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-
-
 def desire(hub: Services, *channels: str) -> None:
     with hub.sessions.begin() as session:
         for channel in channels:
@@ -234,7 +224,7 @@ def test_two_workers_racing_create_each_subscription_once(
     results += [sender.send_task("kiss.subscribe", kwargs={"channel_id": c}) for c in channels[:6]]
     for result in results:
         result.get(timeout=90)
-    wait_for(lambda: enabled_channels(hub) == sorted(channels), timeout=60, what="20 subs")
+    wait_for(lambda: enabled_channels(hub) == sorted(channels), within=60, what="20 subs")
     with hub.sessions() as session:
         creates = [e for e in state.recent_audit(session, limit=500) if e.action == "create"]
     assert len(creates) == 20  # nobody created twice, nobody needed a 409
@@ -257,7 +247,7 @@ def test_converges_under_5xx_429_latency_and_an_expired_token(
     sender.send_task("kiss.subscribe", kwargs={"channel_id": "301"})
     wait_for(
         lambda: enabled_channels(hub) == ["301", "302", "303"],
-        timeout=60,
+        within=60,
         what="convergence under faults",
     )
 
