@@ -6,9 +6,12 @@ tasks on ``settings.celery_queue``, events on so that Flower shows every task.
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
+
+from celery import Celery, signals
 
 from beat_schedule import build_schedule
+from kiss.logs import configure_logging
 from kiss.settings import Settings, load_settings
 from kiss.status.exporter import install_worker_metrics
 from kiss.status.heartbeat import install_worker_heartbeat
@@ -35,6 +38,17 @@ def create_app(settings: Settings) -> Celery:
 
 settings = load_settings()
 app = create_app(settings)
+
+
+def _hub_logging(**_: Any) -> None:
+    """Worker and beat log like every hub process: one line per record, tokens masked."""
+    configure_logging(settings.log_level, "celery")
+
+
+# A receiver here tells Celery to leave logging to us.
+signals.setup_logging.connect(_hub_logging, weak=False)
+
+
 # Ops hooks (kiss/status): /metrics on metrics_port + 1 and the worker's heartbeat key.
 install_worker_metrics(settings)
 install_worker_heartbeat(settings)

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import logging
+
+import pytest
+from celery import signals
+
 from kiss.settings import EventSubSection, Settings
 from workers.celery_app import create_app
 
@@ -27,3 +32,15 @@ def test_app_is_configured_from_the_settings() -> None:
         "kiss.validate_tokens",
         "kiss.trim_streams",
     } <= set(app.tasks)
+
+
+def test_celery_leaves_logging_to_the_hub_and_masks_tokens(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    signals.setup_logging.send(
+        sender=None, loglevel="INFO", logfile=None, format="", colorize=False
+    )
+    logging.getLogger("celery.test").warning("refresh failed: refresh_token=abcd1234efgh")
+    err = capsys.readouterr().err
+    assert "celery celery.test: refresh failed" in err
+    assert "abcd1234efgh" not in err
