@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from kiss.backoff import backoff
 from kiss.client import (
     ChannelEvent,
     ClientError,
@@ -24,7 +25,6 @@ from kiss.client import (
     OutcomeTimeout,
     Revocation,
 )
-from kiss.client.backoff import backoff
 from kiss.errors import KissError
 
 log = logging.getLogger("kiss.bot")
@@ -121,7 +121,7 @@ class ExampleBot:
 
     async def _subscribe(self, type_: str) -> None:
         """Ask for one topic until the control plane answers; then log Twitch's outcome."""
-        delays = backoff(0.5, self.retry_max)
+        delays = backoff(min(0.5, self.retry_max), self.retry_max)
         condition = condition_for(type_, self.client.channel_id)
         while True:
             try:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import redis.asyncio as aioredis
 
-from kiss.client.backoff import backoff
+from kiss.backoff import backoff
 from kiss.client.options import ClientOptions
 from kiss.client.redis_errors import is_transient
 

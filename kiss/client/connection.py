@@ -17,8 +17,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from kiss.backoff import backoff
 from kiss.client.ack import Acker
-from kiss.client.backoff import backoff
 from kiss.client.consumers import forget, sweep
 from kiss.client.inbox import Inbox
 from kiss.client.options import ClientOptions

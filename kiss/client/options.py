@@ -50,3 +50,5 @@ class ClientOptions:
                 raise ValueError(f"ClientOptions.{name} must be at least 1")
         if self.presence_ttl <= self.presence_interval:
             raise ValueError("ClientOptions.presence_ttl must exceed presence_interval")
+        if not 0 < self.backoff_base <= self.backoff_max:
+            raise ValueError("ClientOptions needs 0 < backoff_base <= backoff_max")

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection, Connection
 from redis.exceptions import ResponseError
 
-from kiss.client.backoff import backoff
+from kiss.backoff import backoff
 from kiss.client.errors import MalformedEntry
 from kiss.client.events import parse_entry
 from kiss.client.inbox import Inbox

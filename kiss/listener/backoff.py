@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from websockets.exceptions import InvalidURI
+
+from kiss.backoff import backoff
 
 log = logging.getLogger(__name__)
 
@@ -21,27 +23,29 @@ T = TypeVar("T")
 
 
 class Backoff:
-    """Delays of ``base * 2**attempt`` capped at ``maximum``, each scaled by a random factor in
-    [0.5, 1] so that many listeners dropped together do not dial back in step."""
+    """Reconnect delays from ``kiss.backoff`` with half jitter (each in [ceiling/2, ceiling]),
+    started over by ``reset`` once a session is welcomed."""
 
     def __init__(
         self, base: float, maximum: float, *, rng: Callable[[], float] = random.random
     ) -> None:
-        if base <= 0 or maximum < base:
-            raise ValueError(f"backoff needs 0 < base <= maximum, got {base} and {maximum}")
         self.base = base
         self.maximum = maximum
-        self.attempt = 0
         self._rng = rng
+        self.attempt = 0
+        self._delays = self._fresh()
+
+    def _fresh(self) -> Iterator[float]:
+        return backoff(self.base, self.maximum, min_share=0.5, rng=self._rng)
 
     def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.base * 2.0**self.attempt)
         self.attempt += 1
-        return float(ceiling * (0.5 + 0.5 * self._rng()))
+        return next(self._delays)
 
     def reset(self) -> None:
         """A session was welcomed: the next loss starts from the base delay again."""
         self.attempt = 0
+        self._delays = self._fresh()
 
 
 def is_fatal(error: BaseException) -> bool:
