@@ -39,14 +39,21 @@ import orjson
 import psutil
 import redis
 import requests
-from harness import cpu_seconds, helix_headers, percentile, process, say, wait_for
+from harness import (
+    REDIS_URL,
+    cpu_seconds,
+    helix_headers,
+    hub_environment,
+    percentile,
+    process,
+    say,
+    wait_for,
+)
 
 from kiss.eventsub.timestamps import parse_timestamp
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 
-ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("KISS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 BOTS = 1_000
 TYPE = "stream.online"  # a scope-less type: every channel subscribes with the app token
 TARGETS = {"lost": 0, "p99_ms": 20.0}
@@ -152,18 +159,8 @@ class Harness:
         return bool(shards) and shards[0]["status"] == "enabled"
 
     def env(self) -> dict[str, str]:
-        return {
-            **{k: v for k, v in os.environ.items() if not k.startswith("KISSBOT_")},
-            "PYTHONPATH": str(ROOT),
-            "KISSBOT_REDIS_URL": REDIS_URL,
-            "KISSBOT_KEY_PREFIX": self.keys.prefix,
-            "KISSBOT_CELERY_QUEUE": f"q-{self.keys.prefix}",
-            "KISSBOT_LOG_LEVEL": "WARNING",
-            "KISSBOT_TWITCH__EVENTSUB_WS_URL": self.sim.ws_url,
-            "KISSBOT_TWITCH__HELIX_URL": self.sim.helix_url,
-            "KISSBOT_TWITCH__OAUTH_URL": self.sim.oauth_url,
-            "KISSBOT_EVENTSUB__CONDUIT_SHARDS": "1",
-        }
+        sim = self.sim
+        return hub_environment(self.keys.prefix, sim.ws_url, sim.helix_url, sim.oauth_url)
 
     def drained(self, channels: list[str], group: str) -> bool:
         """Every bot's group has nothing left to deliver and nothing pending."""

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 DEMO_CLIENT_ID = "kiss-demo-client"
+ROOT = Path(__file__).resolve().parents[1]
+REDIS_URL = os.environ.get("KISS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def say(text: str) -> None:
@@ -85,3 +89,19 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         return self.peak / 1e6
+
+
+def hub_environment(key_prefix: str, ws_url: str, helix_url: str, oauth_url: str) -> dict[str, str]:
+    """A hub process's environment: this run's keys and queue, pointed at the simulator."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KISSBOT_")},
+        "PYTHONPATH": str(ROOT),
+        "KISSBOT_REDIS_URL": REDIS_URL,
+        "KISSBOT_KEY_PREFIX": key_prefix,
+        "KISSBOT_CELERY_QUEUE": f"q-{key_prefix}",
+        "KISSBOT_LOG_LEVEL": "WARNING",
+        "KISSBOT_TWITCH__EVENTSUB_WS_URL": ws_url,
+        "KISSBOT_TWITCH__HELIX_URL": helix_url,
+        "KISSBOT_TWITCH__OAUTH_URL": oauth_url,
+        "KISSBOT_EVENTSUB__CONDUIT_SHARDS": "1",
+    }

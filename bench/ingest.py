@@ -36,14 +36,22 @@ from typing import Any
 import orjson
 import redis
 import requests
-from harness import PeakRss, cpu_seconds, helix_headers, process, say, wait_for
+from harness import (
+    REDIS_URL,
+    ROOT,
+    PeakRss,
+    cpu_seconds,
+    helix_headers,
+    hub_environment,
+    process,
+    say,
+    wait_for,
+)
 
 from kiss.eventsub.timestamps import parse_timestamp
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 
-ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("KISS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNELS = 1_000
 SUBSCRIPTIONS = 10_000
 TARGETS = {"events_per_s": 40_000, "cpu_ratio": 3.0, "p99_ms": 10.0, "rss_mb": 60.0}
@@ -169,19 +177,9 @@ class Bench:
         return int(answer.json()["sent"])
 
     def listener_env(self) -> dict[str, str]:
-        return {
-            **{k: v for k, v in os.environ.items() if not k.startswith("KISSBOT_")},
-            "PYTHONPATH": str(ROOT),
-            "KISSBOT_REDIS_URL": REDIS_URL,
-            "KISSBOT_KEY_PREFIX": self.keys.prefix,
-            "KISSBOT_CELERY_QUEUE": f"q-{self.keys.prefix}",
-            "KISSBOT_LOG_LEVEL": "WARNING",
-            "KISSBOT_TWITCH__EVENTSUB_WS_URL": self.sim.ws_url,
-            "KISSBOT_TWITCH__HELIX_URL": self.sim.helix_url,
-            "KISSBOT_TWITCH__OAUTH_URL": self.sim.oauth_url,
-            "KISSBOT_EVENTSUB__CONDUIT_SHARDS": "1",
-            "KISSBOT_EVENTSUB__REQ_JITTER_MS": "0",
-        }
+        sim = self.sim
+        env = hub_environment(self.keys.prefix, sim.ws_url, sim.helix_url, sim.oauth_url)
+        return {**env, "KISSBOT_EVENTSUB__REQ_JITTER_MS": "0"}
 
     def routed(self) -> int:
         return int(self.redis.hget(self.keys.counters(), "events_routed") or 0)

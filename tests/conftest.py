@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
@@ -87,3 +88,14 @@ def control(simulator: SimulatorHandle) -> Iterator[SimulatorControl]:
     yield control
     control.clear_faults()
     control.http.close()
+
+
+@pytest.fixture
+def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a fresh, migrated SQLite store (tests/store runs both databases)."""
+    from kiss.store.db import make_engine, session_factory, upgrade
+
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    yield session_factory(engine)
+    engine.dispose()

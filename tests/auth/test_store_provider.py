@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,17 +12,8 @@ from kiss.errors import TokenError
 from kiss.simulator.testing import SimulatorControl
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
-from kiss.store.db import make_engine, session_factory, upgrade
 
 CIPHER = TokenCipher([Fernet.generate_key()])
-
-
-@pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def store_user(

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,17 +9,8 @@ from kiss.auth.validation import validate_all
 from kiss.simulator.testing import SimulatorControl
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
-from kiss.store.db import make_engine, session_factory, upgrade
 
 CIPHER = TokenCipher([Fernet.generate_key()])
-
-
-@pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_validation_updates_renews_and_marks(

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -12,15 +10,6 @@ from kiss.keys import Keys
 from kiss.reconcile.events import record_revocation
 from kiss.store import state
 from kiss.store import subscriptions as store
-from kiss.store.db import make_engine, session_factory, upgrade
-
-
-@pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_revocation_marks_desired_and_active_and_tells_the_bot(

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import orjson
-import pytest
 import redis
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,15 +10,6 @@ from kiss.reconcile import inputs
 from kiss.store import state, tokens
 from kiss.store import subscriptions as store
 from kiss.store.crypto import TokenCipher
-from kiss.store.db import make_engine, session_factory, upgrade
-
-
-@pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_limits_read_conduit_sessions_scopes_and_budget(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,17 +14,8 @@ from kiss.reconcile.outcomes import Recorder, Report
 from kiss.reconcile.plan import Create, Desired
 from kiss.store import state
 from kiss.store import subscriptions as store
-from kiss.store.db import make_engine, session_factory, upgrade
 
 NOW = 1_000_000.0
-
-
-@pytest.fixture
-def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
-    upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 @pytest.mark.parametrize(
