@@ -269,6 +269,9 @@ def test_revoked_unsubscribe_validate_and_trim_tasks(
         revoked_id = next(
             d.subscription_id for d in store.list_desired(session) if d.channel_id == "401"
         )
+    # Twitch revokes first (a resync may list it at any time); the listener then sends the task.
+    assert revoked_id is not None
+    control.revoke(revoked_id)
     answer = sender.send_task(
         "kiss.revoked",
         kwargs={
