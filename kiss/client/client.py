@@ -28,6 +28,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from kiss.cancelling import cancel_and_wait
 from kiss.client.connection import DEFAULT_REDIS_URL, HubConnection
 from kiss.client.errors import ClientError
 from kiss.client.events import ChannelEvent, Gap, Revocation
@@ -189,8 +190,7 @@ class HubEventSubClient:
             return
         self._started = False
         if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            await asyncio.gather(self._dispatcher, return_exceptions=True)
+            await cancel_and_wait([self._dispatcher])
             self._dispatcher = None
         assert self._card is not None
         await self.connection.detach(self.inbox, self._card)

@@ -18,6 +18,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from kiss.backoff import backoff
+from kiss.cancelling import cancel_and_wait
 from kiss.client.ack import Acker
 from kiss.client.consumers import forget, sweep
 from kiss.client.inbox import Inbox
@@ -226,9 +227,7 @@ class HubConnection:
 
     async def close(self) -> None:
         """Stop the background tasks, send the acks still buffered, close the pool."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         self._readers.clear()
         try:

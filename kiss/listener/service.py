@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import orjson
 import redis.asyncio as aioredis
 
+from kiss.cancelling import cancel_and_wait
 from kiss.errors import ConfigError, TransientHelixError
 from kiss.eventsub.session import SessionConfig, SessionMachine
 from kiss.helix.conduits import Requester
@@ -169,9 +170,7 @@ class Listener:
             await asyncio.wait(list(self._background), timeout=5)
         with contextlib.suppress(aioredis.RedisError):
             await self.reporter.report(final=True)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
 
     # -- transports -----------------------------------------------------------------------
 
