@@ -17,6 +17,10 @@ from kiss.eventsub.timestamps import parse_timestamp
 JSON = dict[str, Any]
 
 
+RawFrame = str | bytes | bytearray | memoryview
+"""A frame's text as it came off the socket; orjson reads any of these without copying."""
+
+
 class Metadata(NamedTuple):
     message_id: str
     message_type: str
@@ -190,7 +194,7 @@ def _notification(metadata: Metadata, payload: JSON) -> Notification:
     return Notification(metadata, subscription, event, events)
 
 
-def parse_message(frame: str | bytes) -> Message:
+def parse_message(frame: RawFrame) -> Message:
     """One WebSocket text frame -> a typed message; MalformedMessage on anything else."""
     try:
         raw = orjson.loads(frame)

@@ -1,11 +1,17 @@
 """Stream entries as the bots read them (docs/architecture.md, "Redis streams"), built with no I/O.
 
-An entry is a flat tuple in ``FIELDS`` order plus the keys it needs, cheap to build on the
-hot path and handed as-is to the writer's script.
+An entry is one flat tuple: the stream, its dedup keys, then the fields in ``FIELDS`` order.
+That is exactly the row the writer's script reads, so a batch is packed in one call.
+
+``Router.notification`` is the listener's hot path: a frame in Twitch's exact notification
+shape becomes an entry in one pass, with no typed message built in between. Anything else
+(other message types, the batched ``events`` form, any odd shape) gives None, and the
+caller parses the frame with ``parse_message``, which names the problem if there is one.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,7 +21,8 @@ import orjson
 
 from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
-from kiss.eventsub.messages import Notification, Revocation, Subscription
+from kiss.eventsub.messages import Notification, RawFrame, Revocation
+from kiss.eventsub.messages import channel_of as condition_channel
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
 
@@ -33,26 +40,40 @@ FIELDS = (
 
 
 class Entry(NamedTuple):
-    """A named tuple rather than a dataclass: built once per event, it must be cheap."""
+    """One stream entry; flat, so that building it and packing a batch of them stay cheap."""
 
     stream: str
-    dedup_keys: tuple[str, ...]
-    values: tuple[str, str, str, str, str, str, str, str, str]  # in FIELDS order
+    dedup_message: str
+    dedup_event: str  # the event's own-id key, or dedup_message again when it has none
+    kind: str
+    message_id: str
+    type: str
+    version: str
+    channel_id: str
+    subscription_id: str
+    twitch_ts: str
+    received_ts: str
+    event: str
 
     @property
-    def kind(self) -> str:
-        return self.values[0]
+    def dedup_keys(self) -> tuple[str, ...]:
+        if self.dedup_event == self.dedup_message:
+            return (self.dedup_message,)
+        return (self.dedup_message, self.dedup_event)
 
     @property
-    def message_id(self) -> str:
-        return self.values[1]
-
-    @property
-    def channel_id(self) -> str:
-        return self.values[4]
+    def values(self) -> tuple[str, ...]:
+        """The fields, in ``FIELDS`` order."""
+        return tuple(self[3:])
 
     def as_dict(self) -> dict[str, str]:
-        return dict(zip(FIELDS, self.values, strict=True))
+        return dict(zip(FIELDS, self[3:], strict=True))
+
+
+_new_entry = tuple.__new__  # builds an Entry from a ready tuple without a Python-level call
+
+_TWITCH_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
+_NINE_STR = (str,) * 9
 
 
 @lru_cache(maxsize=512)
@@ -63,9 +84,9 @@ def _event_id_field(type_: str, version: str) -> str | None:
         return None
 
 
-def channel_of(subscription: Subscription, event: object) -> str | None:
-    """The broadcaster a message belongs to: the condition's, else the event's."""
-    channel = subscription.channel_id
+def channel_of(condition: dict[str, object], event: object) -> str | None:
+    """The broadcaster a message belongs to: its condition's, else its event's."""
+    channel = condition_channel(condition)
     if channel is None and isinstance(event, dict):
         value = event.get("broadcaster_user_id")
         channel = value if isinstance(value, str) and value else None
@@ -76,7 +97,10 @@ def channel_of(subscription: Subscription, event: object) -> str | None:
 class _Route:
     channel: str
     stream: str
+    type: str
+    version: str
     id_field: str | None
+    id_prefix: str  # the event-id dedup key without the id
     cacheable: bool  # False when the channel came from the event, not the condition
 
 
@@ -87,54 +111,120 @@ class Router:
     def __init__(self, keys: Keys, capacity: int = 100_000) -> None:
         self.keys = keys
         self.capacity = capacity
-        self._routes: dict[tuple[str, str, str], _Route] = {}
+        self._routes: dict[str, _Route] = {}
+        self._message_prefix = keys.dedup_message("")
 
-    def _route(self, sub: Subscription, event: object) -> _Route | None:
-        channel = channel_of(sub, event)
+    def _route(
+        self, sub_id: str, type_: str, version: str, condition: dict[str, object], event: object
+    ) -> _Route | None:
+        route = self._routes.get(sub_id)
+        if route is not None and route.type == type_ and route.version == version:
+            return route
+        channel = channel_of(condition, event)
         if channel is None:
             return None
-        return _Route(
+        route = _Route(
             channel,
             self.keys.channel_stream(channel),
-            _event_id_field(sub.type, sub.version),
-            sub.channel_id is not None,
+            type_,
+            version,
+            _event_id_field(type_, version),
+            self.keys.dedup_event(type_, ""),
+            condition_channel(condition) is not None,
         )
+        if route.cacheable:  # a subscription's condition never changes
+            if len(self._routes) >= self.capacity:
+                self._routes.clear()
+            self._routes[sub_id] = route
+        return route
 
-    def entry(self, message: Notification, received: float) -> Entry | None:
-        """The entry of a notification, or None if it names no channel to route to."""
-        sub = message.subscription
-        event = message.event
-        key = (sub.id, sub.type, sub.version)
-        route = self._routes.get(key)
-        if route is None:
-            route = self._route(sub, event)
-            if route is None:
-                return None
-            if route.cacheable:  # a subscription's condition never changes
-                if len(self._routes) >= self.capacity:
-                    self._routes.clear()
-                self._routes[key] = route
-        meta = message.metadata
-        dedup: tuple[str, ...] = (self.keys.dedup_message(meta.message_id),)
-        if route.id_field is not None and event is not None:
+    def _entry(
+        self,
+        route: _Route,
+        message_id: str,
+        sub_id: str,
+        timestamp: str,
+        received: str,
+        event: object,
+        body: object,
+    ) -> Entry:
+        dedup = self._message_prefix + message_id
+        event_key = dedup
+        if route.id_field is not None and isinstance(event, dict):
             event_id = event.get(route.id_field)
             if isinstance(event_id, str) and event_id:
-                dedup = (dedup[0], self.keys.dedup_event(sub.type, event_id))
-        body = event if event is not None else message.events
-        return Entry(
-            route.stream,
-            dedup,
+                event_key = route.id_prefix + event_id
+        return _new_entry(
+            Entry,
             (
+                route.stream,
+                dedup,
+                event_key,
                 "notification",
-                meta.message_id,
-                sub.type,
-                sub.version,
+                message_id,
+                route.type,
+                route.version,
                 route.channel,
-                sub.id,
-                meta.message_timestamp,
-                repr(received),
+                sub_id,
+                timestamp,
+                received,
                 orjson.dumps(body).decode(),
             ),
+        )
+
+    def notification(self, frame: RawFrame, received: str) -> Entry | None:
+        """The entry of a frame in Twitch's exact single-event notification shape, checked as
+        strictly as ``parse_message`` checks it; None for anything else (see the module doc)."""
+        try:
+            raw = orjson.loads(frame)
+            meta, payload = raw["metadata"], raw["payload"]
+            if meta["message_type"] != "notification" or "events" in payload:
+                return None
+            sub, event = payload["subscription"], payload["event"]
+            message_id, stamp = meta["message_id"], meta["message_timestamp"]
+            texts = (
+                message_id,
+                stamp,
+                meta["subscription_type"],
+                meta["subscription_version"],
+                sub["id"],
+                sub["status"],
+                sub["type"],
+                sub["version"],
+                sub["created_at"],
+            )
+            condition, transport, cost = sub["condition"], sub["transport"], sub.get("cost", 0)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None
+        if (
+            type(event) is not dict
+            or type(condition) is not dict
+            or type(transport) is not dict
+            or type(cost) is not int
+            or not message_id
+            or not all(map(isinstance, texts, _NINE_STR))
+            or not _TWITCH_TIMESTAMP.fullmatch(stamp)
+        ):
+            return None
+        sub_id = texts[4]
+        route = self._routes.get(sub_id)
+        if route is None or route.type != texts[6] or route.version != texts[7]:
+            route = self._route(sub_id, texts[6], texts[7], condition, event)
+            if route is None:
+                return None
+        return self._entry(route, message_id, sub_id, stamp, received, event, event)
+
+    def entry(self, message: Notification, received: float) -> Entry | None:
+        """The entry of a parsed notification, or None if it names no channel to route to."""
+        sub = message.subscription
+        event = message.event
+        route = self._route(sub.id, sub.type, sub.version, sub.condition, event)
+        if route is None:
+            return None
+        meta = message.metadata
+        body = event if event is not None else message.events
+        return self._entry(
+            route, meta.message_id, sub.id, meta.message_timestamp, repr(received), event, body
         )
 
 
@@ -143,44 +233,66 @@ def notification_entry(keys: Keys, message: Notification, received: float) -> En
     return Router(keys).entry(message, received)
 
 
+def _other_entry(
+    keys: Keys,
+    kind: str,
+    message_id: str,
+    type_: str,
+    version: str,
+    channel: str,
+    sub_id: str,
+    twitch_ts: str,
+    received_ts: str,
+    body: object,
+) -> Entry:
+    dedup = keys.dedup_message(message_id)
+    return Entry(
+        keys.channel_stream(channel),
+        dedup,
+        dedup,
+        kind,
+        message_id,
+        type_,
+        version,
+        channel,
+        sub_id,
+        twitch_ts,
+        received_ts,
+        orjson.dumps(body).decode(),
+    )
+
+
 def revocation_entry(keys: Keys, message: Revocation, received: float) -> Entry | None:
     sub = message.subscription
     channel = sub.channel_id
     if channel is None:
         return None
     meta = message.metadata
-    return Entry(
-        keys.channel_stream(channel),
-        (keys.dedup_message(meta.message_id),),
-        (
-            "revocation",
-            meta.message_id,
-            sub.type,
-            sub.version,
-            channel,
-            sub.id,
-            meta.message_timestamp,
-            f"{received:.6f}",
-            orjson.dumps({"status": sub.status}).decode(),
-        ),
+    return _other_entry(
+        keys,
+        "revocation",
+        meta.message_id,
+        sub.type,
+        sub.version,
+        channel,
+        sub.id,
+        meta.message_timestamp,
+        f"{received:.6f}",
+        {"status": sub.status},
     )
 
 
 def gap_entry(keys: Keys, channel: str, gap: Gap, twitch_ts: str) -> Entry:
     """A marker telling the bots that events between gap.start and gap.end may be missing."""
-    message_id = f"gap-{uuid.uuid4()}"
-    return Entry(
-        keys.channel_stream(channel),
-        (keys.dedup_message(message_id),),
-        (
-            "gap",
-            message_id,
-            "",
-            "",
-            channel,
-            "",
-            twitch_ts,
-            f"{gap.end:.6f}",
-            orjson.dumps({"from": gap.start, "to": gap.end, "reason": gap.reason}).decode(),
-        ),
+    return _other_entry(
+        keys,
+        "gap",
+        f"gap-{uuid.uuid4()}",
+        "",
+        "",
+        channel,
+        "",
+        twitch_ts,
+        f"{gap.end:.6f}",
+        {"from": gap.start, "to": gap.end, "reason": gap.reason},
     )

@@ -19,8 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.typing import BytesLike
 
 from kiss.eventsub.session import (
     CLOSE_ADVICE,
@@ -37,14 +36,11 @@ from kiss.eventsub.session import (
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff, reconnecting
-from kiss.listener.entries import Router, gap_entry, revocation_entry
+from kiss.listener.entries import Entry, Router, gap_entry, revocation_entry
+from kiss.listener.socket import Dial, PushConnection, websocket_dialer
 from kiss.listener.writer import StreamWriter
 
 log = logging.getLogger(__name__)
-
-MAX_FRAME_BYTES = 4 * 1024 * 1024
-
-Dial = Callable[[str], Awaitable[ClientConnection]]
 
 
 class SlotHooks(Protocol):
@@ -70,24 +66,6 @@ class SlotStats:
     connected_at: float | None = None
     last_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def websocket_dialer(time_unit: float = 1.0) -> Dial:
-    """Open an EventSub socket: no client pings (Twitch treats any client frame but a pong as
-    inbound traffic and closes with 4001), no compression, large frames allowed."""
-
-    async def dial(url: str) -> ClientConnection:
-        return await connect(
-            url,
-            ping_interval=None,
-            compression=None,
-            max_size=MAX_FRAME_BYTES,
-            open_timeout=max(1.0, 10.0 * time_unit),
-            close_timeout=max(0.5, 2.0 * time_unit),
-            user_agent_header="kiss-eventsub-hub",
-        )
-
-    return dial
 
 
 class SessionRunner:
@@ -118,10 +96,11 @@ class SessionRunner:
         self.channels: set[str] = set(channels or ())
         self._slot_key = keys.listener_slot(slot)
         self._router = Router(keys)
+        writer.track(self._slot_key, lambda: machine.last_message_at)
         self._channels_key = keys.listener_slot_channels(slot)
         self._dial = dial or websocket_dialer(machine.config.time_unit)
         self._clock = clock
-        self._sockets: dict[int, ClientConnection] = {}
+        self._sockets: dict[int, PushConnection] = {}
         self._readers: set[asyncio.Task[None]] = set()
         self._background: set[asyncio.Task[Any]] = set()
         self._next_conn = 0
@@ -164,6 +143,7 @@ class SessionRunner:
         finally:
             watchdog.cancel()
             await self._close_all()
+            self.writer.untrack(self._slot_key)
 
     async def stop(self) -> None:
         """Stop reading, let every socket drain what it already received, close them."""
@@ -177,7 +157,7 @@ class SessionRunner:
 
     # -- sockets --------------------------------------------------------------------------
 
-    def _adopt(self, ws: ClientConnection) -> int:
+    def _adopt(self, ws: PushConnection) -> int:
         self._next_conn += 1
         conn = self._next_conn
         self._sockets[conn] = ws
@@ -186,29 +166,63 @@ class SessionRunner:
         task.add_done_callback(self._readers.discard)
         return conn
 
-    async def _read(self, conn: int, ws: ClientConnection) -> None:
+    async def _read(self, conn: int, ws: PushConnection) -> None:
+        """Feed the socket's messages to the machine as they are parsed, until it closes.
+
+        Attached here, not in ``_adopt``: the machine must know the socket (``opened``)
+        before its first frame, the welcome, is handed over.
+        """
         receive = self.machine.receive
+        notified = self.machine.notified
+        route = self._router.notification
         apply = self._apply
+        deliver = self._deliver_entry
         clock = self._clock
         writer = self.writer
-        recv = ws.recv
+        paused = False
+
+        def resume_when_room() -> None:
+            nonlocal paused
+            ws.resume_reading()
+            paused = False
+
+        def on_frames(frames: list[BytesLike]) -> None:
+            nonlocal paused
+            now = clock()
+            received = repr(now)  # one read, one receive time
+            for frame in frames:
+                try:
+                    # The hot path: a notification in Twitch's shape goes straight to an entry;
+                    # the machine still does its bookkeeping and may drop it (stale, old socket).
+                    entry = route(frame, received)
+                    if entry is None:
+                        apply(receive(conn, frame, now))
+                    else:
+                        why = notified(conn, entry.twitch_ts, now)
+                        if why is None:
+                            deliver(entry)
+                        else:
+                            self._dropped(Dropped(why))
+                except Exception:  # a bug must not kill the slot silently
+                    log.exception("%s: a frame on socket #%d was not handled", self.slot, conn)
+            if writer.full and not paused:
+                # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
+                paused = True
+                ws.pause_reading()
+                self._spawn(self._when_room(resume_when_room))
+
         try:
-            while True:
-                # Bytes, not text: orjson validates the UTF-8 itself, so decoding first is waste.
-                frame = await recv(decode=False)
-                apply(receive(conn, frame, clock()))
-                if writer.full:
-                    # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
-                    await writer.room()
-        except ConnectionClosed:
-            pass
-        except Exception:  # a bug must not kill the slot silently
-            log.exception("%s: reader #%d failed", self.slot, conn)
+            ws.attach(on_frames)
+            await ws.wait_closed()
         finally:
             self._sockets.pop(conn, None)
             code = ws.close_code
             reason = ws.close_reason or ""
             self._apply(self.machine.closed(conn, code, reason, clock()))
+
+    async def _when_room(self, then: Callable[[], None]) -> None:
+        await self.writer.room()
+        then()
 
     async def _open_reconnect(self, url: str) -> None:
         try:
@@ -269,13 +283,15 @@ class SessionRunner:
             self.stats.dropped += 1
             log.warning("%s: notification names no channel; dropped", self.slot)
             return
+        self._deliver_entry(entry)
+
+    def _deliver_entry(self, entry: Entry) -> None:
         self.stats.delivered += 1
         channel = entry.channel_id
         if channel not in self.channels:
             self.channels.add(channel)
             self.writer.remember(self._channels_key, channel)
         self.writer.add(entry)
-        self.writer.mark(self._slot_key, self.machine.last_message_at or 0.0)
 
     def _dropped(self, output: Dropped) -> None:
         self.stats.dropped += 1

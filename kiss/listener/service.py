@@ -31,8 +31,9 @@ from kiss.listener.conduit import ShardManager, ensure_conduit, shard_binder
 from kiss.listener.control import ControlPlane
 from kiss.listener.entries import Entry
 from kiss.listener.leases import LeaseStore
-from kiss.listener.runner import Dial, SessionRunner
+from kiss.listener.runner import SessionRunner
 from kiss.listener.slots import ConduitShard, WebsocketSession
+from kiss.listener.socket import Dial
 from kiss.listener.state import SlotSnapshot, Snapshot, StateReporter, restore_slot
 from kiss.listener.writer import StreamWriter, WriterConfig
 from kiss.settings import Settings

@@ -117,7 +117,8 @@ class StreamWriter:
         self._sha: str | None = None  # the script, loaded once (EVALSHA: no check per flush)
         self._channels: set[str] = set()
         self._trimmed_at: dict[str, float] = {}
-        self._marks: dict[str, float] = {}
+        self._tracked: dict[str, Callable[[], float | None]] = {}
+        self._marked: dict[str, float] = {}
         self._members: list[tuple[str, str]] = []
         self._stopping = False
 
@@ -132,11 +133,14 @@ class StreamWriter:
             self.stats.duplicates += 1
             self._wakeup.set()
             return False
-        self._buffer.append(entry)
-        if len(self._buffer) >= self.config.high_water:
+        buffer = self._buffer
+        buffer.append(entry)
+        if len(buffer) == 1:
+            # The flush loop runs until the buffer is empty: only the first entry wakes it.
+            self._idle.clear()
+            self._wakeup.set()
+        if len(buffer) >= self.config.high_water:
             self._room.clear()
-        self._idle.clear()
-        self._wakeup.set()
         return True
 
     @property
@@ -147,9 +151,12 @@ class StreamWriter:
         """Wait until the buffer is below its high-water mark (readers call this when full)."""
         await self._room.wait()
 
-    def mark(self, hash_key: str, last_message_at: float) -> None:
-        """Record ``last_message_at`` in ``hash_key`` with the next flush (slot progress)."""
-        self._marks[hash_key] = last_message_at
+    def track(self, hash_key: str, last_message_at: Callable[[], float | None]) -> None:
+        """Write a slot's progress (``last_message_at`` in ``hash_key``) with each flush."""
+        self._tracked[hash_key] = last_message_at
+
+    def untrack(self, hash_key: str) -> None:
+        self._tracked.pop(hash_key, None)
 
     def remember(self, set_key: str, member: str) -> None:
         """Add ``member`` to ``set_key`` with the next flush (a slot's channels)."""
@@ -187,9 +194,10 @@ class StreamWriter:
     async def flush(self) -> int:
         """Write one batch (at most ``batch_max`` entries); returns how many were new."""
         taken = min(len(self._buffer), self.config.batch_max)
-        batch, rows = self._pack(self._buffer[:taken]) if taken else ([], b"")
+        batch = self._buffer[:taken]
         local_duplicates = self._local_duplicates
-        marks, members = dict(self._marks), list(self._members)
+        marks = self._progress()
+        members = list(self._members)
         if batch and self._sha is None:
             self._sha = str(await self.redis.script_load(_SCRIPT))
         pipe = self.redis.pipeline(transaction=False)
@@ -202,7 +210,8 @@ class StreamWriter:
                 self.keys.listener_state(self.listener_id),
                 self.config.maxlen,
                 self.config.dedup_ttl_seconds,
-                rows,
+                # An entry is already the script's row: the batch packs in one call.
+                orjson.dumps(batch, default=tuple),
             )
         self._queue_extras(pipe, batch, local_duplicates, marks, members)
         results = await pipe.execute()
@@ -211,13 +220,20 @@ class StreamWriter:
         if len(self._buffer) < self.config.high_water:
             self._room.set()
         self._local_duplicates -= local_duplicates
-        for key, value in marks.items():
-            if self._marks.get(key) == value:
-                del self._marks[key]
+        self._marked.update(marks)
         del self._members[: len(members)]
         self.stats.flushes += 1
         self.stats.last_flush_at = self._clock()
         return self._settle(batch, results[0]) if batch else 0
+
+    def _progress(self) -> dict[str, float]:
+        """The tracked slots whose last message time moved since it was last written."""
+        moved: dict[str, float] = {}
+        for key, last_message_at in self._tracked.items():
+            value = last_message_at()
+            if value is not None and self._marked.get(key) != value:
+                moved[key] = value
+        return moved
 
     def _queue_extras(
         self,
@@ -244,31 +260,27 @@ class StreamWriter:
         fresh = text.count("1")
         self.stats.written += fresh
         self.stats.duplicates += len(batch) - fresh
-        accepted = [entry for entry, flag in zip(batch, text, strict=True) if flag == "1"]
-        # kind, type, twitch_ts, received_ts (FIELDS order 0, 2, 6, 7)
-        self.delivery.record((e.values[0], e.values[2], e.values[6], e.values[7]) for e in accepted)
+        if fresh == len(batch):
+            accepted = batch
+        else:
+            accepted = [entry for entry, flag in zip(batch, text, strict=True) if flag == "1"]
+        self.delivery.record(accepted)
         if self._on_written is not None:
             for entry in accepted:
-                if entry.values[0] != "notification":
+                if entry.kind != "notification":
                     self._on_written(entry)
         return fresh
-
-    def _pack(self, batch: list[Entry]) -> tuple[list[Entry], bytes]:
-        """The batch as one JSON array of rows, as the script reads it."""
-        return batch, orjson.dumps(
-            [(e.stream, e.dedup_keys[0], e.dedup_keys[-1], *e.values) for e in batch]
-        )
 
     def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
         """Register new channels and trim old entries by age, each stream once a while."""
         now = self._clock()
         min_id = f"{int((now - self.config.max_age_seconds) * 1000)}-0"
-        for entry in batch:
-            channel = entry.channel_id
-            if channel not in self._channels:
-                self._channels.add(channel)
-                pipe.sadd(self.keys.channels(), channel)
-            last = self._trimmed_at.get(entry.stream)
-            if last is None or now - last >= self.config.trim_every_seconds:
-                self._trimmed_at[entry.stream] = now
-                pipe.xtrim(entry.stream, minid=min_id, approximate=True)
+        for channel in {entry.channel_id for entry in batch} - self._channels:
+            self._channels.add(channel)
+            pipe.sadd(self.keys.channels(), channel)
+        every = self.config.trim_every_seconds
+        for stream in {entry.stream for entry in batch}:
+            last = self._trimmed_at.get(stream)
+            if last is None or now - last >= every:
+                self._trimmed_at[stream] = now
+                pipe.xtrim(stream, minid=min_id, approximate=True)

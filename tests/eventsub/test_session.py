@@ -297,33 +297,15 @@ def test_abandon_gives_the_session_up_once() -> None:
     assert machine.abandon("again", T0 + 2) == []
 
 
-def test_fast_path_builds_exactly_what_parse_message_builds() -> None:
-    from kiss.eventsub.messages import parse_message
-    from kiss.eventsub.session import _notification_fast
-
-    data = notification("fast", at=T0)
-    assert _notification_fast(data) == parse_message(data)
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda raw: raw["metadata"].update(message_type="session_keepalive"),
-        lambda raw: raw["metadata"].update(message_timestamp="2026-01-01T00:00:00+02:00"),
-        lambda raw: raw["metadata"].update(message_timestamp="yesterday"),
-        lambda raw: raw["metadata"].update(message_id=""),
-        lambda raw: raw["payload"].pop("event"),
-        lambda raw: raw["payload"].update(events=[{"id": "1", "data": {}}]),
-        lambda raw: raw["payload"]["subscription"].update(cost="1"),
-        lambda raw: raw["payload"]["subscription"].pop("condition"),
-    ],
-)
-def test_fast_path_leaves_anything_unusual_to_parse_message(change: Any) -> None:
-    from kiss.eventsub.session import _notification_fast
-
-    raw = orjson.loads(notification("odd"))
-    change(raw)
-    assert _notification_fast(orjson.dumps(raw)) is None
+def test_notified_keeps_the_books_of_a_notification_parsed_by_the_adapter() -> None:
+    machine = established()
+    stamp = format_timestamp(int((T0 + 5) * 1e9))
+    assert machine.notified(1, stamp, T0 + 5) is None
+    assert machine.last_message_at == T0 + 5
+    assert machine.deadline == T0 + 5 + 10 * 1.5 + 1.0
+    old = format_timestamp(int((T0 - 700) * 1e9))
+    assert machine.notified(1, old, T0 + 6) == "message older than 600 s"
+    assert machine.notified(9, stamp, T0 + 7) == "frame from a socket that is no longer in use"
 
 
 def test_stale_check_handles_offsets_and_short_forms() -> None:

@@ -26,7 +26,7 @@ def subscription(
     }
 
 
-def notification(
+def notification_frame(
     message_id: str,
     channel: str = "42",
     *,
@@ -34,7 +34,7 @@ def notification(
     version: str = "2",
     event: dict[str, Any] | None = None,
     at: float | None = None,
-) -> Notification:
+) -> bytes:
     stamp = format_timestamp(int((at if at is not None else time.time()) * 1e9))
     frame = {
         "metadata": {
@@ -49,7 +49,13 @@ def notification(
             "event": event if event is not None else {"user_id": "7", "n": message_id},
         },
     }
-    message = parse_message(orjson.dumps(frame))
+    return orjson.dumps(frame)
+
+
+def notification(message_id: str, channel: str = "42", **options: Any) -> Notification:
+    """The parsed form of ``notification_frame`` (same options)."""
+    frame = notification_frame(message_id, channel, **options)
+    message = parse_message(frame)
     assert isinstance(message, Notification)
     return message
 

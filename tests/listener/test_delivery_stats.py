@@ -2,12 +2,17 @@ from __future__ import annotations
 
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.listener.delivery_stats import LATENCY_BUCKETS, DeliveryStats
+from kiss.listener.entries import Entry
 
 T0 = 1_700_000_000.0
 
 
-def row(type_: str, latency: float, kind: str = "notification") -> tuple[str, str, str, str]:
-    return (kind, type_, format_timestamp(int(T0 * 1e9)), repr(T0 + latency))
+def row(type_: str, latency: float, kind: str = "notification") -> Entry:
+    return entry(type_, format_timestamp(int(T0 * 1e9)), repr(T0 + latency), kind)
+
+
+def entry(type_: str, twitch_ts: str, received_ts: str, kind: str = "notification") -> Entry:
+    return Entry("s", "d", "d", kind, "m", type_, "1", "42", "sub", twitch_ts, received_ts, "{}")
 
 
 def test_counts_notifications_per_type_and_ignores_other_kinds() -> None:
@@ -39,8 +44,15 @@ def test_only_every_nth_notification_is_timed() -> None:
     assert stats.by_type["t"] == 10
 
 
+def test_sampling_runs_on_across_flushes() -> None:
+    stats = DeliveryStats(sample_every=4)
+    for size in (3, 2, 3):  # the 4th and the 8th notification overall are timed
+        stats.record([row("t", 0.001)] * size)
+    assert stats.latency_count == 2
+
+
 def test_a_bad_timestamp_is_skipped_not_raised() -> None:
     stats = DeliveryStats(sample_every=1)
-    stats.record([("notification", "t", "yesterday", "1.0"), ("notification", "t", "", "x")])
+    stats.record([entry("t", "yesterday", "1.0"), entry("t", "", "x")])
     assert stats.latency_count == 0
     assert stats.by_type["t"] == 2

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-import orjson
+from typing import Any
 
+import orjson
+import pytest
+
+from kiss.eventsub.messages import Notification, parse_message
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
 from kiss.listener.entries import (
@@ -11,7 +15,7 @@ from kiss.listener.entries import (
     notification_entry,
     revocation_entry,
 )
-from tests.listener.helpers import notification, revocation
+from tests.listener.helpers import notification, notification_frame, revocation
 
 KEYS = Keys("p")
 
@@ -79,3 +83,38 @@ def test_router_remembers_routes_per_subscription_but_not_event_routed_ones() ->
     assert len(router._routes) == 1
     nowhere = bare._replace(event={"user": "x"})
     assert router.entry(nowhere, 4.0) is None
+
+
+def test_the_fast_lane_builds_exactly_what_the_parsed_message_gives() -> None:
+    frame = notification_frame("fast", "42", type_="stream.online", version="1", event={"id": "E1"})
+    message = parse_message(frame)
+    assert isinstance(message, Notification)
+    slow = Router(KEYS).entry(message, 1700000000.25)
+    assert Router(KEYS).notification(frame, repr(1700000000.25)) == slow
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda raw: raw["metadata"].update(message_type="session_keepalive"),
+        lambda raw: raw["metadata"].update(message_timestamp="2026-01-01T00:00:00+02:00"),
+        lambda raw: raw["metadata"].update(message_timestamp="yesterday"),
+        lambda raw: raw["metadata"].update(message_id=""),
+        lambda raw: raw["metadata"].pop("subscription_version"),
+        lambda raw: raw["payload"].pop("event"),
+        lambda raw: raw["payload"].update(events=[{"id": "1", "data": {}}]),
+        lambda raw: raw["payload"]["subscription"].update(cost="1"),
+        lambda raw: raw["payload"]["subscription"].update(created_at=None),
+        lambda raw: raw["payload"]["subscription"].pop("condition"),
+        lambda raw: raw["payload"]["subscription"].update(condition={}),
+    ],
+)
+def test_the_fast_lane_leaves_anything_unusual_to_parse_message(change: Any) -> None:
+    raw = orjson.loads(notification_frame("odd"))
+    change(raw)
+    assert Router(KEYS).notification(orjson.dumps(raw), "1.0") is None
+
+
+def test_the_fast_lane_declines_what_is_not_json() -> None:
+    assert Router(KEYS).notification(b"{not json", "1.0") is None
+    assert Router(KEYS).notification(b"[1, 2]", "1.0") is None

@@ -5,6 +5,7 @@ from prometheus_client import CollectorRegistry
 
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.listener.delivery_stats import DeliveryStats
+from kiss.listener.entries import Entry
 from kiss.listener.metrics import serve_metrics
 from kiss.listener.state import SlotSnapshot, Snapshot
 
@@ -16,7 +17,9 @@ def snapshot() -> Snapshot:
     )
     delivery = DeliveryStats(sample_every=1)
     stamp = format_timestamp(90_000_000_000)
-    delivery.record([("notification", "stream.online", stamp, "90.003")] * 2)
+    entry = Entry("s", "d", "d", "notification", "m", "stream.online", "1", "42", "sub", stamp,
+                  "90.003", "{}")  # fmt: skip
+    delivery.record([entry] * 2)
     return Snapshot(
         "L1", "conduit", 1.0, slots, pending=4, written=125, duplicates=7, delivery=delivery
     )

@@ -24,7 +24,7 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 def entry_of(keys: Keys, message_id: str, channel: str = "42", **kwargs: object) -> Entry:
-    entry = notification_entry(keys, notification(message_id, channel, **kwargs), 1.0)  # type: ignore[arg-type]
+    entry = notification_entry(keys, notification(message_id, channel, **kwargs), 1.0)
     assert entry is not None
     return entry
 
@@ -136,13 +136,26 @@ async def test_slot_progress_and_channels_travel_with_the_entries(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
 ) -> None:
     writer = StreamWriter(aredis, keys, "L1")
+    progress: list[float | None] = [None]
+    writer.track(keys.listener_slot("s"), lambda: progress[0])
     writer.add(entry_of(keys, "m1"))
-    writer.mark(keys.listener_slot("s"), 123.5)
+    await writer.flush()
+    assert not redis_client.exists(keys.listener_slot("s"))  # no message yet: nothing to write
+    progress[0] = 123.5
+    writer.add(entry_of(keys, "m2"))
     writer.remember(keys.listener_slot_channels("s"), "42")
-    assert not redis_client.exists(keys.listener_slot("s"))
     await writer.flush()
     assert redis_client.hget(keys.listener_slot("s"), "last_message_at") == "123.5"
     assert redis_client.smembers(keys.listener_slot_channels("s")) == {"42"}
+    redis_client.hset(keys.listener_slot("s"), "last_message_at", "0")
+    writer.add(entry_of(keys, "m3"))
+    await writer.flush()  # unchanged since written: not written again
+    assert redis_client.hget(keys.listener_slot("s"), "last_message_at") == "0"
+    writer.untrack(keys.listener_slot("s"))
+    progress[0] = 200.0
+    writer.add(entry_of(keys, "m4"))
+    await writer.flush()
+    assert redis_client.hget(keys.listener_slot("s"), "last_message_at") == "0"
 
 
 async def test_a_full_buffer_makes_readers_wait_until_a_flush(
