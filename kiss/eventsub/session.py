@@ -177,6 +177,7 @@ class SessionMachine:
         self._handover_deadline: float | None = None
         self._awaiting_reconnect_socket = False
         self._cutoff_second = -1
+        self._heard_at = -1.0
         self._cutoff_text = ""
 
     # -- inputs ---------------------------------------------------------------------------
@@ -240,12 +241,11 @@ class SessionMachine:
     def notified(self, conn: int, timestamp: str, now: float) -> str | None:
         """The hot path's form of ``receive`` for a notification the adapter parsed itself:
         the same bookkeeping, and None to deliver it or the reason it is dropped."""
-        if conn in self.draining:
-            pass  # the old socket of a handover: its events still count, its silence does not
-        elif conn == self.primary or conn == self.pending:
+        if conn == self.primary or conn == self.pending:
             self.last_message_at = now
-            self._heard(now)
-        else:
+            if now != self._heard_at:  # the frames of one network read share ``now``
+                self._heard(now)
+        elif conn not in self.draining:  # a draining socket's events count, its silence not
             return "frame from a socket that is no longer in use"
         if self._stale(timestamp, now):
             return f"message older than {self.config.max_message_age:.0f} s"
@@ -314,6 +314,7 @@ class SessionMachine:
         return seconds * self.config.time_unit + self.config.slack_seconds
 
     def _heard(self, now: float) -> None:
+        self._heard_at = now
         if self.keepalive_seconds is not None and self.phase is not Phase.CONNECTING:
             silence = self.keepalive_seconds * self.config.keepalive_factor
             self._deadline = now + self._protocol(silence)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -93,54 +92,37 @@ def channel_of(condition: dict[str, object], event: object) -> str | None:
     return channel
 
 
-@dataclass(frozen=True, slots=True)
-class _Route:
-    channel: str
-    stream: str
+class _Topic(NamedTuple):
     type: str
     version: str
-    id_field: str | None
+    id_field: str | None  # the event's own id, deduplicated too
     id_prefix: str  # the event-id dedup key without the id
-    cacheable: bool  # False when the channel came from the event, not the condition
 
 
 class Router:
-    """Builds notification entries, remembering per subscription where its events go (a hub
-    sees the same few thousand subscriptions over and over)."""
+    """Builds notification entries. Nothing is kept per subscription or channel (a hub holds
+    thousands, and computing a stream name costs less than looking it up); the few topics
+    seen are kept, with their dedup rules."""
 
-    def __init__(self, keys: Keys, capacity: int = 100_000) -> None:
+    def __init__(self, keys: Keys) -> None:
         self.keys = keys
-        self.capacity = capacity
-        self._routes: dict[str, _Route] = {}
+        self._topics: dict[str, _Topic] = {}
         self._message_prefix = keys.dedup_message("")
+        self._stream_prefix = keys.channel_stream("")
 
-    def _route(
-        self, sub_id: str, type_: str, version: str, condition: dict[str, object], event: object
-    ) -> _Route | None:
-        route = self._routes.get(sub_id)
-        if route is not None and route.type == type_ and route.version == version:
-            return route
-        channel = channel_of(condition, event)
-        if channel is None:
-            return None
-        route = _Route(
-            channel,
-            self.keys.channel_stream(channel),
-            type_,
-            version,
-            _event_id_field(type_, version),
-            self.keys.dedup_event(type_, ""),
-            condition_channel(condition) is not None,
-        )
-        if route.cacheable:  # a subscription's condition never changes
-            if len(self._routes) >= self.capacity:
-                self._routes.clear()
-            self._routes[sub_id] = route
-        return route
+    def _topic(self, type_: str, version: str) -> _Topic:
+        topic = self._topics.get(type_)
+        if topic is None or topic.version != version:
+            topic = _Topic(
+                type_, version, _event_id_field(type_, version), self.keys.dedup_event(type_, "")
+            )
+            self._topics[type_] = topic
+        return topic
 
     def _entry(
         self,
-        route: _Route,
+        topic: _Topic,
+        channel: str,
         message_id: str,
         sub_id: str,
         timestamp: str,
@@ -150,21 +132,21 @@ class Router:
     ) -> Entry:
         dedup = self._message_prefix + message_id
         event_key = dedup
-        if route.id_field is not None and isinstance(event, dict):
-            event_id = event.get(route.id_field)
+        if topic.id_field is not None and isinstance(event, dict):
+            event_id = event.get(topic.id_field)
             if isinstance(event_id, str) and event_id:
-                event_key = route.id_prefix + event_id
+                event_key = topic.id_prefix + event_id
         return _new_entry(
             Entry,
             (
-                route.stream,
+                self._stream_prefix + channel,
                 dedup,
                 event_key,
                 "notification",
                 message_id,
-                route.type,
-                route.version,
-                route.channel,
+                topic.type,
+                topic.version,
+                channel,
                 sub_id,
                 timestamp,
                 received,
@@ -206,30 +188,34 @@ class Router:
             or not _TWITCH_TIMESTAMP.fullmatch(stamp)
         ):
             return None
-        sub_id = texts[4]
-        route = self._routes.get(sub_id)
-        if route is None or route.type != texts[6] or route.version != texts[7]:
-            route = self._route(sub_id, texts[6], texts[7], condition, event)
-            if route is None:
+        channel = condition.get("broadcaster_user_id")
+        if type(channel) is not str or not channel:
+            channel = channel_of(condition, event)
+            if channel is None:
                 return None
-        return self._entry(route, message_id, sub_id, stamp, received, event, event)
+        topic = self._topics.get(texts[6])
+        if topic is None or topic.version != texts[7]:
+            topic = self._topic(texts[6], texts[7])
+        return self._entry(topic, channel, message_id, texts[4], stamp, received, event, event)
 
     def entry(self, message: Notification, received: float) -> Entry | None:
         """The entry of a parsed notification, or None if it names no channel to route to."""
         sub = message.subscription
         event = message.event
-        route = self._route(sub.id, sub.type, sub.version, sub.condition, event)
-        if route is None:
+        channel = channel_of(sub.condition, event)
+        if channel is None:
             return None
         meta = message.metadata
         body = event if event is not None else message.events
+        topic = self._topic(sub.type, sub.version)
         return self._entry(
-            route, meta.message_id, sub.id, meta.message_timestamp, repr(received), event, body
-        )
+            topic, channel, meta.message_id, sub.id, meta.message_timestamp, repr(received),
+            event, body,
+        )  # fmt: skip
 
 
 def notification_entry(keys: Keys, message: Notification, received: float) -> Entry | None:
-    """The entry of one notification (the uncached form of ``Router.entry``)."""
+    """The entry of one notification."""
     return Router(keys).entry(message, received)
 
 

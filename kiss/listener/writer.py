@@ -21,7 +21,6 @@ import redis.asyncio as aioredis
 import redis.exceptions
 
 from kiss.keys import Keys
-from kiss.listener.dedup import RecentIds
 from kiss.listener.delivery_stats import DeliveryStats
 from kiss.listener.entries import FIELDS, Entry
 
@@ -67,6 +66,9 @@ return table.concat(flags)
 """.replace("__FIELDS__", ", ".join(f"'{name}'" for name in FIELDS))
 
 
+TRIM_PER_FLUSH = 100
+
+
 @dataclass
 class WriterConfig:
     maxlen: int = 10_000
@@ -103,12 +105,10 @@ class StreamWriter:
         self.listener_id = listener_id
         self.config = config or WriterConfig()
         self.stats = WriterStats()
-        self.recent = RecentIds()
         self.delivery = DeliveryStats()
         self._on_written = on_written
         self._clock = clock
         self._buffer: list[Entry] = []
-        self._local_duplicates = 0
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -116,7 +116,9 @@ class StreamWriter:
         self._room.set()
         self._sha: str | None = None  # the script, loaded once (EVALSHA: no check per flush)
         self._channels: set[str] = set()
-        self._trimmed_at: dict[str, float] = {}
+        self._written_streams: set[str] = set()  # since the current trimming sweep began
+        self._sweep: list[str] = []  # streams still to trim by age in the current sweep
+        self._swept_at = clock()
         self._tracked: dict[str, Callable[[], float | None]] = {}
         self._marked: dict[str, float] = {}
         self._members: list[tuple[str, str]] = []
@@ -126,13 +128,8 @@ class StreamWriter:
     def pending(self) -> int:
         return len(self._buffer)
 
-    def add(self, entry: Entry) -> bool:
-        """Queue an entry; False if this process already saw its message id."""
-        if self.recent.seen(entry.message_id):
-            self._local_duplicates += 1
-            self.stats.duplicates += 1
-            self._wakeup.set()
-            return False
+    def add(self, entry: Entry) -> None:
+        """Queue an entry. Duplicates are dropped by the script, in Redis, when it is written."""
         buffer = self._buffer
         buffer.append(entry)
         if len(buffer) == 1:
@@ -141,7 +138,6 @@ class StreamWriter:
             self._wakeup.set()
         if len(buffer) >= self.config.high_water:
             self._room.clear()
-        return True
 
     @property
     def full(self) -> bool:
@@ -180,7 +176,7 @@ class StreamWriter:
         await self._idle.wait()
 
     async def _flush_all(self) -> None:
-        while self._buffer or self._local_duplicates:
+        while self._buffer:
             try:
                 await self.flush()
             except redis.exceptions.NoScriptError:
@@ -195,7 +191,6 @@ class StreamWriter:
         """Write one batch (at most ``batch_max`` entries); returns how many were new."""
         taken = min(len(self._buffer), self.config.batch_max)
         batch = self._buffer[:taken]
-        local_duplicates = self._local_duplicates
         marks = self._progress()
         members = list(self._members)
         if batch and self._sha is None:
@@ -213,13 +208,12 @@ class StreamWriter:
                 # An entry is already the script's row: the batch packs in one call.
                 orjson.dumps(batch, default=tuple),
             )
-        self._queue_extras(pipe, batch, local_duplicates, marks, members)
+        self._queue_extras(pipe, batch, marks, members)
         results = await pipe.execute()
         # Only now is everything safely in Redis: forget it here.
         del self._buffer[:taken]
         if len(self._buffer) < self.config.high_water:
             self._room.set()
-        self._local_duplicates -= local_duplicates
         self._marked.update(marks)
         del self._members[: len(members)]
         self.stats.flushes += 1
@@ -239,20 +233,17 @@ class StreamWriter:
         self,
         pipe: aioredis.client.Pipeline,
         batch: list[Entry],
-        local_duplicates: int,
         marks: dict[str, float],
         members: list[tuple[str, str]],
     ) -> None:
-        if local_duplicates:
-            pipe.hincrby(self.keys.counters(), "duplicates_dropped", local_duplicates)
-            pipe.hincrby(
-                self.keys.listener_state(self.listener_id), "duplicates_dropped", local_duplicates
-            )
         self._housekeeping(pipe, batch)
         for key, value in marks.items():
             pipe.hset(key, "last_message_at", value)
+        grouped: dict[str, list[str]] = {}
         for key, member in members:
-            pipe.sadd(key, member)
+            grouped.setdefault(key, []).append(member)
+        for key, group in grouped.items():
+            pipe.sadd(key, *group)
 
     def _settle(self, batch: list[Entry], flags: bytes | str) -> int:
         """Count what the script wrote; callbacks only for the rare kinds (revocations, gaps)."""
@@ -272,15 +263,23 @@ class StreamWriter:
         return fresh
 
     def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
-        """Register new channels and trim old entries by age, each stream once a while."""
+        """Register new channels; trim the streams written to by age, in sweeps.
+
+        A sweep starts every ``trim_every_seconds`` over the streams written since the last
+        one and trims ``TRIM_PER_FLUSH`` of them per flush, so that no flush carries
+        thousands of commands when a hub of thousands of channels is busy.
+        """
+        channels = {entry.channel_id for entry in batch} - self._channels
+        if channels:
+            self._channels |= channels
+            pipe.sadd(self.keys.channels(), *sorted(channels))
+        self._written_streams |= {entry.stream for entry in batch}
         now = self._clock()
-        min_id = f"{int((now - self.config.max_age_seconds) * 1000)}-0"
-        for channel in {entry.channel_id for entry in batch} - self._channels:
-            self._channels.add(channel)
-            pipe.sadd(self.keys.channels(), channel)
-        every = self.config.trim_every_seconds
-        for stream in {entry.stream for entry in batch}:
-            last = self._trimmed_at.get(stream)
-            if last is None or now - last >= every:
-                self._trimmed_at[stream] = now
+        if not self._sweep and now - self._swept_at >= self.config.trim_every_seconds:
+            self._sweep, self._written_streams = sorted(self._written_streams), set()
+            self._swept_at = now
+        if self._sweep:
+            min_id = f"{int((now - self.config.max_age_seconds) * 1000)}-0"
+            for stream in self._sweep[-TRIM_PER_FLUSH:]:
                 pipe.xtrim(stream, minid=min_id, approximate=True)
+            del self._sweep[-TRIM_PER_FLUSH:]

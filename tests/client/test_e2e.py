@@ -296,13 +296,27 @@ async def test_a_thousand_bots_consume_at_once(hub: Hub, redis_url: str, keys: K
             load = await hub.call(
                 hub.control.load, rate=0, channels=channels, total=3000, type_="stream.online"
             )
-            await wait_for(lambda: sum(counts.values()) == 3000, within=90, what="3000 events")
+            await wait_for(
+                lambda: sum(counts.values()) == 3000,
+                within=90,
+                what="3000 events",
+                describe=lambda: delivery_state(hub, channels, counts),
+            )
             assert set(counts) == set(channels) and set(counts.values()) == {3}
             status = await hub.call(hub.control.load_status, load)
             assert status["sent"] == 3000
         finally:
             await asyncio.gather(*(c.stop() for c in clients))
             await connection.close()
+
+
+def delivery_state(hub: Hub, channels: list[str], counts: Counter[str]) -> str:
+    in_streams = sum(int(hub.redis.xlen(hub.keys.channel_stream(c))) for c in channels)
+    short = [c for c in channels if counts[c] < 3]
+    return (
+        f"{sum(counts.values())} handled, {in_streams} in the streams; "
+        f"{len(short)} channels short, e.g. {short[:5]}"
+    )
 
 
 # -- subscribe through the control plane -------------------------------------------------

@@ -66,13 +66,10 @@ def test_gap_entry_spans_last_message_to_welcome() -> None:
     assert entry.message_id.startswith("gap-")
 
 
-def test_router_remembers_routes_per_subscription_but_not_event_routed_ones() -> None:
+def test_router_routes_by_condition_else_by_the_event() -> None:
     router = Router(KEYS)
     first = router.entry(notification("a", "42"), 1.0)
-    second = router.entry(notification("b", "42"), 2.0)
-    assert first is not None and second is not None
-    assert first.stream == second.stream == KEYS.channel_stream("42")
-    assert len(router._routes) == 1
+    assert first is not None and first.stream == KEYS.channel_stream("42")
     message = notification("c", "42")
     bare = message._replace(
         subscription=message.subscription._replace(id="no-condition", condition={}),
@@ -80,9 +77,18 @@ def test_router_remembers_routes_per_subscription_but_not_event_routed_ones() ->
     )
     entry = router.entry(bare, 3.0)
     assert entry is not None and entry.channel_id == "77"
-    assert len(router._routes) == 1
+    assert entry.stream == KEYS.channel_stream("77")
     nowhere = bare._replace(event={"user": "x"})
     assert router.entry(nowhere, 4.0) is None
+
+
+def test_a_raid_goes_to_the_raided_channel() -> None:
+    message = notification("r", "42", type_="channel.raid", version="1")
+    raid = message._replace(
+        subscription=message.subscription._replace(condition={"to_broadcaster_user_id": "99"})
+    )
+    entry = Router(KEYS).entry(raid, 1.0)
+    assert entry is not None and entry.channel_id == "99"
 
 
 def test_the_fast_lane_builds_exactly_what_the_parsed_message_gives() -> None:
