@@ -282,6 +282,9 @@ async def test_a_thousand_bots_consume_at_once(hub: Hub, redis_url: str, keys: K
             streams_per_reader=500,
             presence_interval=1.0,
             reclaim_interval=1.0,
+            # Nothing crashes here: under this load an entry may wait in a bot's inbox longer
+            # than FAST's 150 ms, and a reclaim would deliver it twice (at least once, by design).
+            min_idle_ms=60_000,
             consumer=f"e2e-{keys.prefix}",
         )
         connection = HubConnection(redis_url, keys=keys, options=options)
@@ -297,7 +300,7 @@ async def test_a_thousand_bots_consume_at_once(hub: Hub, redis_url: str, keys: K
                 hub.control.load, rate=0, channels=channels, total=3000, type_="stream.online"
             )
             await wait_for(
-                lambda: sum(counts.values()) == 3000,
+                lambda: sum(counts.values()) >= 3000,
                 within=90,
                 what="3000 events",
                 describe=lambda: delivery_state(hub, channels, counts),
