@@ -48,6 +48,11 @@ class Keys:
         """Hash session_id -> JSON {user_id, listener, connected_at} of welcomed sessions."""
         return f"{self.prefix}:ws-sessions"
 
+    def ws_sessions_wanted(self) -> str:
+        """Hash user_id -> JSON {sessions, at}: websocket sessions the reconciler needs for a
+        user whose sessions are full (written by each reconcile, read by the listener)."""
+        return f"{self.prefix}:ws-sessions-wanted"
+
     def shard_lease(self, conduit_id: str, shard_id: str) -> str:
         """A listener's lease on one conduit shard (SET NX PX)."""
         return f"{self.prefix}:conduit:{conduit_id}:shard:{shard_id}:lease"

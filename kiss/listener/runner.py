@@ -108,6 +108,7 @@ class SessionRunner:
         self._stop = asyncio.Event()
         self._rearm = asyncio.Event()
         self._session_id: str | None = None
+        self.last_close_code: int | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -331,6 +332,7 @@ class SessionRunner:
             advice = CLOSE_ADVICE.get(output.code or 0, "reconnecting")
             log.warning("%s: session lost: %s: %s", self.slot, output.reason, advice)
         self.stats.last_reason = output.reason
+        self.last_close_code = output.code
         lost_id, self._session_id = self._session_id, None
         self._spawn(self.hooks.lost(self, lost_id, output.reason))
         self._lost.set()

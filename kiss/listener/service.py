@@ -35,12 +35,11 @@ from kiss.listener.runner import SessionRunner
 from kiss.listener.slots import ConduitShard, WebsocketSession
 from kiss.listener.socket import Dial
 from kiss.listener.state import SlotSnapshot, Snapshot, StateReporter, restore_slot
+from kiss.listener.user_sessions import MAX_SESSIONS_PER_USER, sessions_to_open
 from kiss.listener.writer import StreamWriter, WriterConfig
 from kiss.settings import Settings
 
 log = logging.getLogger(__name__)
-
-MAX_SESSIONS_PER_USER = 3  # Twitch: 3 websocket connections per client id + user
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,7 @@ class ListenerOptions:
     backoff_base: float = 2.0
     backoff_max: float = 60.0
     heartbeat_interval: float = 1.0
+    wanted_sessions_poll_seconds: float = 2.0
     session: SessionConfig = field(default_factory=SessionConfig)
     writer: WriterConfig = field(default_factory=WriterConfig)
 
@@ -94,6 +94,7 @@ class ListenerOptions:
             backoff_base=eventsub.ws_backoff_base,
             backoff_max=eventsub.ws_backoff_max,
             heartbeat_interval=min(1.0, eventsub.shard_lease_seconds / 3),
+            wanted_sessions_poll_seconds=max(0.05, 2.0 * time_unit),
             session=SessionConfig(time_unit=time_unit, slack_seconds=slack),
             writer=WriterConfig(
                 maxlen=settings.streams.maxlen, max_age_seconds=settings.streams.max_age_seconds
@@ -140,6 +141,7 @@ class Listener:
         self._draining = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self._retired_at: dict[str, float] = {}
         self.ready = asyncio.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -178,13 +180,50 @@ class Listener:
     async def _start_websocket(self) -> None:
         for user_id in self.options.users:
             for index in range(self.options.sessions_per_user):
-                slot = f"ws:{user_id}:{index}"
-                hooks = WebsocketSession(
-                    self.redis, self.keys, self.options.listener_id, user_id, self.control
-                )
-                runner = await self._runner(slot, hooks)
-                self.runners[slot] = runner
-                self._tasks.append(asyncio.create_task(runner.run(), name=slot))
+                await self._open_session(user_id, index)
+        self._tasks.append(asyncio.create_task(self._follow_wanted_sessions(), name="sessions"))
+
+    async def _open_session(self, user_id: str, index: int) -> None:
+        slot = f"ws:{user_id}:{index}"
+        # Sessions opened on the reconciler's request are retired when Twitch finds them empty.
+        on_empty = self._retire if index >= self.options.sessions_per_user else None
+        hooks = WebsocketSession(
+            self.redis, self.keys, self.options.listener_id, user_id, self.control, on_empty
+        )
+        runner = await self._runner(slot, hooks)
+        self.runners[slot] = runner
+        self._tasks.append(asyncio.create_task(runner.run(), name=slot))
+
+    def _user_slots(self, user_id: str) -> list[str]:
+        return [slot for slot in self.runners if slot.startswith(f"ws:{user_id}:")]
+
+    async def _follow_wanted_sessions(self) -> None:
+        """Open the sessions the reconciler asks for (its users' sessions are full)."""
+        while True:
+            await asyncio.sleep(self.options.wanted_sessions_poll_seconds)
+            try:
+                requests = await self.redis.hgetall(self.keys.ws_sessions_wanted())
+            except aioredis.RedisError as error:
+                log.warning("cannot read the wanted sessions: %s", error)
+                continue
+            for user_id in self.options.users:
+                slots = self._user_slots(user_id)
+                request = requests.get(user_id.encode())
+                more = sessions_to_open(len(slots), request, self._retired_at.get(user_id))
+                used = {int(slot.rsplit(":", 1)[1]) for slot in slots}
+                free = [i for i in range(MAX_SESSIONS_PER_USER) if i not in used]
+                for index in free[:more]:
+                    log.info("user %s needs another websocket session: opening #%d", user_id, index)
+                    await self._open_session(user_id, index)
+
+    def _retire(self, runner: SessionRunner, user_id: str) -> None:
+        """An on-request session Twitch closed with 4003 (nothing subscribed): stop it."""
+        log.info("%s: closed empty (4003); not reopened until asked again", runner.slot)
+        self._retired_at[user_id] = time.time()
+        self.runners.pop(runner.slot, None)
+        task = asyncio.create_task(runner.stop(), name=f"retire {runner.slot}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _start_conduit(self) -> None:
         assert self.helix is not None

@@ -25,6 +25,8 @@ from kiss.listener.runner import SessionRunner
 
 log = logging.getLogger(__name__)
 
+NOTHING_SUBSCRIBED = 4003  # Twitch's close code for a session left empty past 10 s
+
 BindShard = Callable[[str, str], Awaitable[ShardUpdate]]
 
 
@@ -36,12 +38,14 @@ class WebsocketSession:
         listener_id: str,
         user_id: str,
         control: ControlPlane,
+        on_empty: Callable[[SessionRunner, str], None] | None = None,
     ) -> None:
         self.redis = redis_client
         self.keys = keys
         self.listener_id = listener_id
         self.user_id = user_id
         self.control = control
+        self.on_empty = on_empty
 
     async def welcomed(
         self, runner: SessionRunner, welcomed: Welcomed, previous: str | None
@@ -61,6 +65,8 @@ class WebsocketSession:
     async def lost(self, runner: SessionRunner, session_id: str | None, reason: str) -> None:
         if session_id:
             await self.redis.hdel(self.keys.ws_sessions(), session_id)
+        if self.on_empty is not None and runner.last_close_code == NOTHING_SUBSCRIBED:
+            self.on_empty(runner, self.user_id)
 
 
 class ConduitShard:

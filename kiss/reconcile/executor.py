@@ -80,6 +80,7 @@ class Reconciler:
             limits = inputs.load_limits(session, self._redis, self._keys, now)
             session.rollback()
         the_plan = plan(desired, active, limits)
+        self._want_sessions(the_plan, now)
         report = Report(kept=len(the_plan.keep))
         metrics.SUBSCRIPTIONS.labels("desired").set(len(desired))
         with self._sessions() as session:
@@ -87,6 +88,20 @@ class Reconciler:
             self._recorder.finish(session, report, started)
             session.commit()
         return report
+
+    def _want_sessions(self, the_plan: Plan, now: float) -> None:
+        """Tell the listener which users need another websocket session (and clear the rest)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(self._keys.ws_sessions_wanted())
+        if the_plan.sessions_wanted:
+            pipe.hset(
+                self._keys.ws_sessions_wanted(),
+                mapping={
+                    user: orjson.dumps({"sessions": count, "at": now}).decode()
+                    for user, count in the_plan.sessions_wanted
+                },
+            )
+        pipe.execute()
 
     def resync(self) -> int:
         """Replace the active table with Twitch's whole state (app + each websocket user)."""

@@ -107,6 +107,9 @@ class Plan:
     delete: tuple[Delete, ...] = ()
     keep: tuple[tuple[Desired, Active], ...] = ()
     unplaced: tuple[Unplaced, ...] = ()
+    # (user, sessions): users whose sessions are full, and how many they need; the listener
+    # opens the next session (Twitch allows 3 per user) and the reconciler fills it.
+    sessions_wanted: tuple[tuple[str, int], ...] = ()
 
     @property
     def in_sync(self) -> bool:
@@ -145,6 +148,7 @@ class _Placement:
         self.per_session: Counter[str] = Counter()
         self.per_type_condition: Counter[tuple[str, str]] = Counter()
         self.user_sessions: dict[str, list[str]] = defaultdict(list)
+        self.sessions_wanted: dict[str, int] = {}
         for session_id, user_id in sorted(limits.sessions.items()):
             self.user_sessions[user_id].append(session_id)
         for active in kept:
@@ -238,6 +242,7 @@ class _Placement:
                     f"{limits.per_connection} subscriptions are full",
                     waiting=False,
                 )
+            self.sessions_wanted[owner] = len(sessions) + 1
             return Unplaced(
                 desired,
                 f"user {owner}: every connection holds {limits.per_connection}; "
@@ -338,4 +343,5 @@ def plan(desired: Sequence[Desired], active: Sequence[Active], limits: Limits) -
         delete=tuple(orphans + stale),
         keep=tuple(keep),
         unplaced=tuple(unplaced),
+        sessions_wanted=tuple(sorted(placement.sessions_wanted.items())),
     )

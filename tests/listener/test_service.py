@@ -346,3 +346,27 @@ async def test_the_same_event_under_two_message_ids_is_written_once(
         await eventually(lambda: listener.writer.stats.duplicates == 1, what="the duplicate")
         assert [e["message_id"] for e in hub.entries("31")] == first["message_ids"]
         assert hub.redis.hget(keys.counters(), "duplicates_dropped") == b"1"
+
+
+async def test_a_user_whose_sessions_are_full_gets_another_and_an_empty_one_is_retired(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    import time
+
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, transport="websocket")
+
+    def ask(sessions: int) -> None:
+        record = orjson.dumps({"sessions": sessions, "at": time.time()})
+        hub.redis.hset(keys.ws_sessions_wanted(), "4242", record)
+
+    async with running(hub, users=("4242",)) as listener:
+        assert set(listener.runners) == {"ws:4242:0"}
+        ask(2)  # as the reconciler does when the user's sessions hold 300 each
+        await eventually(lambda: "ws:4242:1" in listener.runners, what="a second session")
+        # Nothing is subscribed on it: Twitch closes it with 4003 and it is retired, not
+        # reopened for the request that is now outdated.
+        await eventually(lambda: "ws:4242:1" not in listener.runners, what="the empty one retired")
+        await asyncio.sleep(5 * listener.options.wanted_sessions_poll_seconds)
+        assert "ws:4242:1" not in listener.runners
+        ask(2)  # asked again since: opened again
+        await eventually(lambda: "ws:4242:1" in listener.runners, what="reopened on request")

@@ -10,6 +10,7 @@ from websockets.sync.client import connect
 
 from kiss.auth.provider import Token
 from kiss.reconcile.events import record_revocation
+from kiss.reconcile.plan import Plan
 from kiss.reconcile.services import Services
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 from kiss.store import state
@@ -285,3 +286,13 @@ def test_welcomed_websocket_session_gets_its_users_subscriptions(
         hub.redis.hset(hub.keys.ws_sessions(), second, orjson.dumps({"user_id": "500"}))
         report = hub.reconciler().reconcile()
         assert (report.created, report.deleted) == (2, 2)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_users_whose_sessions_are_full_are_asked_for_in_redis(hub: Services) -> None:
+    reconciler = hub.reconciler()
+    reconciler._want_sessions(Plan(sessions_wanted=(("500", 2),)), 12.0)
+    record = hub.redis.hget(hub.keys.ws_sessions_wanted(), "500")
+    assert orjson.loads(record or b"{}") == {"sessions": 2, "at": 12.0}
+    reconciler.reconcile()  # nobody needs another session now: the request is withdrawn
+    assert not hub.redis.exists(hub.keys.ws_sessions_wanted())

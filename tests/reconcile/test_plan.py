@@ -176,6 +176,23 @@ def test_websocket_creates_spread_over_the_users_sessions() -> None:
     assert {c.user_id for c in result.create} == {"100"}
 
 
+def test_full_sessions_ask_for_one_more_session_of_that_user() -> None:
+    full = plan(
+        [*WS_KEPT_DESIRED, WS_NEW],
+        ws_kept_active(["s1", "s1", "s1"]),
+        limits(sessions=WS, per_connection=3),
+    )
+    assert full.sessions_wanted == (("100", 2),)
+    at_the_cap = plan(
+        [*WS_KEPT_DESIRED, WS_NEW],
+        ws_kept_active(["s0", "s1", "s2"]),
+        limits(sessions={"s0": "100", "s1": "100", "s2": "100"}, per_connection=1),
+    )
+    assert at_the_cap.sessions_wanted == ()
+    room = plan([WS_NEW], [], limits(sessions=WS))
+    assert room.sessions_wanted == ()
+
+
 def test_in_sync_plan_of_ten_thousand_keeps_everything() -> None:
     desired = [want(i, str(i)) for i in range(10_000)]
     active = [have(f"a{i}", str(i)) for i in range(10_000)]
