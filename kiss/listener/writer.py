@@ -116,8 +116,7 @@ class StreamWriter:
         self._room.set()
         self._sha: str | None = None  # the script, loaded once (EVALSHA: no check per flush)
         self._channels: set[str] = set()
-        self._written_streams: set[str] = set()  # since the current trimming sweep began
-        self._sweep: list[str] = []  # streams still to trim by age in the current sweep
+        self._sweep: list[str] = []  # channels whose streams the current sweep still trims
         self._swept_at = clock()
         self._tracked: dict[str, Callable[[], float | None]] = {}
         self._marked: dict[str, float] = {}
@@ -263,23 +262,21 @@ class StreamWriter:
         return fresh
 
     def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
-        """Register new channels; trim the streams written to by age, in sweeps.
+        """Register new channels; trim their streams by age, in sweeps.
 
-        A sweep starts every ``trim_every_seconds`` over the streams written since the last
-        one and trims ``TRIM_PER_FLUSH`` of them per flush, so that no flush carries
-        thousands of commands when a hub of thousands of channels is busy.
+        A sweep starts every ``trim_every_seconds`` over the channels this writer has written
+        to and trims ``TRIM_PER_FLUSH`` streams per flush, so that no flush carries thousands
+        of commands when a hub of thousands of channels is busy.
         """
         channels = {entry.channel_id for entry in batch} - self._channels
         if channels:
             self._channels |= channels
             pipe.sadd(self.keys.channels(), *sorted(channels))
-        self._written_streams |= {entry.stream for entry in batch}
         now = self._clock()
         if not self._sweep and now - self._swept_at >= self.config.trim_every_seconds:
-            self._sweep, self._written_streams = sorted(self._written_streams), set()
-            self._swept_at = now
+            self._sweep, self._swept_at = sorted(self._channels), now
         if self._sweep:
             min_id = f"{int((now - self.config.max_age_seconds) * 1000)}-0"
-            for stream in self._sweep[-TRIM_PER_FLUSH:]:
-                pipe.xtrim(stream, minid=min_id, approximate=True)
+            for channel in self._sweep[-TRIM_PER_FLUSH:]:
+                pipe.xtrim(self.keys.channel_stream(channel), minid=min_id, approximate=True)
             del self._sweep[-TRIM_PER_FLUSH:]
