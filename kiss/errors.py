@@ -72,3 +72,10 @@ class QuotaExceeded(PermanentHelixError):
 
 class TokenError(KissError):
     """A token is missing, invalid, or cannot be refreshed."""
+
+
+class OAuthUnavailable(TokenError):
+    """Twitch's OAuth service could not answer (network, timeout, 5xx, 429): the token is not
+    at fault, so nothing is marked invalid; try again later."""
+
+    retryable = True

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import requests
 
-from kiss.errors import TokenError
+from kiss.errors import OAuthUnavailable, TokenError
 
 TIMEOUT = (3.05, 10.0)
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -65,6 +65,12 @@ def _message(body: Any, status: int) -> str:
     return f"HTTP {status}"
 
 
+def _check_available(path: str, response: requests.Response) -> None:
+    """A 5xx or 429 says nothing of the token: raise the retryable error for it."""
+    if response.status_code >= 500 or response.status_code == 429:
+        raise OAuthUnavailable(f"OAuth {path}: Twitch answered {response.status_code}")
+
+
 class OAuthClient:
     def __init__(
         self,
@@ -86,7 +92,8 @@ class OAuthClient:
         try:
             response = self._session.post(f"{self.oauth_url}/{path}", data=form, timeout=TIMEOUT)
         except requests.RequestException as error:
-            raise TokenError(f"OAuth {path}: {type(error).__name__}") from error
+            raise OAuthUnavailable(f"OAuth {path}: {type(error).__name__}") from error
+        _check_available(path, response)
         return response.status_code, self._decode(response)
 
     @staticmethod
@@ -147,7 +154,8 @@ class OAuthClient:
                 timeout=TIMEOUT,
             )
         except requests.RequestException as error:
-            raise TokenError(f"OAuth validate: {type(error).__name__}") from error
+            raise OAuthUnavailable(f"OAuth validate: {type(error).__name__}") from error
+        _check_available("validate", response)
         body = self._decode(response)
         if response.status_code != 200 or not isinstance(body, dict):
             raise TokenError(f"token is invalid: {_message(body, response.status_code)}")
@@ -181,16 +189,18 @@ class OAuthClient:
         )
 
     def device_poll(self, code: DeviceCode, scopes: Iterable[str]) -> Grant:
-        """The grant once approved; DevicePending while the user has not approved yet."""
-        status, body = self._post(
-            "token",
-            {
-                "client_id": self.client_id,
-                "scopes": " ".join(scopes),
-                "device_code": code.device_code,
-                "grant_type": DEVICE_GRANT,
-            },
-        )
+        """The grant once approved; DevicePending while the user has not approved yet (or
+        Twitch could not answer this poll: the next one may)."""
+        form = {
+            "client_id": self.client_id,
+            "scopes": " ".join(scopes),
+            "device_code": code.device_code,
+            "grant_type": DEVICE_GRANT,
+        }
+        try:
+            status, body = self._post("token", form)
+        except OAuthUnavailable as error:
+            raise DevicePending(str(error)) from error
         if status == 200:
             return self._grant(body, "device code")
         message = _message(body, status)

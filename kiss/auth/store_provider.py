@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.auth.oauth import Grant, OAuthClient
-from kiss.errors import TokenError
+from kiss.errors import OAuthUnavailable, TokenError
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
 
@@ -111,6 +111,8 @@ class StoredTokenProvider:
                 return self._give_up(session, owner, "expired and has no refresh token")
             try:
                 grant = self._oauth.refresh(secrets.refresh_token)
+            except OAuthUnavailable:
+                raise  # Twitch could not answer: the token is not at fault, keep it
             except TokenError as error:
                 return self._give_up(session, owner, str(error))
             log.info("refreshed the token of user %s", user_id)
@@ -119,6 +121,8 @@ class StoredTokenProvider:
     def _fetch_app_token(self, session: Session) -> tuple[str, float | None]:
         try:
             grant = self._oauth.client_credentials()
+        except OAuthUnavailable:
+            raise
         except TokenError as error:
             store.mark_invalid(session, store.APP, "", str(error))
             raise

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.auth.oauth import OAuthClient
 from kiss.auth.store_provider import StoredTokenProvider
-from kiss.errors import TokenError
+from kiss.errors import OAuthUnavailable, TokenError
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
 
@@ -28,9 +28,15 @@ class ValidationReport:
     valid: list[str] = field(default_factory=list)
     renewed: list[str] = field(default_factory=list)
     invalid: dict[str, str] = field(default_factory=dict)
+    unchecked: dict[str, str] = field(default_factory=dict)  # Twitch could not answer
 
     def as_dict(self) -> dict[str, object]:
-        return {"valid": self.valid, "renewed": self.renewed, "invalid": self.invalid}
+        return {
+            "valid": self.valid,
+            "renewed": self.renewed,
+            "invalid": self.invalid,
+            "unchecked": self.unchecked,
+        }
 
 
 def _name(kind: str, user_id: str) -> str:
@@ -61,6 +67,10 @@ def validate_all(
                 continue
             try:
                 found = oauth.validate(secrets.access_token)
+            except OAuthUnavailable as error:
+                log.warning("validation: the %s token not checked: %s", name, error)
+                report.unchecked[name] = str(error)
+                continue
             except TokenError as error:
                 log.info("validation: the %s token was refused (%s); renewing it", name, error)
                 token_needed = True
@@ -84,6 +94,8 @@ def validate_all(
             try:
                 provider.renew(kind, user_id)
                 report.renewed.append(name)
+            except OAuthUnavailable as error:
+                report.unchecked[name] = str(error)
             except TokenError as error:
                 report.invalid[name] = str(error)
     return report

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.auth.credentials import client_credentials
 from kiss.auth.oauth import OAuthClient
-from kiss.errors import KissError
+from kiss.errors import KissError, OAuthUnavailable
 from kiss.settings import Settings, load_settings
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
@@ -142,14 +142,19 @@ def validate_command() -> None:
     )
     for name, reason in report.invalid.items():
         click.echo(f"invalid: {name}: {reason}")
-    if report.invalid:
+    for name, reason in report.unchecked.items():
+        click.echo(f"not checked (Twitch did not answer; try again): {name}: {reason}")
+    if report.invalid or report.unchecked:
         raise SystemExit(1)
 
 
 @auth.command("revoke")
 @click.argument("user_id", required=False)
 @click.option("--app", "app", is_flag=True, help="Revoke the app token instead of a user's.")
-def revoke(user_id: str | None, app: bool) -> None:
+@click.option(
+    "--force", is_flag=True, help="Forget the token even if Twitch cannot be reached to revoke it."
+)
+def revoke(user_id: str | None, app: bool, force: bool) -> None:
     """Revoke a user's token (or the app token) at Twitch and forget it."""
     if bool(user_id) == app:
         raise click.UsageError("give a USER_ID or --app (one of them)")
@@ -161,7 +166,14 @@ def revoke(user_id: str | None, app: bool) -> None:
             raise click.ClickException(f"no stored token for {'the app' if app else owner}")
         try:
             ctx.oauth.revoke(secrets.access_token)
-        except KissError as error:
+        except OAuthUnavailable as error:
+            if not force:
+                raise click.ClickException(
+                    f"Twitch could not be reached to revoke it ({error}); the token is kept: "
+                    "try again, or add --force to forget it without revoking"
+                ) from error
+            click.echo(f"warning: Twitch could not be reached ({error}); forgetting it anyway")
+        except KissError as error:  # refused: already revoked or expired, nothing to keep
             click.echo(f"warning: Twitch did not revoke it ({error}); forgetting it anyway")
         with ctx.sessions.begin() as session:
             store.delete_token(session, kind, owner)

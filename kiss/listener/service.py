@@ -22,7 +22,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from kiss.cancelling import cancel_and_wait
-from kiss.errors import ConfigError, TransientHelixError
+from kiss.errors import ConfigError, OAuthUnavailable, TransientHelixError
 from kiss.eventsub.session import SessionConfig, SessionMachine
 from kiss.helix.conduits import Requester
 from kiss.keys import Keys
@@ -234,7 +234,13 @@ class Listener:
                     self.helix, self.redis, self.keys, self.options.conduit_shards
                 )
                 break
-            except (TransientHelixError, OSError, TimeoutError, aioredis.RedisError) as error:
+            except (
+                TransientHelixError,
+                OAuthUnavailable,
+                OSError,
+                TimeoutError,
+                aioredis.RedisError,
+            ) as error:
                 # Twitch or Redis briefly unreachable: keep trying; a 4xx (bad credentials,
                 # conduit limit) is permanent and ends the process with its message.
                 delay = backoff.next_delay()

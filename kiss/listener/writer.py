@@ -75,7 +75,7 @@ class WriterConfig:
     max_age_seconds: int = 7 * 24 * 3600
     dedup_ttl_seconds: int = 1200  # longer than Twitch's 10-minute replay window
     batch_max: int = 500
-    high_water: int = 1000  # readers wait above this many buffered entries (bounded memory)
+    high_water: int = 600  # readers wait above this many buffered entries (bounded memory)
     trim_every_seconds: float = 60.0
     retry_delay_seconds: float = 0.5
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.auth.oauth import OAuthClient
 from kiss.auth.store_provider import StoredTokenProvider
-from kiss.errors import TokenError
+from kiss.errors import OAuthUnavailable, TokenError
 from kiss.simulator.testing import SimulatorControl
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
@@ -97,3 +97,16 @@ def test_unknown_user_says_how_to_add_one(
 ) -> None:
     with pytest.raises(TokenError, match="kiss auth login"):
         StoredTokenProvider(sessions, CIPHER, oauth).user_token("404")
+
+
+def test_twitch_failing_to_answer_a_refresh_leaves_the_token_valid(
+    sessions: sessionmaker[Session], control: SimulatorControl, oauth: OAuthClient
+) -> None:
+    store_user(sessions, control, oauth, expires_in=30)  # due for a refresh
+    provider = StoredTokenProvider(sessions, CIPHER, oauth)
+    control.fault("/oauth2/token", status=503, count=1)
+    with pytest.raises(OAuthUnavailable):
+        provider.user_token("42")
+    with sessions() as session:
+        assert store.token_status(session, "user", "42") == ("valid", "")
+    assert oauth.validate(provider.user_token("42")).user_id == "42"  # Twitch is back

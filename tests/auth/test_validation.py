@@ -42,3 +42,27 @@ def test_validation_updates_renews_and_marks(
     assert listed["1"].scopes == ("bits:read",) and listed["1"].validated_at is not None
     assert listed["2"].status == "valid"
     assert listed["3"].status == "invalid"
+
+
+def test_an_oauth_outage_marks_nothing_invalid(
+    sessions: sessionmaker[Session], control: SimulatorControl, oauth: OAuthClient
+) -> None:
+    minted = control.token(client_id=oauth.client_id, user_id="1", scopes=["bits:read"])
+    with sessions.begin() as session:
+        store.save_token(
+            session,
+            CIPHER,
+            kind="user",
+            user_id="1",
+            access_token=minted["access_token"],
+            refresh_token=minted["refresh_token"],
+        )
+    provider = StoredTokenProvider(sessions, CIPHER, oauth)
+    control.fault("/oauth2/validate", status=500, count=1)
+    report = validate_all(sessions, CIPHER, oauth, provider)
+    assert (report.valid, report.invalid) == ([], {})
+    assert "500" in report.unchecked["user:1"]
+    with sessions() as session:
+        (token,) = store.list_tokens(session)
+    assert token.status == "valid"
+    assert validate_all(sessions, CIPHER, oauth, provider).valid == ["user:1"]

@@ -86,6 +86,11 @@ def test_login_with_the_device_code_flow_then_list_and_revoke(
     assert validated.returncode == 0, validated.stdout + validated.stderr
     assert "user:4242" in validated.stdout
 
+    SimulatorControl(simulator.base_url).fault("/oauth2/revoke", status=503, count=1)
+    unreachable = kiss(env, "auth", "revoke", "4242")
+    assert unreachable.returncode != 0 and "the token is kept" in unreachable.stderr
+    assert "4242" in kiss(env, "auth", "list").stdout
+
     revoked = kiss(env, "auth", "revoke", "4242")
     assert revoked.returncode == 0, revoked.stderr
     assert "4242" not in kiss(env, "auth", "list").stdout
