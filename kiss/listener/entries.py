@@ -42,8 +42,7 @@ class Entry(NamedTuple):
     """One stream entry; flat, so that building it and packing a batch of them stay cheap."""
 
     stream: str
-    dedup_message: str
-    dedup_event: str  # the event's own-id key, or dedup_message again when it has none
+    dedup: str  # the event's own-id key when its type has one, else the message id's key
     kind: str
     message_id: str
     type: str
@@ -55,18 +54,12 @@ class Entry(NamedTuple):
     event: str
 
     @property
-    def dedup_keys(self) -> tuple[str, ...]:
-        if self.dedup_event == self.dedup_message:
-            return (self.dedup_message,)
-        return (self.dedup_message, self.dedup_event)
-
-    @property
     def values(self) -> tuple[str, ...]:
         """The fields, in ``FIELDS`` order."""
-        return tuple(self[3:])
+        return tuple(self[2:])
 
     def as_dict(self) -> dict[str, str]:
-        return dict(zip(FIELDS, self[3:], strict=True))
+        return dict(zip(FIELDS, self[2:], strict=True))
 
 
 _new_entry = tuple.__new__  # builds an Entry from a ready tuple without a Python-level call
@@ -130,18 +123,20 @@ class Router:
         event: object,
         body: object,
     ) -> Entry:
-        dedup = self._message_prefix + message_id
-        event_key = dedup
+        # One key per entry: an event's own id is unique to it, so it also catches the same
+        # message delivered twice; types without one fall back on the message id.
+        dedup = ""
         if topic.id_field is not None and isinstance(event, dict):
             event_id = event.get(topic.id_field)
             if isinstance(event_id, str) and event_id:
-                event_key = topic.id_prefix + event_id
+                dedup = topic.id_prefix + event_id
+        if not dedup:
+            dedup = self._message_prefix + message_id
         return _new_entry(
             Entry,
             (
                 self._stream_prefix + channel,
                 dedup,
-                event_key,
                 "notification",
                 message_id,
                 topic.type,
@@ -231,11 +226,9 @@ def _other_entry(
     received_ts: str,
     body: object,
 ) -> Entry:
-    dedup = keys.dedup_message(message_id)
     return Entry(
         keys.channel_stream(channel),
-        dedup,
-        dedup,
+        keys.dedup_message(message_id),
         kind,
         message_id,
         type_,

@@ -37,14 +37,17 @@ def test_notification_entry_carries_every_contract_field() -> None:
     assert float(fields["received_ts"]) == 1700000000.25
     assert orjson.loads(fields["event"]) == {"user_id": "7"}
     assert entry.stream == KEYS.channel_stream("42")
-    assert entry.dedup_keys == (KEYS.dedup_message("m1"),)
+    assert entry.dedup == KEYS.dedup_message("m1")  # channel.follow has no event id
 
 
-def test_types_with_an_event_id_dedupe_on_it_too() -> None:
+def test_types_with_an_event_id_dedupe_on_it_alone() -> None:
     message = notification("m2", "42", type_="stream.online", version="1", event={"id": "E9"})
     entry = notification_entry(KEYS, message, 1.0)
     assert entry is not None
-    assert entry.dedup_keys == (KEYS.dedup_message("m2"), KEYS.dedup_event("stream.online", "E9"))
+    assert entry.dedup == KEYS.dedup_event("stream.online", "E9")
+    without = notification("m3", "42", type_="stream.online", version="1", event={"id": ""})
+    fallback = notification_entry(KEYS, without, 1.0)
+    assert fallback is not None and fallback.dedup == KEYS.dedup_message("m3")
 
 
 def test_revocation_entry_carries_the_reason() -> None:

@@ -17,7 +17,7 @@ def snapshot() -> Snapshot:
     )
     delivery = DeliveryStats(sample_every=1)
     stamp = format_timestamp(90_000_000_000)
-    entry = Entry("s", "d", "d", "notification", "m", "stream.online", "1", "42", "sub", stamp,
+    entry = Entry("s", "d", "notification", "m", "stream.online", "1", "42", "sub", stamp,
                   "90.003", "{}")  # fmt: skip
     delivery.record([entry] * 2)
     return Snapshot(
