@@ -98,6 +98,7 @@ class SessionRunner:
         self._router = Router(keys)
         writer.track(self._slot_key, lambda: machine.last_message_at)
         self._channels_key = keys.listener_slot_channels(slot)
+        self._all_channels_key = keys.channels()
         self._dial = dial or websocket_dialer(machine.config.time_unit)
         self._clock = clock
         self._sockets: dict[int, PushConnection] = {}
@@ -267,6 +268,7 @@ class SessionRunner:
                 entry = revocation_entry(self.keys, output.message, self._clock())
                 self.stats.revocations += 1
                 if entry is not None:
+                    self.writer.remember(self._all_channels_key, entry.channel_id)
                     self.writer.add(entry)
             elif isinstance(output, Welcomed):
                 self._welcomed(output)
@@ -290,9 +292,15 @@ class SessionRunner:
         self.stats.delivered += 1
         channel = entry.channel_id
         if channel not in self.channels:
-            self.channels.add(channel)
-            self.writer.remember(self._channels_key, channel)
+            self._first_seen(channel)
         self.writer.add(entry)
+
+    def _first_seen(self, channel: str) -> None:
+        """A channel new to this slot: remembered with the slot (for gap markers) and among
+        the hub's channels (for trimming and status)."""
+        self.channels.add(channel)
+        self.writer.remember(self._channels_key, channel)
+        self.writer.remember(self._all_channels_key, channel)
 
     def _dropped(self, output: Dropped) -> None:
         self.stats.dropped += 1

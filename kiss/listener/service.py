@@ -96,9 +96,7 @@ class ListenerOptions:
             heartbeat_interval=min(1.0, eventsub.shard_lease_seconds / 3),
             wanted_sessions_poll_seconds=max(0.05, 2.0 * time_unit),
             session=SessionConfig(time_unit=time_unit, slack_seconds=slack),
-            writer=WriterConfig(
-                maxlen=settings.streams.maxlen, max_age_seconds=settings.streams.max_age_seconds
-            ),
+            writer=WriterConfig(maxlen=settings.streams.maxlen),
         )
 
     @property

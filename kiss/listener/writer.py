@@ -1,11 +1,12 @@
 """The stream writer: buffers entries and writes them in batches, deduplicated, in one round trip.
 
 A flush is one pipeline holding one script call per batch: for each entry the script
-claims its dedup keys (SET NX EX) and, only if they were new, XADDs the entry with
-``MAXLEN ~``. Claiming and adding happen together, so a batch that fails half-way can be
-sent again as a whole: nothing is lost and nothing is written twice. While one flush is in
-flight the next batch accumulates, so batches grow with the load and latency stays low
-when it is light. The hot path (``add``) never awaits.
+claims its dedup key (SET NX EX) and, only if it was new, XADDs the entry with ``MAXLEN ~``
+(the length bound; the age bound is the beat task ``kiss.trim_streams``). Claiming and
+adding happen together, so a batch that fails half-way can be sent again as a whole:
+nothing is lost and nothing is written twice. While one flush is in flight the next batch
+accumulates, so batches grow with the load and latency stays low when it is light. The hot
+path (``add``) never awaits.
 """
 
 from __future__ import annotations
@@ -56,17 +57,12 @@ return table.concat(flags)
 """.replace("__FIELDS__", ", ".join(f"'{name}', row[{i}]" for i, name in enumerate(FIELDS, 3)))
 
 
-TRIM_PER_FLUSH = 100
-
-
 @dataclass
 class WriterConfig:
     maxlen: int = 10_000
-    max_age_seconds: int = 7 * 24 * 3600
     dedup_ttl_seconds: int = 1200  # longer than Twitch's 10-minute replay window
     batch_max: int = 500
     high_water: int = 600  # readers wait above this many buffered entries (bounded memory)
-    trim_every_seconds: float = 60.0
     retry_delay_seconds: float = 0.5
 
 
@@ -105,9 +101,6 @@ class StreamWriter:
         self._room = asyncio.Event()
         self._room.set()
         self._sha: str | None = None  # the script, loaded once (EVALSHA: no check per flush)
-        self._channels: set[str] = set()
-        self._sweep: list[str] = []  # channels whose streams the current sweep still trims
-        self._swept_at = clock()
         self._tracked: dict[str, Callable[[], float | None]] = {}
         self._marked: dict[str, float] = {}
         self._members: list[tuple[str, str]] = []
@@ -144,7 +137,7 @@ class StreamWriter:
         self._tracked.pop(hash_key, None)
 
     def remember(self, set_key: str, member: str) -> None:
-        """Add ``member`` to ``set_key`` with the next flush (a slot's channels)."""
+        """Add ``member`` to ``set_key`` with the next flush (e.g. a channel first seen)."""
         self._members.append((set_key, member))
 
     async def run(self) -> None:
@@ -197,7 +190,7 @@ class StreamWriter:
                 # An entry is already the script's row: the batch packs in one call.
                 orjson.dumps(batch, default=tuple),
             )
-        self._queue_extras(pipe, batch, marks, members)
+        self._queue_extras(pipe, marks, members)
         results = await pipe.execute()
         # Only now is everything safely in Redis: forget it here.
         del self._buffer[:taken]
@@ -221,11 +214,9 @@ class StreamWriter:
     def _queue_extras(
         self,
         pipe: aioredis.client.Pipeline,
-        batch: list[Entry],
         marks: dict[str, float],
         members: list[tuple[str, str]],
     ) -> None:
-        self._housekeeping(pipe, batch)
         for key, value in marks.items():
             pipe.hset(key, "last_message_at", value)
         grouped: dict[str, list[str]] = {}
@@ -250,23 +241,3 @@ class StreamWriter:
                 if entry.kind != "notification":
                     self._on_written(entry)
         return fresh
-
-    def _housekeeping(self, pipe: aioredis.client.Pipeline, batch: list[Entry]) -> None:
-        """Register new channels; trim their streams by age, in sweeps.
-
-        A sweep starts every ``trim_every_seconds`` over the channels this writer has written
-        to and trims ``TRIM_PER_FLUSH`` streams per flush, so that no flush carries thousands
-        of commands when a hub of thousands of channels is busy.
-        """
-        channels = {entry.channel_id for entry in batch} - self._channels
-        if channels:
-            self._channels |= channels
-            pipe.sadd(self.keys.channels(), *sorted(channels))
-        now = self._clock()
-        if not self._sweep and now - self._swept_at >= self.config.trim_every_seconds:
-            self._sweep, self._swept_at = sorted(self._channels), now
-        if self._sweep:
-            min_id = f"{int((now - self.config.max_age_seconds) * 1000)}-0"
-            for channel in self._sweep[-TRIM_PER_FLUSH:]:
-                pipe.xtrim(self.keys.channel_stream(channel), minid=min_id, approximate=True)
-            del self._sweep[-TRIM_PER_FLUSH:]

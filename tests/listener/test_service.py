@@ -94,6 +94,7 @@ async def test_conduit_is_created_shards_bound_and_events_routed(
     state = hub.redis.hgetall(keys.listener_state(listener.options.listener_id))
     assert state[b"state"] == b"stopped"
     assert int(state[b"events_routed"]) == 6
+    assert {text(c) for c in hub.redis.smembers(keys.channels())} == set(channels)
 
 
 async def test_shard_is_rebound_after_its_socket_drops_with_a_gap_marker(
