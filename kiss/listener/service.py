@@ -204,6 +204,8 @@ class Listener:
             except aioredis.RedisError as error:
                 log.warning("cannot read the wanted sessions: %s", error)
                 continue
+            if self.stopping:
+                return
             for user_id in self.options.users:
                 slots = self._user_slots(user_id)
                 request = requests.get(user_id.encode())
