@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
@@ -352,8 +353,6 @@ async def test_the_same_event_under_two_message_ids_is_written_once(
 async def test_a_user_whose_sessions_are_full_gets_another_and_an_empty_one_is_retired(
     sim: Simulator, redis_url: str, keys: Keys
 ) -> None:
-    import time
-
     hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, transport="websocket")
 
     def ask(sessions: int) -> None:
