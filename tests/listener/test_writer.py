@@ -5,6 +5,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
@@ -43,6 +44,21 @@ async def test_entries_land_on_their_channel_streams_in_one_flush(
         assert all((fields or {})["channel_id"] == channel for _, fields in entries)
     assert redis_client.hget(keys.counters(), "events_routed") == "30"
     assert redis_client.hget(keys.listener_state("L1"), "events_routed") == "30"
+
+
+async def test_each_event_is_written_whole_whatever_its_characters(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    # The events travel as one concatenated argument cut by byte lengths: a multi-byte
+    # character, a duplicate skipped in between and an empty text must not shift the cuts.
+    texts = ["plain", "emoji 🎉 and ünïcödé", "plain", "", "日本語のチャット", 'quote " and \\']
+    writer = StreamWriter(aredis, keys, "L1")
+    for index, text in enumerate(texts):
+        writer.add(entry_of(keys, f"m{index}" if index != 2 else "m0", event={"text": text}))
+    assert await writer.flush() == len(texts) - 1
+    written = [fields for _, fields in redis_client.xrange(keys.channel_stream("42")) or []]
+    expected = [text for index, text in enumerate(texts) if index != 2]
+    assert [orjson.loads(fields["event"])["text"] for fields in written] == expected
 
 
 async def test_duplicates_across_writers_are_written_once(
