@@ -61,7 +61,6 @@ class Entry(NamedTuple):
 _new_entry = tuple.__new__  # builds an Entry from a ready tuple without a Python-level call
 
 _TWITCH_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
-_NINE_STR = (str,) * 9
 
 
 @lru_cache(maxsize=512)
@@ -155,39 +154,37 @@ class Router:
                 return None
             sub, event = payload["subscription"], payload["event"]
             message_id, stamp = meta["message_id"], meta["message_timestamp"]
-            texts = (
-                message_id,
-                stamp,
-                meta["subscription_type"],
-                meta["subscription_version"],
-                sub["id"],
-                sub["status"],
-                sub["type"],
-                sub["version"],
-                sub["created_at"],
-            )
+            type_, version, sub_id = sub["type"], sub["version"], sub["id"]
             condition, transport, cost = sub["condition"], sub["transport"], sub.get("cost", 0)
+            if not (
+                type(message_id) is str
+                and message_id
+                and type(stamp) is str
+                and type(meta["subscription_type"]) is str
+                and type(meta["subscription_version"]) is str
+                and type(sub_id) is str
+                and type(sub["status"]) is str
+                and type(type_) is str
+                and type(version) is str
+                and type(sub["created_at"]) is str
+                and type(event) is dict
+                and type(condition) is dict
+                and type(transport) is dict
+                and type(cost) is int
+                and _TWITCH_TIMESTAMP.fullmatch(stamp)
+            ):
+                return None
         except (orjson.JSONDecodeError, KeyError, TypeError):
-            return None
-        if (
-            type(event) is not dict
-            or type(condition) is not dict
-            or type(transport) is not dict
-            or type(cost) is not int
-            or not message_id
-            or not all(map(isinstance, texts, _NINE_STR))
-            or not _TWITCH_TIMESTAMP.fullmatch(stamp)
-        ):
             return None
         channel = condition.get("broadcaster_user_id")
         if type(channel) is not str or not channel:
             channel = channel_of(condition, event)
             if channel is None:
                 return None
-        topic = self._topics.get(texts[6])
-        if topic is None or topic.version != texts[7]:
-            topic = self._topic(texts[6], texts[7])
-        return self._entry(topic, channel, message_id, texts[4], stamp, received, event, event)
+        topic = self._topics.get(type_)
+        if topic is None or topic.version != version:
+            topic = self._topic(type_, version)
+        return self._entry(topic, channel, message_id, sub_id, stamp, received, event, event)
 
     def entry(self, message: Notification, received: float) -> Entry | None:
         """The entry of a parsed notification, or None if it names no channel to route to."""

@@ -178,9 +178,10 @@ class SessionRunner:
         notified = self.machine.notified
         route = self._router.notification
         apply = self._apply
-        deliver = self._deliver_entry
         clock = self._clock
         writer = self.writer
+        stats = self.stats
+        channels = self.channels
         paused = False
 
         def resume_when_room() -> None:
@@ -188,25 +189,35 @@ class SessionRunner:
             ws.resume_reading()
             paused = False
 
+        def hand_over(routed: list[Entry]) -> None:
+            stats.delivered += len(routed)
+            writer.extend(routed)
+            routed.clear()
+
         def on_frames(frames: list[BytesLike]) -> None:
             nonlocal paused
             now = clock()
             received = repr(now)  # one read, one receive time
+            routed: list[Entry] = []  # handed to the writer at once, in order
             for frame in frames:
                 try:
                     # The hot path: a notification in Twitch's shape goes straight to an entry;
                     # the machine still does its bookkeeping and may drop it (stale, old socket).
                     entry = route(frame, received)
                     if entry is None:
+                        hand_over(routed)  # what the machine outputs comes after them
                         apply(receive(conn, frame, now))
+                        continue
+                    why = notified(conn, entry.twitch_ts, now)
+                    if why is None:
+                        if entry.channel_id not in channels:
+                            self._first_seen(entry.channel_id)
+                        routed.append(entry)
                     else:
-                        why = notified(conn, entry.twitch_ts, now)
-                        if why is None:
-                            deliver(entry)
-                        else:
-                            self._dropped(Dropped(why))
+                        self._dropped(Dropped(why))
                 except Exception:  # a bug must not kill the slot silently
                     log.exception("%s: a frame on socket #%d was not handled", self.slot, conn)
+            hand_over(routed)
             if writer.full and not paused:
                 # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
                 paused = True

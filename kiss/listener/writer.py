@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -130,9 +130,14 @@ class StreamWriter:
 
     def add(self, entry: Entry) -> None:
         """Queue an entry. Duplicates are dropped by the script, in Redis, when it is written."""
+        self.extend((entry,))
+
+    def extend(self, entries: Sequence[Entry]) -> None:
+        """Queue entries, in order (a network read's worth at a time on the hot path)."""
         buffer = self._buffer
-        buffer.append(entry)
-        if len(buffer) == 1:
+        was_empty = not buffer
+        buffer.extend(entries)
+        if was_empty and buffer:
             # The flush loop runs until the buffer is empty: only the first entry wakes it.
             self._idle.clear()
             self._wakeup.set()
