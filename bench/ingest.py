@@ -5,9 +5,10 @@ so each one's CPU and memory are measured on its own. Printed, all from the same
 
 - the source's own rate, with a bare WebSocket client that throws every frame away;
 - the listener's sustained events per second into Redis (from the stream entry ids);
-- CPU microseconds per event of the listener and of the bare client for the same flood,
-  and their ratio: each side is flooded 2 (``--quick``) or 3 times and its best round kept,
-  since noise on a shared machine only ever adds CPU time;
+- CPU microseconds per event of the listener and of the bare client for the same flood
+  (same frames, to channels of their own conduits), and their ratio: the two sides take
+  2 (``--quick``) or 3 turns, so that both are measured in the same conditions, and each
+  side's best round is kept, since noise on a shared machine only ever adds CPU time;
 - end-to-end latency p50/p99 from the simulator's send (message_timestamp) to the entry
   being readable (its stream id: Redis's clock, to ±0.5 ms) at a steady 1,000 events per second;
 - the listener's peak RSS with 10,000 subscriptions.
@@ -109,14 +110,19 @@ class Bench:
         self.token = str(self.control.token()["access_token"])
         self.http = requests.Session()
         self.http.headers.update(helix_headers(self.token))
-        answer = self.http.post(f"{sim.helix_url}/eventsub/conduits", json={"shard_count": 1})
-        answer.raise_for_status()
-        self.conduit_id = str(answer.json()["data"][0]["id"])
+        self.conduit_id = self.new_conduit()  # the listener's
+        self.bare_conduit_id = self.new_conduit()
         self.redis.hset(self.keys.conduit(), mapping={"id": self.conduit_id, "shard_count": 1})
         self.tmp = Path(tempfile.mkdtemp(prefix=f"kiss-bench-{self.keys.prefix}-"))
 
-    def subscribe(self, type_: str, channels: list[str]) -> None:
+    def new_conduit(self) -> str:
+        answer = self.http.post(f"{self.sim.helix_url}/eventsub/conduits", json={"shard_count": 1})
+        answer.raise_for_status()
+        return str(answer.json()["data"][0]["id"])
+
+    def subscribe(self, type_: str, channels: list[str], conduit_id: str | None = None) -> None:
         version = "1" if type_ == CHAT else "2"
+        conduit_id = conduit_id or self.conduit_id
 
         def one(channel: str) -> None:
             session = self._thread_session()
@@ -129,7 +135,7 @@ class Bench:
                 "type": type_,
                 "version": version,
                 "condition": condition,
-                "transport": {"method": "conduit", "conduit_id": self.conduit_id},
+                "transport": {"method": "conduit", "conduit_id": conduit_id},
             }
             answer = session.post(f"{self.sim.helix_url}/eventsub/subscriptions", json=body)
             if answer.status_code not in (202, 409):
@@ -149,15 +155,17 @@ class Bench:
             self._local.session = session
         return session
 
-    def shard_session(self) -> str | None:
+    def shard_session(self, conduit_id: str | None = None) -> str | None:
+        conduit_id = conduit_id or self.conduit_id
         data = self.control.call("GET", "/conduits")["data"]
-        shard = data[0]["shards"][0] if data and data[0]["shards"] else None
+        conduit = next((c for c in data if c["id"] == conduit_id), None)
+        shard = conduit["shards"][0] if conduit and conduit["shards"] else None
         if shard is None or shard["status"] != "enabled":
             return None
         return str(shard["transport"].get("session_id"))
 
-    def flood(self, *, rate: float, total: int | None = None, duration: float | None = None,
-              type_: str = CHAT, channels: int = CHANNELS) -> dict[str, Any]:  # fmt: skip
+    def flood(self, *, rate: float, channels: list[str], total: int | None = None,
+              duration: float | None = None, type_: str = CHAT) -> dict[str, Any]:  # fmt: skip
         load = self.control.load(
             rate=rate, channels=channels, total=total, duration=duration, type_=type_
         )
@@ -226,32 +234,45 @@ class Bench:
 # -- phases ------------------------------------------------------------------------------------
 
 
-def measure_bare(bench: Bench, rounds: int) -> tuple[float, float]:
-    """(source rate, bare client CPU µs per event): the best of ``rounds`` full-speed floods."""
+def bare_command(bench: Bench) -> tuple[list[str], dict[str, str]]:
+    """The bare client's command line and environment (the token is not on the line: ps)."""
     command = [sys.executable, __file__, "--bare-client", bench.sim.ws_url, bench.sim.helix_url,
-               bench.conduit_id]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "KISS_BENCH_TOKEN": bench.token}
-    rates: list[float] = []
-    costs: list[float] = []
-    sent = 0
-    with process(command, env=env, stdout=subprocess.PIPE) as bare:
-        assert bare.stdout is not None
-        if bare.stdout.readline().strip() != "ready":
-            raise SystemExit("bench: the bare client did not start")
-        for _ in range(rounds):
-            before = cpu_seconds(bare.pid)
-            status = bench.flood(rate=0, total=bench.events)
-            time.sleep(0.2)  # let the last frames arrive; the client only counts them
-            delivered = int(status["delivered"])
-            sent += delivered
-            costs.append((cpu_seconds(bare.pid) - before) / max(1, delivered) * 1e6)
-            rates.append(delivered / max(1e-9, status["finished_at"] - status["started_at"]))
-        bare.send_signal(signal.SIGTERM)
-        received = int(bare.stdout.readline().strip() or 0)
-        bare.wait(timeout=10)  # exited on its own: no second signal from the cleanup
+               bench.bare_conduit_id]  # fmt: skip
+    return command, {**os.environ, "PYTHONPATH": str(ROOT), "KISS_BENCH_TOKEN": bench.token}
+
+
+def stop_bare_client(bare: subprocess.Popen[str], sent: int) -> None:
+    """Stop the bare client; it says how many frames it received."""
+    assert bare.stdout is not None
+    bare.send_signal(signal.SIGTERM)
+    received = int(bare.stdout.readline().strip() or 0)
+    bare.wait(timeout=10)
     if received < sent * 0.99:
         say(f"bench: bare client received {received} of {sent}")
-    return max(rates), min(costs)
+
+
+def bare_round(bench: Bench, pid: int, channels: list[str]) -> tuple[int, float, float]:
+    """One full-speed flood at the bare client: (delivered, source rate, CPU µs per event)."""
+    before = cpu_seconds(pid)
+    status = bench.flood(rate=0, total=bench.events, channels=channels)
+    time.sleep(0.2)  # let the last frames arrive; the client only counts them
+    delivered = int(status["delivered"])
+    cost = (cpu_seconds(pid) - before) / max(1, delivered) * 1e6
+    rate = delivered / max(1e-9, status["finished_at"] - status["started_at"])
+    return delivered, rate, cost
+
+
+def listener_round(bench: Bench, pid: int, channels: list[str]) -> tuple[float, float]:
+    """One full-speed flood at the listener: (events per second into Redis, CPU µs per event)."""
+    routed = bench.routed()
+    mark_ms = int(time.time() * 1000)
+    before = cpu_seconds(pid)
+    status = bench.flood(rate=0, total=bench.events, channels=channels)
+    delivered = int(status["delivered"])
+    wait_for(partial(bench.reached, routed + delivered), 120, "the flood to reach Redis")
+    spent = cpu_seconds(pid) - before
+    first_ms, last_ms = bench.id_span_ms(channels, after_ms=mark_ms)
+    return delivered / max(1e-3, (last_ms - first_ms) / 1000), spent / max(1, delivered) * 1e6
 
 
 def run(quick: bool, events: int) -> dict[str, Any]:
@@ -260,50 +281,56 @@ def run(quick: bool, events: int) -> dict[str, Any]:
         bench = Bench(sim, quick, events)
         try:
             channels = [str(100_000 + i) for i in range(CHANNELS)]
-            say(f"subscribing {CHANNELS} channels to {CHAT} on conduit {bench.conduit_id}")
+            bare_channels = [str(300_000 + i) for i in range(CHANNELS)]  # same-sized frames
+            say(f"subscribing {CHANNELS} channels to {CHAT} on the listener's conduit, "
+                f"{CHANNELS} others on the bare client's")  # fmt: skip
             bench.subscribe(CHAT, channels)
-
-            # CPU time on a shared machine only ever goes up with noise: each side is measured
-            # over several floods and its best round is kept.
-            rounds = 2 if quick else 3
-            say(f"bare client: {events} events at full speed, best of {rounds}")
-            source_rate, bare_us = measure_bare(bench, rounds)
-            say(f"  source {source_rate:,.0f} ev/s, bare client {bare_us:.1f} µs/event")
-            wait_for(lambda: bench.shard_session() is None, 10, "the bare client's shard to drop")
+            bench.subscribe(CHAT, bare_channels, bench.bare_conduit_id)
 
             command = [sys.executable, "-m", "kiss", "listener", "--listener-id", "bench",
                        "--metrics-port", "0"]  # fmt: skip
             log = (bench.tmp / "listener.log").open("w")
-            with process(command, env=bench.listener_env(), cwd=bench.tmp, stdout=log,
-                         stderr=log) as listener:  # fmt: skip
+            bare_line, bare_env = bare_command(bench)
+            with (
+                process(bare_line, env=bare_env, stdout=subprocess.PIPE) as bare,
+                process(command, env=bench.listener_env(), cwd=bench.tmp, stdout=log,
+                        stderr=log) as listener,
+            ):  # fmt: skip
+                assert bare.stdout is not None
+                if bare.stdout.readline().strip() != "ready":
+                    raise SystemExit("bench: the bare client did not start")
                 rss = PeakRss(listener.pid)
                 wait_for(bench.shard_session, 20, "the listener to bind its shard")
 
-                say(f"listener: {events} events at full speed, best of {rounds}")
+                # The two sides take turns, so that both are measured in the same conditions
+                # (this machine's speed drifts by tens of percent over a minute). CPU time only
+                # ever goes up with noise: each side's best round is kept.
+                rounds = 2 if quick else 3
+                say(f"full speed: {events} events per round to each side in turn, {rounds} rounds")
+                source_rate, bare_us = 0.0, float("inf")
                 listener_rate, listener_us = 0.0, float("inf")
-                for _ in range(rounds):
-                    routed = bench.routed()
-                    mark_ms = int(time.time() * 1000)
-                    before = cpu_seconds(listener.pid)
-                    status = bench.flood(rate=0, total=events)
-                    target = routed + int(status["delivered"])
-                    wait_for(partial(bench.reached, target), 120, "the flood to reach Redis")
-                    spent = cpu_seconds(listener.pid) - before
-                    first_ms, last_ms = bench.id_span_ms(channels, after_ms=mark_ms)
-                    delivered = int(status["delivered"])
-                    listener_rate = max(
-                        listener_rate, delivered / max(1e-3, (last_ms - first_ms) / 1000)
-                    )
-                    listener_us = min(listener_us, spent / max(1, delivered) * 1e6)
+                sent = 0
+                for number in range(1, rounds + 1):
+                    delivered, rate, cost = bare_round(bench, bare.pid, bare_channels)
+                    sent += delivered
+                    source_rate, bare_us = max(source_rate, rate), min(bare_us, cost)
+                    into_redis, spent = listener_round(bench, listener.pid, channels)
+                    listener_rate = max(listener_rate, into_redis)
+                    listener_us = min(listener_us, spent)
+                    say(f"  round {number}: source {rate:,.0f} ev/s; bare client {cost:.1f} "
+                        f"µs/event; listener {into_redis:,.0f} ev/s into Redis, {spent:.1f} "
+                        f"µs/event (ratio {spent / cost:.2f})")  # fmt: skip
+                stop_bare_client(bare, sent)
                 flushes = int(bench.redis.hget(bench.keys.listener_state("bench"), "flushes") or 1)
-                say(f"  {listener_rate:,.0f} ev/s into Redis, {listener_us:.1f} µs/event, "
+                say(f"  best: source {source_rate:,.0f} ev/s, bare client {bare_us:.1f} µs/event, "
+                    f"listener {listener_rate:,.0f} ev/s and {listener_us:.1f} µs/event, "
                     f"~{bench.routed() / flushes:.0f} entries per flush")  # fmt: skip
 
                 duration = 5.0 if quick else 20.0
                 say(f"latency: 1,000 ev/s for {duration:.0f} s")
                 mark_ms = int(time.time() * 1000) + 1
                 routed = bench.routed()
-                status = bench.flood(rate=1000, duration=duration)
+                status = bench.flood(rate=1000, duration=duration, channels=channels)
                 target = routed + int(status["delivered"])
                 wait_for(lambda: bench.routed() >= target, 60, "the steady load to reach Redis")
                 latencies = sorted(bench.latencies_ms(channels, mark_ms))
