@@ -53,6 +53,11 @@ class Keys:
         user whose sessions are full (written by each reconcile, read by the listener)."""
         return f"{self.prefix}:ws-sessions-wanted"
 
+    def ws_session_channels(self, session_id: str) -> str:
+        """Set of the channels subscribed on one websocket session (written by each reconcile;
+        read by the listener to put a gap marker on all of them when the session is lost)."""
+        return f"{self.prefix}:ws-session:{session_id}:channels"
+
     def shard_lease(self, conduit_id: str, shard_id: str) -> str:
         """A listener's lease on one conduit shard (SET NX PX)."""
         return f"{self.prefix}:conduit:{conduit_id}:shard:{shard_id}:lease"

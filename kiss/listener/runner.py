@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +26,7 @@ from kiss.eventsub.session import (
     CloseSocket,
     Deliver,
     Dropped,
+    Gap,
     Lost,
     OpenReconnect,
     Output,
@@ -81,6 +82,7 @@ class SessionRunner:
         *,
         dial: Dial | None = None,
         channels: set[str] | None = None,
+        session_id: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.slot = slot
@@ -109,6 +111,9 @@ class SessionRunner:
         self._stop = asyncio.Event()
         self._rearm = asyncio.Event()
         self._session_id: str | None = None
+        # The session this slot last held, lost (by this process, or before a restart): the
+        # next welcome's hooks get it, e.g. to find the channels subscribed on it.
+        self._lost_session_id = session_id
         self.last_close_code: int | None = None
 
     # -- public ---------------------------------------------------------------------------
@@ -322,8 +327,8 @@ class SessionRunner:
             log.debug("%s: dropped: %s", self.slot, output.reason)
 
     def _welcomed(self, output: Welcomed) -> None:
-        previous = self._session_id
-        self._session_id = output.session_id
+        previous = self._session_id or self._lost_session_id
+        self._session_id, self._lost_session_id = output.session_id, None
         self.backoff.reset()
         self._rearm.set()
         now = self._clock()
@@ -333,9 +338,7 @@ class SessionRunner:
             self.stats.handovers += 1
         if output.gap is not None and self.channels:
             self.stats.gaps += 1
-            stamp = format_timestamp(int(now * 1_000_000_000))
-            for channel in sorted(self.channels):
-                self.writer.add(gap_entry(self.keys, channel, output.gap, stamp))
+            self.mark_gap(self.channels, output.gap)
         log.info(
             "%s: session %s welcomed (%s)",
             self.slot,
@@ -343,6 +346,14 @@ class SessionRunner:
             "fresh" if output.fresh else "handover",
         )
         self._spawn(self.hooks.welcomed(self, output, previous))
+
+    def mark_gap(self, channels: Iterable[str], gap: Gap) -> None:
+        """Put a gap marker on each channel's stream; channels new to the slot join it."""
+        stamp = format_timestamp(int(self._clock() * 1_000_000_000))
+        for channel in sorted(channels):
+            if channel not in self.channels:
+                self._first_seen(channel)
+            self.writer.add(gap_entry(self.keys, channel, gap, stamp))
 
     def _on_lost(self, output: Lost) -> None:
         if self._stop.is_set():
@@ -353,6 +364,7 @@ class SessionRunner:
         self.stats.last_reason = output.reason
         self.last_close_code = output.code
         lost_id, self._session_id = self._session_id, None
+        self._lost_session_id = lost_id or self._lost_session_id
         self._spawn(self.hooks.lost(self, lost_id, output.reason))
         self._lost.set()
 

@@ -266,8 +266,8 @@ class Listener:
         self._tasks.append(asyncio.create_task(self.manager.run(), name="shards"))
 
     async def _runner(self, slot: str, hooks: WebsocketSession | ConduitShard) -> SessionRunner:
-        last_message_at, channels = await restore_slot(self.redis, self.keys, slot)
-        machine = SessionMachine(self.options.session, gap_from=last_message_at)
+        restored = await restore_slot(self.redis, self.keys, slot)
+        machine = SessionMachine(self.options.session, gap_from=restored.last_message_at)
         backoff = Backoff(self.options.backoff_base, self.options.backoff_max)
         return SessionRunner(
             slot,
@@ -278,7 +278,8 @@ class Listener:
             hooks,
             backoff,
             dial=self.dial,
-            channels=channels,
+            channels=restored.channels,
+            session_id=restored.session_id,
         )
 
     async def _check_drain(self) -> bool:

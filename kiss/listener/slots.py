@@ -17,7 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from kiss.errors import KissError
-from kiss.eventsub.session import Welcomed
+from kiss.eventsub.session import Gap, Welcomed
 from kiss.helix.conduits import ShardUpdate
 from kiss.keys import Keys
 from kiss.listener.control import ControlPlane
@@ -58,9 +58,20 @@ class WebsocketSession:
             pipe.hdel(self.keys.ws_sessions(), previous)
         pipe.hset(self.keys.ws_sessions(), welcomed.session_id, record)
         await pipe.execute()
+        if welcomed.gap is not None and previous:
+            await self._mark_subscribed_channels(runner, welcomed.gap, previous)
         if welcomed.fresh:
             # Subscriptions die with a websocket session: the reconciler recreates them now.
             await self.control.session_welcomed(welcomed.session_id, self.user_id)
+
+    async def _mark_subscribed_channels(self, runner: SessionRunner, gap: Gap, lost: str) -> None:
+        """A gap marker for the channels subscribed on the lost session that the slot has not
+        seen an event of (those it has seen are marked already): the reconciler lists them."""
+        key = self.keys.ws_session_channels(lost)
+        members = await self.redis.smembers(key)
+        channels = {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+        runner.mark_gap(channels - runner.channels, gap)
+        await self.redis.delete(key)
 
     async def lost(self, runner: SessionRunner, session_id: str | None, reason: str) -> None:
         if session_id:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import orjson
 import redis
@@ -158,19 +159,32 @@ class StateReporter:
         await pipe.execute()
 
 
-async def restore_slot(
-    redis_client: aioredis.Redis, keys: Keys, slot: str
-) -> tuple[float | None, set[str]]:
-    """The last message time and the channels of a slot, as a previous holder left them."""
+class RestoredSlot(NamedTuple):
+    """What a previous holder of a slot left: its progress, channels and last session."""
+
+    last_message_at: float | None
+    channels: set[str]
+    session_id: str | None
+
+
+async def restore_slot(redis_client: aioredis.Redis, keys: Keys, slot: str) -> RestoredSlot:
+    """The last message time, the channels and the session of a slot, as its previous holder
+    (this process before a restart, or another listener) left them."""
     pipe = redis_client.pipeline(transaction=False)
-    pipe.hget(keys.listener_slot(slot), "last_message_at")
+    pipe.hmget(keys.listener_slot(slot), ["last_message_at", "session_id"])
     pipe.smembers(keys.listener_slot_channels(slot))
-    last, channels = await pipe.execute()
+    (last, session_id), channels = await pipe.execute()
     last_at = None
     if last:
         with contextlib.suppress(ValueError):
             last_at = float(last)
-    return last_at, {c.decode() if isinstance(c, bytes) else str(c) for c in channels}
+    if isinstance(session_id, bytes):
+        session_id = session_id.decode()
+    return RestoredSlot(
+        last_at,
+        {c.decode() if isinstance(c, bytes) else str(c) for c in channels},
+        str(session_id) if session_id else None,
+    )
 
 
 def check_health(

@@ -28,7 +28,17 @@ from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.reconcile import inputs, metrics
 from kiss.reconcile.outcomes import Recorder, Report
-from kiss.reconcile.plan import Create, Delete, Plan, condition_of, plan, token_owner
+from kiss.reconcile.plan import (
+    Active,
+    Create,
+    Delete,
+    Limits,
+    Plan,
+    condition_of,
+    plan,
+    session_channels,
+    token_owner,
+)
 from kiss.store import state
 from kiss.store import subscriptions as store
 from kiss.store.models import ActiveSubscription, DesiredSubscription
@@ -36,6 +46,9 @@ from kiss.store.models import ActiveSubscription, DesiredSubscription
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# A lost session's channel list must outlive the listener's restart; a day is plenty.
+SESSION_CHANNELS_TTL_SECONDS = 86_400
 
 
 class Reconciler:
@@ -80,7 +93,7 @@ class Reconciler:
             limits = inputs.load_limits(session, self._redis, self._keys, now)
             session.rollback()
         the_plan = plan(desired, active, limits)
-        self._want_sessions(the_plan, now)
+        self._tell_listener(the_plan, active, limits, now)
         report = Report(kept=len(the_plan.keep))
         metrics.SUBSCRIPTIONS.labels("desired").set(len(desired))
         with self._sessions() as session:
@@ -89,9 +102,19 @@ class Reconciler:
             session.commit()
         return report
 
-    def _want_sessions(self, the_plan: Plan, now: float) -> None:
-        """Tell the listener which users need another websocket session (and clear the rest)."""
+    def _tell_listener(
+        self, the_plan: Plan, active: list[Active], limits: Limits, now: float
+    ) -> None:
+        """Tell the listener which users need another websocket session (and clear the rest),
+        and which channels each websocket session carries: when one is lost, every one of them
+        gets a gap marker, not only those the listener has seen an event of."""
         pipe = self._redis.pipeline(transaction=True)
+        for session_id, channels in session_channels(the_plan, active, limits).items():
+            key = self._keys.ws_session_channels(session_id)
+            pipe.delete(key)
+            if channels:
+                pipe.sadd(key, *sorted(channels))
+                pipe.expire(key, SESSION_CHANNELS_TTL_SECONDS)
         pipe.delete(self._keys.ws_sessions_wanted())
         if the_plan.sessions_wanted:
             pipe.hset(

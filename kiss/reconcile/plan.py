@@ -288,6 +288,24 @@ def _blocked(desired: Desired, now: float) -> Unplaced | None:
     return None
 
 
+def session_channels(
+    the_plan: Plan, active: Iterable[Active], limits: Limits
+) -> dict[str, set[str]]:
+    """The channels each welcomed websocket session carries once the plan is carried out:
+    its enabled subscriptions and the ones the plan creates on it."""
+    channels: dict[str, set[str]] = {session_id: set() for session_id in limits.sessions}
+    for sub in active:
+        if sub.method == "websocket" and sub.session_id in channels:
+            channel = _channel(condition_of(sub))
+            if channel is not None:
+                channels[sub.session_id].add(channel)
+    for create in the_plan.create:
+        session_id = create.transport.get("session_id")
+        if session_id in channels:
+            channels[session_id].add(create.desired.channel_id)
+    return channels
+
+
 def plan(desired: Sequence[Desired], active: Sequence[Active], limits: Limits) -> Plan:
     stale: list[Delete] = []
     usable: dict[Key, list[Active]] = defaultdict(list)

@@ -250,6 +250,9 @@ async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions
         )
         await hub.call(hub.control.trigger, "channel.follow", "4242")
         await eventually(lambda: hub.entries("4242"), what="websocket event")
+        # What each reconcile writes: the session also carries channel 4343, which has had no
+        # event yet; its bots must hear of the gap too.
+        hub.redis.sadd(keys.ws_session_channels(session_id), "4242", "4343")
 
         await hub.call(hub.control.call, "POST", f"/sessions/{session_id}/close", {"code": 4005})
         tasks = await eventually(
@@ -265,6 +268,10 @@ async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions
             lambda: [e for e in hub.entries("4242") if e["kind"] == "gap"], what="gap marker"
         )
         assert "4005" in orjson.loads(gap[0]["event"])["reason"]
+        unseen = await eventually(lambda: hub.entries("4343"), what="gap marker on 4343")
+        assert [e["kind"] for e in unseen] == ["gap"]
+        assert orjson.loads(unseen[0]["event"]) == orjson.loads(gap[0]["event"])
+        assert not hub.redis.exists(keys.ws_session_channels(session_id))
 
 
 def test_websocket_transport_needs_users(redis_url: str, keys: Keys) -> None:

@@ -114,7 +114,9 @@ async def test_check_health_needs_a_heartbeat_and_a_healthy_verdict(
 async def test_restore_slot_reads_what_a_previous_holder_left(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
 ) -> None:
-    assert await restore_slot(aredis, keys, "s") == (None, set())
+    assert await restore_slot(aredis, keys, "s") == (None, set(), None)
     redis_client.hset(keys.listener_slot("s"), "last_message_at", "12.5")
     redis_client.sadd(keys.listener_slot_channels("s"), "1", "2")
-    assert await restore_slot(aredis, keys, "s") == (12.5, {"1", "2"})
+    assert await restore_slot(aredis, keys, "s") == (12.5, {"1", "2"}, None)
+    redis_client.hset(keys.listener_slot("s"), "session_id", "S1")  # the session it held
+    assert (await restore_slot(aredis, keys, "s")).session_id == "S1"

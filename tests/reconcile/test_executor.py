@@ -10,7 +10,7 @@ from websockets.sync.client import connect
 
 from kiss.auth.provider import Token
 from kiss.reconcile.events import record_revocation
-from kiss.reconcile.plan import Plan
+from kiss.reconcile.plan import Limits, Plan
 from kiss.reconcile.services import Services
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 from kiss.store import state
@@ -279,6 +279,9 @@ def test_welcomed_websocket_session_gets_its_users_subscriptions(
         assert report.created == 2
         subs = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
         assert {s["transport"]["session_id"] for s in subs["data"]} == {session_id}
+        # The listener learns which channels ride on the session (gap markers when it is lost).
+        assert hub.redis.smembers(hub.keys.ws_session_channels(session_id)) == {b"500"}
+        assert 0 < hub.redis.ttl(hub.keys.ws_session_channels(session_id)) <= 86_400
     # The socket is gone: its subscriptions are stale and move to the next session.
     hub.redis.hdel(hub.keys.ws_sessions(), session_id)
     with connect(simulator.ws_url) as socket:
@@ -291,7 +294,7 @@ def test_welcomed_websocket_session_gets_its_users_subscriptions(
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_users_whose_sessions_are_full_are_asked_for_in_redis(hub: Services) -> None:
     reconciler = hub.reconciler()
-    reconciler._want_sessions(Plan(sessions_wanted=(("500", 2),)), 12.0)
+    reconciler._tell_listener(Plan(sessions_wanted=(("500", 2),)), [], Limits(now=12.0), 12.0)
     record = hub.redis.hget(hub.keys.ws_sessions_wanted(), "500")
     assert orjson.loads(record or b"{}") == {"sessions": 2, "at": 12.0}
     reconciler.reconcile()  # nobody needs another session now: the request is withdrawn

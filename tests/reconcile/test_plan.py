@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from kiss.reconcile.plan import Active, Desired, Limits, plan, token_owner
+from kiss.reconcile.plan import Active, Desired, Limits, plan, session_channels, token_owner
 from kiss.store.subscriptions import canonical
 
 NOW = 1_000.0
@@ -174,6 +174,27 @@ def test_websocket_creates_spread_over_the_users_sessions() -> None:
     sessions = sorted(c.transport["session_id"] for c in result.create)
     assert sessions == ["s1", "s1", "s2", "s2"]
     assert {c.user_id for c in result.create} == {"100"}
+
+
+def test_session_channels_are_those_kept_and_created_on_each_welcomed_session() -> None:
+    sessions = {"s1": "100", "s2": "100"}
+    active = [
+        have("k1", channel="100", method="websocket", session_id="s1"),
+        have("k2", channel="300", method="websocket", session_id="gone"),  # a lost session's
+        have("c1", channel="400"),  # on the conduit
+    ]
+    desired = [
+        want(1, channel="100", transport="websocket"),
+        want(2, channel="100", transport="websocket", type="stream.offline"),
+    ]
+    the_plan = plan(desired, active, limits(sessions=sessions))
+    (create,) = the_plan.create
+    assert create.transport["session_id"] == "s2"  # the emptier session
+    assert session_channels(the_plan, active, limits(sessions=sessions)) == {
+        "s1": {"100"},  # kept
+        "s2": {"100"},  # created; neither the lost session's channel nor the conduit's
+    }
+    assert session_channels(plan([], [], limits(sessions=sessions)), [], limits()) == {}
 
 
 def test_full_sessions_ask_for_one_more_session_of_that_user() -> None:
