@@ -5,18 +5,22 @@ the event's JSON last. It is nearly the row the writer's script reads (the event
 beside the rows, unescaped), so a batch is packed in one call.
 
 ``Router.notification`` is the listener's hot path: a frame in Twitch's exact notification
-shape becomes an entry in one pass, with no typed message built in between. Anything else
-(other message types, the batched ``events`` form, any odd shape) gives None, and the
-caller parses the frame with ``parse_message``, which names the problem if there is one.
+shape becomes an entry in one pass. msgspec decodes the envelope into typed structs and
+keeps the event as raw JSON, written to the stream exactly as Twitch sent it: building the
+event's Python objects only to serialise them again was half the listener's CPU per event.
+Anything else (other message types, the batched ``events`` form, any odd shape) gives None,
+and the caller parses the frame with ``parse_message``, which names the problem if any.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
+import msgspec
 import orjson
 
 from kiss.errors import UnknownTopic
@@ -52,9 +56,9 @@ class Entry(NamedTuple):
     subscription_id: str
     twitch_ts: str
     received_ts: str
-    event: str  # JSON; a str, not orjson's bytes: those fragment the heap (+4 MB RSS)
+    event: bytes  # JSON, as Twitch sent it where it can be
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | bytes]:
         return dict(zip(FIELDS, self[2:], strict=True))
 
 
@@ -80,11 +84,53 @@ def channel_of(condition: dict[str, object], event: object) -> str | None:
     return channel
 
 
+class _Metadata(msgspec.Struct):
+    message_id: str
+    message_type: str
+    message_timestamp: str
+    subscription_type: str
+    subscription_version: str
+
+
+class _Subscription(msgspec.Struct):
+    id: str
+    status: str
+    type: str
+    version: str
+    condition: dict[str, object]
+    transport: dict[str, object]
+    created_at: str
+    cost: int = 0
+
+
+class _Payload(msgspec.Struct):
+    subscription: _Subscription
+    event: msgspec.Raw = msgspec.Raw()
+    events: msgspec.Raw = msgspec.Raw()  # the batched form: not the hot path's
+
+
+class _Notification(msgspec.Struct):
+    metadata: _Metadata
+    payload: _Payload
+
+
+_decode_notification = msgspec.json.Decoder(_Notification).decode
+
+
 class _Topic(NamedTuple):
     type: str
     version: str
     id_field: str | None  # the event's own id, deduplicated too
     id_prefix: str  # the event-id dedup key without the id
+    event_id: Callable[[bytes], object] | None  # reads only that field of a raw event
+
+
+def _event_id_reader(field: str | None) -> Callable[[bytes], object] | None:
+    if field is None:
+        return None
+    struct = msgspec.defstruct("EventId", [(field, object, None)])
+    decode = msgspec.json.Decoder(struct).decode
+    return lambda raw: getattr(decode(raw), field)
 
 
 class Router:
@@ -101,8 +147,9 @@ class Router:
     def _topic(self, type_: str, version: str) -> _Topic:
         topic = self._topics.get(type_)
         if topic is None or topic.version != version:
+            field = _event_id_field(type_, version)
             topic = _Topic(
-                type_, version, _event_id_field(type_, version), self.keys.dedup_event(type_, "")
+                type_, version, field, self.keys.dedup_event(type_, ""), _event_id_reader(field)
             )
             self._topics[type_] = topic
         return topic
@@ -116,7 +163,7 @@ class Router:
         timestamp: str,
         received: str,
         event: object,
-        body: object,
+        body: bytes,
     ) -> Entry:
         # One key per entry: an event's own id is unique to it, so it also catches the same
         # message delivered twice; types without one fall back on the message id.
@@ -140,7 +187,7 @@ class Router:
                 sub_id,
                 timestamp,
                 received,
-                orjson.dumps(body).decode(),
+                body,
             ),
         )
 
@@ -148,43 +195,52 @@ class Router:
         """The entry of a frame in Twitch's exact single-event notification shape, checked as
         strictly as ``parse_message`` checks it; None for anything else (see the module doc)."""
         try:
-            raw = orjson.loads(frame)
-            meta, payload = raw["metadata"], raw["payload"]
-            if meta["message_type"] != "notification" or "events" in payload:
-                return None
-            sub, event = payload["subscription"], payload["event"]
-            message_id, stamp = meta["message_id"], meta["message_timestamp"]
-            type_, version, sub_id = sub["type"], sub["version"], sub["id"]
-            condition, transport, cost = sub["condition"], sub["transport"], sub.get("cost", 0)
-            if not (
-                type(message_id) is str
-                and message_id
-                and type(stamp) is str
-                and type(meta["subscription_type"]) is str
-                and type(meta["subscription_version"]) is str
-                and type(sub_id) is str
-                and type(sub["status"]) is str
-                and type(type_) is str
-                and type(version) is str
-                and type(sub["created_at"]) is str
-                and type(event) is dict
-                and type(condition) is dict
-                and type(transport) is dict
-                and type(cost) is int
-                and _TWITCH_TIMESTAMP.fullmatch(stamp)
-            ):
-                return None
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            message = _decode_notification(frame)
+        except msgspec.DecodeError:  # not JSON, or not a notification's shape
             return None
-        channel = condition.get("broadcaster_user_id")
+        meta, payload = message.metadata, message.payload
+        raw = bytes(payload.event)
+        if (
+            meta.message_type != "notification"
+            or not meta.message_id
+            or raw[:1] != b"{"
+            or payload.events
+            or not _TWITCH_TIMESTAMP.fullmatch(meta.message_timestamp)
+        ):
+            return None
+        sub = payload.subscription
+        channel = sub.condition.get("broadcaster_user_id")
         if type(channel) is not str or not channel:
-            channel = channel_of(condition, event)
+            channel = channel_of(sub.condition, orjson.loads(raw))
             if channel is None:
                 return None
-        topic = self._topics.get(type_)
-        if topic is None or topic.version != version:
-            topic = self._topic(type_, version)
-        return self._entry(topic, channel, message_id, sub_id, stamp, received, event, event)
+        topic = self._topics.get(sub.type)
+        if topic is None or topic.version != sub.version:
+            topic = self._topic(sub.type, sub.version)
+        dedup = ""
+        if topic.event_id is not None:
+            try:
+                event_id = topic.event_id(raw)
+            except msgspec.DecodeError:
+                return None
+            if type(event_id) is str and event_id:
+                dedup = topic.id_prefix + event_id
+        return _new_entry(
+            Entry,
+            (
+                self._stream_prefix + channel,
+                dedup or self._message_prefix + meta.message_id,
+                "notification",
+                meta.message_id,
+                topic.type,
+                topic.version,
+                channel,
+                sub.id,
+                meta.message_timestamp,
+                received,
+                raw,
+            ),
+        )
 
     def entry(self, message: Notification, received: float) -> Entry | None:
         """The entry of a parsed notification, or None if it names no channel to route to."""
@@ -198,7 +254,7 @@ class Router:
         topic = self._topic(sub.type, sub.version)
         return self._entry(
             topic, channel, meta.message_id, sub.id, meta.message_timestamp, repr(received),
-            event, body,
+            event, orjson.dumps(body),
         )  # fmt: skip
 
 
@@ -230,7 +286,7 @@ def _other_entry(
         sub_id,
         twitch_ts,
         received_ts,
-        orjson.dumps(body).decode(),
+        orjson.dumps(body),
     )
 
 

@@ -291,23 +291,18 @@ class Listener:
     def _written(self, entry: Entry) -> None:
         if entry.kind != "revocation":
             return
-        fields = entry.as_dict()
-        reason = str(orjson.loads(fields["event"]).get("status", ""))
+        reason = str(orjson.loads(entry.event).get("status", ""))
         log.warning(
             "subscription %s (%s v%s, channel %s) revoked: %s",
-            fields["subscription_id"],
-            fields["type"],
-            fields["version"],
-            fields["channel_id"],
+            entry.subscription_id,
+            entry.type,
+            entry.version,
+            entry.channel_id,
             reason,
         )
         task = asyncio.ensure_future(
             self.control.revoked(
-                fields["subscription_id"],
-                fields["channel_id"],
-                fields["type"],
-                fields["version"],
-                reason,
+                entry.subscription_id, entry.channel_id, entry.type, entry.version, reason
             )
         )
         self._background.add(task)

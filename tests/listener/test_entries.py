@@ -116,12 +116,31 @@ def test_the_fast_lane_builds_exactly_what_the_parsed_message_gives() -> None:
         lambda raw: raw["payload"]["subscription"].update(created_at=None),
         lambda raw: raw["payload"]["subscription"].pop("condition"),
         lambda raw: raw["payload"]["subscription"].update(condition={}),
+        lambda raw: raw["payload"]["subscription"].update(cost=True),
+        lambda raw: raw["payload"].update(event=[1]),
+        lambda raw: raw["payload"].update(event=None),
+        lambda raw: raw["metadata"].update(message_id=123),
     ],
 )
 def test_the_fast_lane_leaves_anything_unusual_to_parse_message(change: Any) -> None:
     raw = orjson.loads(notification_frame("odd"))
     change(raw)
     assert Router(KEYS).notification(orjson.dumps(raw), "1.0") is None
+
+
+def test_the_fast_lane_writes_the_event_exactly_as_twitch_sent_it() -> None:
+    frame = notification_frame("raw", "42", type_="stream.online", version="1", event={"id": "E"})
+    spaced = frame.replace(b'"event":{"id":"E"}', b'"event": {"id": "E", "t": "caf\\u00e9"}')
+    entry = Router(KEYS).notification(spaced, "1.0")
+    assert entry is not None
+    assert entry.event == b'{"id": "E", "t": "caf\\u00e9"}'
+    assert entry.dedup == KEYS.dedup_event("stream.online", "E")
+
+
+def test_an_event_id_that_is_not_text_falls_back_on_the_message_id() -> None:
+    frame = notification_frame("m9", "42", type_="stream.online", version="1", event={"id": 7})
+    entry = Router(KEYS).notification(frame, "1.0")
+    assert entry is not None and entry.dedup == KEYS.dedup_message("m9")
 
 
 def test_the_fast_lane_declines_what_is_not_json() -> None:
