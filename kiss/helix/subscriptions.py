@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kiss.auth.provider import Token
-from kiss.errors import MalformedMessage, PermanentHelixError
+from kiss.errors import MalformedMessage, PermanentHelixError, TransientHelixError
 from kiss.eventsub.messages import parse_subscription
 from kiss.eventsub.timestamps import parse_timestamp
 from kiss.helix.client import HelixClient
@@ -113,7 +113,9 @@ def _find_existing(
             sub.method == transport.get("method") and sub.status == "enabled"
         ):
             return sub
-    raise PermanentHelixError(
+    # Twitch's list can lag its create, or the conflicting one may be on its way out (an
+    # orphan the same reconcile deletes): the next attempt, after a backoff, sees which.
+    raise TransientHelixError(
         409, "subscription already exists but Get does not show it", method="POST", path=PATH
     )
 

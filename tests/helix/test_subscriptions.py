@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from kiss.auth.provider import StaticTokenProvider, Token
-from kiss.errors import MalformedMessage, PermanentHelixError
+from kiss.errors import MalformedMessage, PermanentHelixError, TransientHelixError
 from kiss.helix import subscriptions
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
@@ -64,6 +64,16 @@ def test_create_then_conflict_adopts_the_same_subscription(
     again = create(client, conduit, "1")
     assert again.adopted
     assert again.subscription.id == made.subscription.id
+
+
+def test_a_conflict_twitch_does_not_list_is_retried_not_given_up(
+    helix: tuple[HelixClient, str], simulator: SimulatorHandle
+) -> None:
+    client, conduit = helix
+    SimulatorControl(simulator.base_url).fault("/helix/eventsub/subscriptions", status=409, count=1)
+    with pytest.raises(TransientHelixError, match="Get does not show it"):
+        create(client, conduit, "1")
+    assert not create(client, conduit, "1").adopted  # the next attempt goes through
 
 
 def test_list_all_follows_every_page(helix: tuple[HelixClient, str]) -> None:
