@@ -210,7 +210,7 @@ class StreamWriter:
                 self.keys.listener_state(self.listener_id),
                 self.config.maxlen,
                 self.config.dedup_ttl_seconds,
-                # An entry is already the script's row: the batch packs in one call.
+                # Each entry becomes its row (orjson's fallback) and its event joins the rest.
                 orjson.dumps(batch, default=_row),
                 b"".join(map(_EVENT, batch)),
             )
