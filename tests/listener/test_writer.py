@@ -49,8 +49,8 @@ async def test_entries_land_on_their_channel_streams_in_one_flush(
 async def test_each_event_is_written_whole_whatever_its_characters(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
 ) -> None:
-    # The batch is packed for the script in one piece: multi-byte characters, a duplicate
-    # skipped in between and an empty text must all come out whole and in their places.
+    # The events travel as one concatenated argument cut by byte lengths: a multi-byte
+    # character, a duplicate skipped in between and an empty text must not shift the cuts.
     texts = ["plain", "emoji 🎉 and ünïcödé", "plain", "", "日本語のチャット", 'quote " and \\']
     writer = StreamWriter(aredis, keys, "L1")
     for index, text in enumerate(texts):
