@@ -1,8 +1,8 @@
 """Stream entries as the bots read them (docs/architecture.md, "Redis streams"), built with no I/O.
 
 An entry is one flat tuple: the stream, its dedup key, then the fields in ``FIELDS`` order,
-the event's JSON last. That is exactly the row the writer's script reads, so a batch packs
-in one call.
+the event's JSON last. It is nearly the row the writer's script reads (the event travels
+beside the rows, unescaped), so a batch is packed in one call.
 
 ``Router.notification`` is the listener's hot path: a frame in Twitch's exact notification
 shape becomes an entry in one pass. msgspec decodes the envelope into typed structs and
@@ -56,9 +56,9 @@ class Entry(NamedTuple):
     subscription_id: str
     twitch_ts: str
     received_ts: str
-    event: str  # JSON, as Twitch sent it where it can be
+    event: bytes  # JSON, as Twitch sent it where it can be
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | bytes]:
         return dict(zip(FIELDS, self[2:], strict=True))
 
 
@@ -163,7 +163,7 @@ class Router:
         timestamp: str,
         received: str,
         event: object,
-        body: str,
+        body: bytes,
     ) -> Entry:
         # One key per entry: an event's own id is unique to it, so it also catches the same
         # message delivered twice; types without one fall back on the message id.
@@ -238,7 +238,7 @@ class Router:
                 sub.id,
                 meta.message_timestamp,
                 received,
-                raw.decode(),
+                raw,
             ),
         )
 
@@ -254,7 +254,7 @@ class Router:
         topic = self._topic(sub.type, sub.version)
         return self._entry(
             topic, channel, meta.message_id, sub.id, meta.message_timestamp, repr(received),
-            event, orjson.dumps(body).decode(),
+            event, orjson.dumps(body),
         )  # fmt: skip
 
 
@@ -286,7 +286,7 @@ def _other_entry(
         sub_id,
         twitch_ts,
         received_ts,
-        orjson.dumps(body).decode(),
+        orjson.dumps(body),
     )
 
 

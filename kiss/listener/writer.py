@@ -16,8 +16,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
-import msgspec
+import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 
@@ -27,27 +28,31 @@ from kiss.listener.entries import FIELDS, Entry
 
 log = logging.getLogger(__name__)
 
-# KEYS: counters, listener state. ARGV: maxlen, ttl, and the batch as one MessagePack array
-# of rows: [stream, dedup key, fields in FIELDS order...]. One argument per flush keeps the
-# client's encoding cost flat (msgspec packs the entries as they are, in C), and Redis
-# decodes it in C (cmsgpack): MessagePack carries each event's JSON as it is, where JSON rows
-# had it escaped and cjson's unescaping cost Redis a third of its time per entry. The XADD
+# KEYS: counters, listener state. ARGV: maxlen, ttl, the batch's rows as one JSON array
+# ([stream, dedup key, fields in FIELDS order..., the event's length]), and the events'
+# JSON, concatenated. One argument each keeps the client's encoding cost flat (orjson), and
+# Redis decodes the rows in C (cjson). The events travel outside the rows: escaped inside
+# them, cjson's decoding of the events cost Redis a third of its time per entry. The XADD
 # names its fields outright: building an argument table per entry cost more than the XADD.
 _SCRIPT = """
-local maxlen, ttl = ARGV[1], ARGV[2]
+local maxlen, ttl, events = ARGV[1], ARGV[2], ARGV[4]
 local counter_of = {notification = 'events_routed', revocation = 'revocations', gap = 'gaps'}
 local counts = {}
 local flags = {}
-for _, row in ipairs(cmsgpack.unpack(ARGV[3])) do
+local event_at = 1
+for _, row in ipairs(cjson.decode(ARGV[3])) do
+  local event_end = event_at + row[__LENGTH__]
   local counter
   if redis.call('SET', row[2], '1', 'NX', 'EX', ttl) then
-    redis.call('XADD', row[1], 'MAXLEN', '~', maxlen, '*', __FIELDS__)
+    local event = string.sub(events, event_at, event_end - 1)
+    redis.call('XADD', row[1], 'MAXLEN', '~', maxlen, '*', __FIELDS__, 'event', event)
     flags[#flags + 1] = '1'
     counter = counter_of[row[3]] or 'entries'
   else
     flags[#flags + 1] = '0'
     counter = 'duplicates_dropped'
   end
+  event_at = event_end
   counts[counter] = (counts[counter] or 0) + 1
 end
 for name, count in pairs(counts) do
@@ -55,9 +60,18 @@ for name, count in pairs(counts) do
   redis.call('HINCRBY', KEYS[2], name, count)
 end
 return table.concat(flags)
-""".replace("__FIELDS__", ", ".join(f"'{name}', row[{i}]" for i, name in enumerate(FIELDS, 3)))
+""".replace(
+    "__FIELDS__", ", ".join(f"'{name}', row[{i}]" for i, name in enumerate(FIELDS[:-1], 3))
+).replace("__LENGTH__", str(len(FIELDS) + 2))
 
-_pack = msgspec.msgpack.Encoder().encode  # a named tuple packs as an array: an entry is a row
+
+def _row(entry: Entry) -> tuple[str | int, ...]:
+    """An entry's row for the script (orjson's fallback for a named tuple): the event's JSON
+    is replaced by its length, the offset of the next in the events argument."""
+    return (*entry[:-1], len(entry.event))
+
+
+_EVENT = attrgetter("event")
 
 
 @dataclass
@@ -196,7 +210,9 @@ class StreamWriter:
                 self.keys.listener_state(self.listener_id),
                 self.config.maxlen,
                 self.config.dedup_ttl_seconds,
-                _pack(batch),
+                # Each entry becomes its row (orjson's fallback) and its event joins the rest.
+                orjson.dumps(batch, default=_row),
+                b"".join(map(_EVENT, batch)),
             )
         self._queue_extras(pipe, marks, members)
         results = await pipe.execute()

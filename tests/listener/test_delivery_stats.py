@@ -12,7 +12,7 @@ def row(type_: str, latency: float, kind: str = "notification") -> Entry:
 
 
 def entry(type_: str, twitch_ts: str, received_ts: str, kind: str = "notification") -> Entry:
-    return Entry("s", "d", kind, "m", type_, "1", "42", "sub", twitch_ts, received_ts, "{}")
+    return Entry("s", "d", kind, "m", type_, "1", "42", "sub", twitch_ts, received_ts, b"{}")
 
 
 def test_counts_notifications_per_type_and_ignores_other_kinds() -> None:

@@ -133,7 +133,7 @@ def test_the_fast_lane_writes_the_event_exactly_as_twitch_sent_it() -> None:
     spaced = frame.replace(b'"event":{"id":"E"}', b'"event": {"id": "E", "t": "caf\\u00e9"}')
     entry = Router(KEYS).notification(spaced, "1.0")
     assert entry is not None
-    assert entry.event == '{"id": "E", "t": "caf\\u00e9"}'
+    assert entry.event == b'{"id": "E", "t": "caf\\u00e9"}'
     assert entry.dedup == KEYS.dedup_event("stream.online", "E")
 
 

@@ -18,7 +18,7 @@ def snapshot() -> Snapshot:
     delivery = DeliveryStats(sample_every=1)
     stamp = format_timestamp(90_000_000_000)
     entry = Entry("s", "d", "notification", "m", "stream.online", "1", "42", "sub", stamp,
-                  "90.003", "{}")  # fmt: skip
+                  "90.003", b"{}")  # fmt: skip
     delivery.record([entry] * 2)
     return Snapshot(
         "L1", "conduit", 1.0, slots, pending=4, written=125, duplicates=7, delivery=delivery
