@@ -211,7 +211,10 @@ class Router:
         sub = payload.subscription
         channel = sub.condition.get("broadcaster_user_id")
         if type(channel) is not str or not channel:
-            channel = channel_of(sub.condition, orjson.loads(raw))
+            try:
+                channel = channel_of(sub.condition, orjson.loads(raw))
+            except orjson.JSONDecodeError:  # JSON orjson refuses (say, a 70-bit integer)
+                return None
             if channel is None:
                 return None
         topic = self._topics.get(sub.type)

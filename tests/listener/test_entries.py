@@ -143,6 +143,14 @@ def test_an_event_id_that_is_not_text_falls_back_on_the_message_id() -> None:
     assert entry is not None and entry.dedup == KEYS.dedup_message("m9")
 
 
+def test_an_event_that_only_msgspec_reads_is_left_to_parse_message() -> None:
+    raw = orjson.loads(notification_frame("big"))
+    raw["payload"]["subscription"]["condition"] = {}  # the channel must come from the event
+    frame = orjson.dumps(raw).replace(b'"user_id":"7"', b'"user_id":"7","x":1e400')
+    assert b"1e400" in frame  # valid JSON; orjson refuses a number beyond a double
+    assert Router(KEYS).notification(frame, "1.0") is None
+
+
 def test_the_fast_lane_declines_what_is_not_json() -> None:
     assert Router(KEYS).notification(b"{not json", "1.0") is None
     assert Router(KEYS).notification(b"[1, 2]", "1.0") is None
