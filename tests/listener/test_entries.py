@@ -143,12 +143,15 @@ def test_an_event_id_that_is_not_text_falls_back_on_the_message_id() -> None:
     assert entry is not None and entry.dedup == KEYS.dedup_message("m9")
 
 
-def test_an_event_that_only_msgspec_reads_is_left_to_parse_message() -> None:
-    raw = orjson.loads(notification_frame("big"))
-    raw["payload"]["subscription"]["condition"] = {}  # the channel must come from the event
-    frame = orjson.dumps(raw).replace(b'"user_id":"7"', b'"user_id":"7","x":1e400')
-    assert b"1e400" in frame  # valid JSON; orjson refuses a number beyond a double
+def test_a_condition_without_a_broadcaster_is_left_to_parse_message() -> None:
+    raid = orjson.loads(notification_frame("r", type_="channel.raid", version="1"))
+    raid["payload"]["subscription"]["condition"] = {"to_broadcaster_user_id": "99"}
+    frame = orjson.dumps(raid)
     assert Router(KEYS).notification(frame, "1.0") is None
+    message = parse_message(frame)
+    assert isinstance(message, Notification)
+    entry = Router(KEYS).entry(message, 1.0)
+    assert entry is not None and entry.channel_id == "99"
 
 
 def test_the_fast_lane_declines_what_is_not_json() -> None:
