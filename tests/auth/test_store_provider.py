@@ -12,6 +12,7 @@ from kiss.errors import OAuthUnavailable, TokenError
 from kiss.simulator.testing import SimulatorControl
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
+from tests.auth.stored import save_user_token
 
 CIPHER = TokenCipher([Fernet.generate_key()])
 
@@ -24,14 +25,12 @@ def store_user(
 ) -> dict[str, str]:
     minted = control.token(client_id=oauth.client_id, user_id="42", scopes=["bits:read"])
     with sessions.begin() as session:
-        store.save_token(
+        save_user_token(
             session,
             CIPHER,
-            kind="user",
-            user_id="42",
+            "42",
+            minted,
             scopes=["bits:read"],
-            access_token=minted["access_token"],
-            refresh_token=minted["refresh_token"],
             expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
         )
     return minted

@@ -9,6 +9,7 @@ from kiss.auth.validation import validate_all
 from kiss.simulator.testing import SimulatorControl
 from kiss.store import tokens as store
 from kiss.store.crypto import TokenCipher
+from tests.auth.stored import save_user_token
 
 CIPHER = TokenCipher([Fernet.generate_key()])
 
@@ -24,14 +25,7 @@ def test_validation_updates_renews_and_marks(
     oauth.refresh(dead["refresh_token"])  # its refresh token is used up
     with sessions.begin() as session:
         for user, minted in (("1", good), ("2", stale), ("3", dead)):
-            store.save_token(
-                session,
-                CIPHER,
-                kind="user",
-                user_id=user,
-                access_token=minted["access_token"],
-                refresh_token=minted["refresh_token"],
-            )
+            save_user_token(session, CIPHER, user, minted)
     provider = StoredTokenProvider(sessions, CIPHER, oauth)
     report = validate_all(sessions, CIPHER, oauth, provider)
     assert report.valid == ["user:1"]
@@ -49,14 +43,7 @@ def test_an_oauth_outage_marks_nothing_invalid(
 ) -> None:
     minted = control.token(client_id=oauth.client_id, user_id="1", scopes=["bits:read"])
     with sessions.begin() as session:
-        store.save_token(
-            session,
-            CIPHER,
-            kind="user",
-            user_id="1",
-            access_token=minted["access_token"],
-            refresh_token=minted["refresh_token"],
-        )
+        save_user_token(session, CIPHER, "1", minted)
     provider = StoredTokenProvider(sessions, CIPHER, oauth)
     control.fault("/oauth2/validate", status=500, count=1)
     report = validate_all(sessions, CIPHER, oauth, provider)
