@@ -1,12 +1,14 @@
 """The stream writer: buffers entries and writes them in batches, deduplicated, in one round trip.
 
-A flush is one pipeline holding one script call per batch: for each entry the script
-claims its dedup key (SET NX EX) and, only if it was new, XADDs the entry with ``MAXLEN ~``
-(the length bound; the age bound is the beat task ``kiss.trim_streams``). Claiming and
-adding happen together, so a batch that fails half-way can be sent again as a whole:
-nothing is lost and nothing is written twice. While one flush is in flight the next batch
-accumulates, so batches grow with the load and latency stays low when it is light. The hot
-path (``add``) never awaits.
+A batch is one request holding one script call: for each entry the script claims its dedup
+key (SET NX EX) and, only if it was new, XADDs the entry with ``MAXLEN ~`` (the length
+bound; the age bound is the beat task ``kiss.trim_streams``). Claiming and adding happen
+together, so a batch that fails half-way can be sent again as a whole: nothing is lost and
+nothing is written twice. Batches grow with the load and latency stays low when it is light.
+Up to ``pipeline_depth`` batches are in flight at once on the writer's own connection, in
+order: Redis finds the next batch waiting when it finishes one instead of idling while the
+listener reads a reply and packs the next (the listener and Redis then work side by side).
+The hot path (``add``) never awaits.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -21,6 +24,7 @@ from operator import attrgetter
 import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.connection import AbstractConnection
 
 from kiss.keys import Keys
 from kiss.listener.delivery_stats import DeliveryStats
@@ -78,10 +82,21 @@ _EVENT = attrgetter("event")
 class WriterConfig:
     maxlen: int = 10_000
     dedup_ttl_seconds: int = 1200  # longer than Twitch's 10-minute replay window
-    # Halving these from 500/600 cost no throughput and took 1.5 MB off the peak RSS.
-    batch_max: int = 250
-    high_water: int = 300  # readers wait above this many buffered entries (bounded memory)
+    batch_max: int = 200
+    # Readers wait above this many buffered entries, those in flight included (bounded memory).
+    high_water: int = 500
+    pipeline_depth: int = 2  # batches in flight at once
     retry_delay_seconds: float = 0.5
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A request in flight: what to settle when its replies come back."""
+
+    batch: list[Entry]
+    marks: dict[str, float]
+    members: int  # how many of the queued set members it carries
+    commands: int
 
 
 @dataclass
@@ -122,6 +137,14 @@ class StreamWriter:
         self._tracked: dict[str, Callable[[], float | None]] = {}
         self._marked: dict[str, float] = {}
         self._members: list[tuple[str, str]] = []
+        # The head of the buffer and of the members sent and not yet answered: forgotten only
+        # when Redis has answered, sent again after a failure.
+        self._in_flight: deque[_Sent] = deque()
+        self._sent = 0
+        self._members_sent = 0
+        # The writer's own connection: batches pipelined on one connection stay in order.
+        self._connection: AbstractConnection | None = None
+        self._using_connection = asyncio.Lock()  # ``close`` may flush while ``run`` does
         self._stopping = False
 
     @property
@@ -175,6 +198,10 @@ class StreamWriter:
         self._stopping = True
         self._wakeup.set()
         await self._flush_all()
+        async with self._using_connection:
+            if self._connection is not None:
+                connection, self._connection = self._connection, None
+                await self.redis.connection_pool.release(connection)
 
     async def drained(self) -> None:
         """Wait until every queued entry is in Redis."""
@@ -183,27 +210,70 @@ class StreamWriter:
     async def _flush_all(self) -> None:
         while self._buffer:
             try:
-                await self.flush()
+                await self._pump()
             except redis.exceptions.NoScriptError:
                 self._sha = None  # Redis restarted and lost its script cache: load it again
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
                 self.stats.failures += 1
                 log.warning("redis write failed (%s); retrying", error)
                 await asyncio.sleep(self.config.retry_delay_seconds)
+            except redis.exceptions.ResponseError as error:
+                # e.g. OOM at maxmemory: keep the entries and retry; readers wait meanwhile.
+                self.stats.failures += 1
+                log.error("redis refused the batch (%s); retrying", error)
+                await asyncio.sleep(self.config.retry_delay_seconds)
         self._idle.set()
+
+    async def _pump(self) -> None:
+        """Write the buffer, keeping up to ``pipeline_depth`` batches in flight."""
+        depth = self.config.pipeline_depth
+        async with self._using_connection:
+            connection = await self._connected()
+            try:
+                while self._buffer:
+                    while self._sent < len(self._buffer) and len(self._in_flight) < depth:
+                        await self._send(connection)
+                    await self._receive(connection)
+            except BaseException:
+                await self._abandon(connection)
+                raise
 
     async def flush(self) -> int:
         """Write one batch (at most ``batch_max`` entries); returns how many were new."""
-        taken = min(len(self._buffer), self.config.batch_max)
-        batch = self._buffer[:taken]
-        marks = self._progress()
-        members = list(self._members)
-        if batch and self._sha is None:
+        async with self._using_connection:
+            connection = await self._connected()
+            try:
+                await self._send(connection)
+                return await self._receive(connection)
+            except BaseException:
+                await self._abandon(connection)
+                raise
+
+    async def _connected(self) -> AbstractConnection:
+        if self._connection is None:
+            pool = self.redis.connection_pool
+            self._connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        if self._sha is None:
             self._sha = str(await self.redis.script_load(_SCRIPT))
-        pipe = self.redis.pipeline(transaction=False)
+        return self._connection
+
+    async def _abandon(self, connection: AbstractConnection) -> None:
+        """After a failure the replies on the connection no longer match what was sent: drop
+        it (the next send reconnects) and send everything unanswered again."""
+        self._in_flight.clear()
+        self._sent = self._members_sent = 0
+        await connection.disconnect()
+
+    async def _send(self, connection: AbstractConnection) -> None:
+        """Send the next batch of the buffer, with the extras due, without waiting."""
+        batch = self._buffer[self._sent : self._sent + self.config.batch_max]
+        marks = self._progress()
+        members = self._members[self._members_sent :]
+        commands: list[tuple[str | int | float | bytes, ...]] = []
         if batch:
             assert self._sha is not None
-            pipe.evalsha(
+            commands.append((
+                "EVALSHA",
                 self._sha,
                 2,
                 self.keys.counters(),
@@ -213,18 +283,29 @@ class StreamWriter:
                 # Each entry becomes its row (orjson's fallback) and its event joins the rest.
                 orjson.dumps(batch, default=_row),
                 b"".join(map(_EVENT, batch)),
-            )
-        self._queue_extras(pipe, marks, members)
-        results = await pipe.execute()
-        # Only now is everything safely in Redis: forget it here.
+            ))  # fmt: skip
+        commands.extend(self._extras(marks, members))
+        await connection.send_packed_command(connection.pack_commands(commands), False)
+        self._in_flight.append(_Sent(batch, marks, len(members), len(commands)))
+        self._sent += len(batch)
+        self._members_sent += len(members)
+
+    async def _receive(self, connection: AbstractConnection) -> int:
+        """Read the replies of the oldest batch in flight; only then is it forgotten."""
+        sent = self._in_flight[0]
+        replies = [await connection.read_response() for _ in range(sent.commands)]
+        self._in_flight.popleft()
+        taken = len(sent.batch)
         del self._buffer[:taken]
+        self._sent -= taken
+        del self._members[: sent.members]
+        self._members_sent -= sent.members
         if len(self._buffer) < self.config.high_water:
             self._room.set()
-        self._marked.update(marks)
-        del self._members[: len(members)]
+        self._marked.update(sent.marks)
         self.stats.flushes += 1
         self.stats.last_flush_at = self._clock()
-        return self._settle(batch, results[0]) if batch else 0
+        return self._settle(sent.batch, replies[0]) if sent.batch else 0
 
     def _progress(self) -> dict[str, float]:
         """The tracked slots whose last message time moved since it was last written."""
@@ -235,19 +316,19 @@ class StreamWriter:
                 moved[key] = value
         return moved
 
-    def _queue_extras(
-        self,
-        pipe: aioredis.client.Pipeline,
-        marks: dict[str, float],
-        members: list[tuple[str, str]],
-    ) -> None:
-        for key, value in marks.items():
-            pipe.hset(key, "last_message_at", value)
+    @staticmethod
+    def _extras(
+        marks: dict[str, float], members: list[tuple[str, str]]
+    ) -> list[tuple[str | float, ...]]:
+        """The commands writing slots' progress and remembered set members."""
+        commands: list[tuple[str | float, ...]] = [
+            ("HSET", key, "last_message_at", value) for key, value in marks.items()
+        ]
         grouped: dict[str, list[str]] = {}
         for key, member in members:
             grouped.setdefault(key, []).append(member)
-        for key, group in grouped.items():
-            pipe.sadd(key, *group)
+        commands.extend(("SADD", key, *group) for key, group in grouped.items())
+        return commands
 
     def _settle(self, batch: list[Entry], flags: bytes | str) -> int:
         """Count what the script wrote; callbacks only for the rare kinds (revocations, gaps)."""

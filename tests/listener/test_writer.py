@@ -156,6 +156,34 @@ async def test_slot_progress_and_channels_travel_with_the_entries(
     assert redis_client.hget(keys.listener_slot("s"), "last_message_at") == "0"
 
 
+async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_land_once(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    import asyncio
+
+    config = WriterConfig(batch_max=5, pipeline_depth=3, retry_delay_seconds=0.01)
+    writer = StreamWriter(aredis, keys, "L1", config)
+    task = asyncio.create_task(writer.run())
+    count = 3000
+    for index in range(count):
+        writer.add(entry_of(keys, f"m{index}", channel=str(index % 4)))
+    await eventually(lambda: writer.stats.flushes >= 3, what="the first batches")
+    own = redis_client.client_id()
+    for client in redis_client.client_list():
+        if int(client["id"]) != own:
+            redis_client.client_kill_filter(_id=client["id"])
+    await asyncio.wait_for(writer.drained(), 20)
+    await writer.close()
+    await asyncio.wait_for(task, 5)
+    assert writer.stats.failures >= 1, "the connection was not cut while batches were in flight"
+    for channel in range(4):
+        entries = redis_client.xrange(keys.channel_stream(str(channel))) or []
+        assert [(fields or {})["message_id"] for _, fields in entries] == [
+            f"m{index}" for index in range(channel, count, 4)
+        ]
+    assert writer.stats.written + writer.stats.duplicates >= count
+
+
 async def test_a_full_buffer_makes_readers_wait_until_a_flush(
     aredis: aioredis.Redis, keys: Keys
 ) -> None:
@@ -233,10 +261,11 @@ class PrivateRedis:
         self.process: subprocess.Popen[bytes] | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
+    def start(self, *options: str) -> None:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             self.directory, "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+             self.directory, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+             *options],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         client = redis.Redis.from_url(self.url)
@@ -282,4 +311,35 @@ async def test_entries_wait_out_a_redis_restart_and_land_once(tmp_path: Path) ->
         assert [(f or {})["message_id"] for _, f in entries or []] == [f"m{i}" for i in range(6)]
     finally:
         await client.aclose()
+        server.stop()
+
+
+async def test_a_full_redis_refusing_writes_keeps_the_entries_until_it_has_room(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    server = PrivateRedis(str(tmp_path))
+    server.start("--maxmemory-policy", "noeviction")
+    keys = Keys("full")
+    client = aioredis.Redis.from_url(server.url, decode_responses=True)
+    admin = redis.Redis.from_url(server.url)
+    writer = StreamWriter(client, keys, "L1", WriterConfig(retry_delay_seconds=0.05))
+    task = asyncio.create_task(writer.run())
+    try:
+        admin.set("ballast", b"x" * 5_000_000)
+        admin.config_set("maxmemory", "4mb")  # now over it: every write is refused (OOM)
+        for index in range(20):
+            writer.add(entry_of(keys, f"m{index}"))
+        await eventually(lambda: writer.stats.failures >= 2, what="refused writes")
+        assert writer.pending == 20 and not task.done()
+        admin.delete("ballast")
+        await asyncio.wait_for(writer.drained(), 10)
+        entries = await client.xrange(keys.channel_stream("42"))
+        assert [(f or {})["message_id"] for _, f in entries or []] == [f"m{i}" for i in range(20)]
+    finally:
+        await writer.close()
+        await asyncio.wait_for(task, 5)
+        await client.aclose()
+        admin.close()
         server.stop()
