@@ -167,6 +167,7 @@ async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_la
     count = 3000
     for index in range(count):
         writer.add(entry_of(keys, f"m{index}", channel=str(index % 4)))
+        writer.remember(keys.listener_slot_channels("s"), str(index))
     await eventually(lambda: writer.stats.flushes >= 3, what="the first batches")
     own = redis_client.client_id()
     for client in redis_client.client_list():
@@ -182,6 +183,7 @@ async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_la
             f"m{index}" for index in range(channel, count, 4)
         ]
     assert writer.stats.written + writer.stats.duplicates >= count
+    assert redis_client.scard(keys.listener_slot_channels("s")) == count
 
 
 async def test_a_full_buffer_makes_readers_wait_until_a_flush(
@@ -301,7 +303,8 @@ async def test_entries_wait_out_a_redis_restart_and_land_once(tmp_path: Path) ->
         task = asyncio.create_task(writer.run())
         for index in range(1, 6):
             writer.add(entry_of(keys, f"m{index}"))
-        await eventually(lambda: writer.stats.failures > 0, what="a failed flush")
+            writer.remember(keys.listener_slot_channels("s"), str(index))
+        await eventually(lambda: writer.stats.failures > 1, what="failed flushes")
         assert writer.pending == 5
         server.start()
         await asyncio.wait_for(writer.drained(), 10)
@@ -309,6 +312,9 @@ async def test_entries_wait_out_a_redis_restart_and_land_once(tmp_path: Path) ->
         await asyncio.wait_for(task, 5)
         entries = await client.xrange(keys.channel_stream("42"))
         assert [(f or {})["message_id"] for _, f in entries or []] == [f"m{i}" for i in range(6)]
+        # The channels remembered meanwhile went out with sends that failed: sent again too.
+        members = await client.smembers(keys.listener_slot_channels("s"))
+        assert members == {str(index) for index in range(1, 6)}
     finally:
         await client.aclose()
         server.stop()
