@@ -20,11 +20,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import cast
 
+import hiredis
 import msgspec
 import redis.asyncio as aioredis
 import redis.exceptions
-from hiredis import pack_command
 from redis.asyncio.connection import AbstractConnection
 
 from kiss.keys import Keys
@@ -65,6 +66,8 @@ return table.concat(flags)
 """.replace("__FIELDS__", ", ".join(f"'{name}', row[{i}]" for i, name in enumerate(FIELDS[:-1], 3)))
 
 _pack = msgspec.msgpack.Encoder().encode
+# RESP, packed in C. hiredis's stub types the command as a 1-tuple; any length is packed.
+_pack_command = cast(Callable[[tuple[object, ...]], bytes], hiredis.pack_command)
 _ROW = itemgetter(slice(0, -1))  # an entry but its event, as a plain tuple
 _EVENT = itemgetter(-1)
 
@@ -271,7 +274,7 @@ class StreamWriter:
             assert self._sha is not None
             # hiredis packs in C what redis-py's asyncio connection packs in Python, argument
             # by argument: with an argument per event that cost the listener 1 µs per event.
-            packed.append(pack_command((
+            packed.append(_pack_command((
                 "EVALSHA",
                 self._sha,
                 2,
@@ -283,8 +286,7 @@ class StreamWriter:
                 *map(_EVENT, batch),
             )))  # fmt: skip
         extras = self._extras(marks, members)
-        if extras:
-            packed.extend(connection.pack_commands(extras))
+        packed.extend(map(_pack_command, extras))
         # In flight from here: a send that fails is undone by ``_abandon`` like the rest.
         self._in_flight.append(_Sent(batch, marks, members, len(extras) + bool(batch)))
         self._sent += len(batch)

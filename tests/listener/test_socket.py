@@ -81,3 +81,21 @@ async def test_a_paused_socket_reads_nothing_until_resumed(server: Server, talke
     connection.resume_reading()
     await eventually(lambda: len(got) == 51)
     await connection.close()
+
+
+async def test_messages_larger_than_a_read_arrive_whole_and_in_order() -> None:
+    big = ['{"text": "' + str(n) * 600_000 + '"}' for n in range(3)]  # several reads each
+
+    async def send_big(connection: ServerConnection) -> None:
+        for message in big:
+            await connection.send(message)
+        await connection.wait_closed()
+
+    async with serve(send_big, "127.0.0.1", 0) as running:
+        port = running.sockets[0].getsockname()[1]
+        connection = await websocket_dialer()(f"ws://127.0.0.1:{port}/")
+        got: list[bytes] = []
+        connection.attach(lambda messages: got.extend(bytes(m) for m in messages))
+        await eventually(lambda: len(got) == len(big))
+        assert got == [message.encode() for message in big]
+        await connection.close()
