@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -165,5 +164,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**{**_seed_environment(), **overrides})
     except ValidationError as error:
         raise ConfigError(f"invalid configuration: {_describe(error)}") from error
-    except (OSError, ValueError, yaml.YAMLError) as error:  # unreadable or non-YAML file
-        raise ConfigError(f"cannot read {config_path}: {error}") from error
+    except Exception as error:
+        # Imported here: only a config file needs YAML (1 MB of every process's RSS otherwise).
+        import yaml
+
+        if isinstance(error, OSError | ValueError | yaml.YAMLError):  # unreadable, not YAML
+            raise ConfigError(f"cannot read {config_path}: {error}") from error
+        raise
