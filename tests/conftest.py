@@ -48,6 +48,8 @@ def keys(redis_client: redis.Redis) -> Iterator[Keys]:
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     yield Keys(prefix=prefix)
     doomed = list(redis_client.scan_iter(match=f"{prefix}:*", count=1000))
+    # The test's Celery queue (q-<prefix>) and kombu's bindings of it go too.
+    doomed += redis_client.scan_iter(match=f"*q-{prefix}", count=1000)
     if doomed:
         redis_client.delete(*doomed)
 
