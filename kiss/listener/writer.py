@@ -131,8 +131,8 @@ class StreamWriter:
         self._tracked: dict[str, Callable[[], float | None]] = {}
         self._marked: dict[str, float] = {}
         self._members: dict[str, list[str]] = {}  # set key -> members to add with the next send
-        # The head of the buffer sent and not yet answered: forgotten only
-        # when Redis has answered, sent again after a failure.
+        # The batches sent and not yet answered, and how many entries at the head of the buffer
+        # they hold: forgotten only when Redis has answered, sent again after a failure.
         self._in_flight: deque[_Sent] = deque()
         self._sent = 0
         # The writer's own connection: batches pipelined on one connection stay in order.
