@@ -82,6 +82,12 @@ async def serve(
         if helix is not None:
             helix.close()
         await redis_client.aclose()
+    if listener.unwritten:
+        log.error(
+            "listener %s stopped with %d entries not written", options.listener_id,
+            listener.unwritten,
+        )  # fmt: skip
+        return 1
     log.info("listener %s stopped cleanly", options.listener_id)
     return 0
 

@@ -136,6 +136,7 @@ class Listener:
         self.runners: dict[str, SessionRunner] = {}
         self.manager: ShardManager | None = None
         self.stopping = False
+        self.unwritten = 0  # entries Redis did not take before the shutdown's deadline
         self._draining = False
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: set[asyncio.Task[Any]] = set()
@@ -166,7 +167,7 @@ class Listener:
         if self.manager is not None:
             await self.manager.stop()
         await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
-        await self.writer.close()
+        self.unwritten = await self.writer.close()
         if self._background:
             await asyncio.wait(list(self._background), timeout=5)
         with contextlib.suppress(aioredis.RedisError):

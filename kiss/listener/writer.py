@@ -81,6 +81,9 @@ class WriterConfig:
     high_water: int = 400
     pipeline_depth: int = 2  # batches in flight at once
     retry_delay_seconds: float = 0.5
+    # At shutdown, how long to keep trying a Redis that cannot take the last entries: a
+    # stop must end (Docker's grace period is 10 s), and say what it could not write.
+    close_timeout_seconds: float = 5.0
 
 
 @dataclass(slots=True)
@@ -190,15 +193,26 @@ class StreamWriter:
             self._wakeup.clear()
             await self._flush_all()
 
-    async def close(self) -> None:
-        """Write what is buffered and stop ``run``."""
+    async def close(self) -> int:
+        """Write what is buffered and stop ``run``; returns how many entries could not be
+        written within ``close_timeout_seconds`` (Redis unreachable or refusing): 0 normally."""
         self._stopping = True
         self._wakeup.set()
-        await self._flush_all()
-        async with self._using_connection:
-            if self._connection is not None:
-                connection, self._connection = self._connection, None
-                await self.redis.connection_pool.release(connection)
+        try:
+            async with asyncio.timeout(self.config.close_timeout_seconds):
+                await self._flush_all()
+                async with self._using_connection:
+                    if self._connection is not None:
+                        connection, self._connection = self._connection, None
+                        await self.redis.connection_pool.release(connection)
+        except TimeoutError:
+            log.error(
+                "redis did not take the last %d entries within %.0f s of the shutdown: "
+                "they are not written",
+                len(self._buffer),
+                self.config.close_timeout_seconds,
+            )
+        return len(self._buffer)
 
     async def drained(self) -> None:
         """Wait until every queued entry is in Redis."""

@@ -11,7 +11,7 @@ from kiss.client.connection import connect_redis
 from kiss.client.rows import entries
 from kiss.keys import Keys
 from tests.client.conftest import FAST, add_entries
-from tests.client.test_connection import free_port
+from tests.redis_server import free_port
 
 
 async def test_flush_acknowledges_every_buffered_entry(

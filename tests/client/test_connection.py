@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,74 +12,19 @@ import redis
 from kiss.client import HubConnection, HubEventSubClient, Notification
 from kiss.keys import Keys
 from tests.client.conftest import FAST, add_entries, entry, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class RedisServer:
-    """A private redis-server with an append-only file, so that a restart keeps the data."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.directory),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()  # SIGTERM: Redis flushes the AOF and exits
-            self.process.wait(timeout=10)
-            self.process = None
+from tests.redis_server import PrivateRedis
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(str(tmp_path))
     server.start()
     yield server
     server.stop()
 
 
 async def test_a_redis_restart_keeps_the_bots_place(
-    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     keys = Keys(prefix="restart")
     direct = redis.Redis.from_url(private_redis.url, decode_responses=True)
@@ -137,7 +79,7 @@ async def test_a_lost_group_is_created_again(
         await connection.close()
 
 
-async def test_a_bot_started_before_redis_waits_for_it(private_redis: RedisServer) -> None:
+async def test_a_bot_started_before_redis_waits_for_it(private_redis: PrivateRedis) -> None:
     keys = Keys(prefix="early")
     private_redis.stop()
     client = HubEventSubClient("8", "eight", private_redis.url, keys=keys, options=FAST)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from kiss.listener.entries import Entry, notification_entry, revocation_entry
 from kiss.listener.writer import StreamWriter, WriterConfig
 from tests.listener.helpers import notification, revocation
 from tests.listener.simulated import eventually
+from tests.redis_server import PrivateRedis
 
 
 @pytest.fixture
@@ -250,44 +249,6 @@ async def test_a_flushed_script_cache_is_reloaded(
     assert redis_client.xlen(keys.channel_stream("42")) == 2
 
 
-class PrivateRedis:
-    """A redis-server of this test's own (append-only file), to stop and start it."""
-
-    def __init__(self, directory: str) -> None:
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
-        self.directory = directory
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, *options: str) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             self.directory, "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             *options],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                assert time.monotonic() < deadline, "private redis-server did not start"
-                time.sleep(0.02)
-        client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-
 async def test_entries_wait_out_a_redis_restart_and_land_once(tmp_path: Path) -> None:
     import asyncio
 
@@ -348,4 +309,32 @@ async def test_a_full_redis_refusing_writes_keeps_the_entries_until_it_has_room(
         await asyncio.wait_for(task, 5)
         await client.aclose()
         admin.close()
+        server.stop()
+
+
+async def test_close_gives_up_on_an_unreachable_redis_in_time_and_says_what_is_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    keys = Keys("gone")
+    client = aioredis.Redis.from_url(server.url, decode_responses=True)
+    config = WriterConfig(retry_delay_seconds=0.05, close_timeout_seconds=0.5)
+    writer = StreamWriter(client, keys, "L1", config)
+    task = asyncio.create_task(writer.run())
+    try:
+        writer.add(entry_of(keys, "m0"))
+        await asyncio.wait_for(writer.drained(), 5)
+        server.stop()
+        for index in range(1, 6):
+            writer.add(entry_of(keys, f"m{index}"))
+        await eventually(lambda: writer.stats.failures > 0, what="a failed write")
+        assert await asyncio.wait_for(writer.close(), 5) == 5
+        assert "did not take the last 5 entries" in caplog.text
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
         server.stop()

@@ -20,6 +20,7 @@ from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.settings import load_settings
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+from tests.redis_server import PrivateRedis
 from tests.waiting import wait_for
 
 UNIT = 0.05  # simulator and listener: 10 s windows become 0.5 s
@@ -154,13 +155,19 @@ def send_round(hub: Hub) -> dict[str, int]:
     return before
 
 
-def test_sigterm_flushes_closes_and_exits_zero(hub: Hub) -> None:
-    process = hub.start("solo")
+def start_and_route(hub: Hub, name: str) -> subprocess.Popen[bytes]:
+    """A listener with both shards bound, the channels subscribed, one round routed."""
+    process = hub.start(name)
     wait_for(lambda: hub.enabled_shards() == 2, what="both shards bound")
     for channel in CHANNELS:
         hub.subscribe(channel)
     before = send_round(hub)
     wait_for(lambda: routed_everywhere(hub, before), what="events routed")
+    return process
+
+
+def test_sigterm_flushes_closes_and_exits_zero(hub: Hub) -> None:
+    process = start_and_route(hub, "solo")
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0, hub.log("solo")
     state = hub.redis.hgetall(hub.keys.listener_state("solo"))
@@ -172,13 +179,32 @@ def test_sigterm_flushes_closes_and_exits_zero(hub: Hub) -> None:
     wait_for(lambda: hub.enabled_shards() == 0, what="shards disabled")
 
 
+def test_sigterm_with_redis_gone_ends_in_time_and_says_what_was_not_written(
+    sim: SimulatorHandle, keys: Keys, tmp_path: Path
+) -> None:
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    hub = Hub(sim, keys, server.url, tmp_path)
+    try:
+        process = start_and_route(hub, "stranded")
+        server.stop()
+        sent = sum(hub.trigger(channel) for channel in CHANNELS)
+        failures = hub.log("stranded").count("redis write failed")
+        # Two more failed attempts: the events, sent before them, are all in the buffer.
+        wait_for(
+            lambda: hub.log("stranded").count("redis write failed") >= failures + 2,
+            what="writes failing after the events",
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 1, hub.log("stranded")
+        assert f"stopped with {sent} entries not written" in hub.log("stranded")
+    finally:
+        hub.close()
+        server.stop()
+
+
 def test_kill_9_and_restart_resumes_with_gap_markers(hub: Hub) -> None:
-    first = hub.start("phoenix")
-    wait_for(lambda: hub.enabled_shards() == 2, what="both shards bound")
-    for channel in CHANNELS:
-        hub.subscribe(channel)
-    before = send_round(hub)
-    wait_for(lambda: routed_everywhere(hub, before), what="events before the kill")
+    first = start_and_route(hub, "phoenix")
     first.kill()
     first.wait()
     wait_for(lambda: hub.enabled_shards() == 0, what="shards disabled after the kill")
