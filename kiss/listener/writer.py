@@ -221,7 +221,7 @@ class StreamWriter:
     async def _flush_all(self) -> None:
         while self._buffer:
             try:
-                await self._pump()
+                await self.flush()
             except redis.exceptions.NoScriptError:
                 self._sha = None  # Redis restarted and lost its script cache: load it again
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
@@ -235,30 +235,22 @@ class StreamWriter:
                 await asyncio.sleep(self.config.retry_delay_seconds)
         self._idle.set()
 
-    async def _pump(self) -> None:
-        """Write the buffer, keeping up to ``pipeline_depth`` batches in flight."""
+    async def flush(self) -> int:
+        """Write the buffer once, without retrying, keeping up to ``pipeline_depth`` batches
+        in flight; returns how many entries were new."""
         depth = self.config.pipeline_depth
+        fresh = 0
         async with self._using_connection:
             connection = await self._connected()
             try:
                 while self._buffer:
                     while self._sent < len(self._buffer) and len(self._in_flight) < depth:
                         await self._send(connection)
-                    await self._receive(connection)
+                    fresh += await self._receive(connection)
             except BaseException:
                 await self._abandon(connection)
                 raise
-
-    async def flush(self) -> int:
-        """Write one batch (at most ``batch_max`` entries); returns how many were new."""
-        async with self._using_connection:
-            connection = await self._connected()
-            try:
-                await self._send(connection)
-                return await self._receive(connection)
-            except BaseException:
-                await self._abandon(connection)
-                raise
+        return fresh
 
     async def _connected(self) -> AbstractConnection:
         if self._connection is None:
