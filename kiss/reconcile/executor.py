@@ -41,7 +41,7 @@ from kiss.reconcile.plan import (
 )
 from kiss.store import state
 from kiss.store import subscriptions as store
-from kiss.store.models import ActiveSubscription, DesiredSubscription
+from kiss.store.models import ActiveSubscription, DesiredSubscription, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ class Reconciler:
 
     def resync(self) -> int:
         """Replace the active table with Twitch's whole state (app + each websocket user)."""
+        listed_at = utcnow()  # what the hub records from here on is newer than the listing
         listing = helix_subs.list_all(self._helix, token=Token.app())
         found: list[tuple[store.TwitchSubscription, str | None]] = [
             (sub, None) for sub in listing.subscriptions if sub.method != "websocket"
@@ -152,7 +153,7 @@ class Reconciler:
                 continue
             found.extend((sub, user_id) for sub in user_listing.subscriptions)
         with self._sessions.begin() as session:
-            count = store.replace_active(session, found)
+            count = store.replace_active(session, found, listed_at)
             if listing.max_total_cost is not None:
                 state.set_state(session, inputs.APP_MAX_TOTAL_COST, listing.max_total_cost)
             state.set_state(session, "last_resync", {"at": self._clock(), "subscriptions": count})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -195,16 +195,36 @@ def delete_active(session: Session, twitch_id: str) -> None:
     session.execute(delete(ActiveSubscription).where(ActiveSubscription.twitch_id == twitch_id))
 
 
-def replace_active(session: Session, subs: Iterable[tuple[TwitchSubscription, str | None]]) -> int:
-    """Make the table exactly Twitch's list (a resync); returns how many rows it holds."""
+def replace_active(
+    session: Session,
+    subs: Iterable[tuple[TwitchSubscription, str | None]],
+    listed_at: datetime | None = None,
+) -> int:
+    """Make the table Twitch's list (a resync); returns how many rows it holds.
+
+    Rows written after ``listed_at`` (a revocation recorded, a subscription created while the
+    listing was under way) are newer than the list: they stay as they are. Overwritten, a
+    revoked subscription listed as enabled a moment before would count as live again.
+    """
+    newer = {
+        row.twitch_id
+        for row in list_active(session)
+        if listed_at is not None and _as_utc(row.seen_at) > _as_utc(listed_at)
+    }
     keep: set[str] = set()
     for sub, user_id in subs:
-        upsert_active(session, sub, user_id=user_id)
+        if sub.id not in newer:
+            upsert_active(session, sub, user_id=user_id)
         keep.add(sub.id)
     for row in list_active(session):
-        if row.twitch_id not in keep:
+        if row.twitch_id not in keep and row.twitch_id not in newer:
             session.delete(row)
-    return len(keep)
+    return len(keep | newer)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone: they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def mark_active_status(session: Session, twitch_id: str, status: str) -> ActiveSubscription | None:

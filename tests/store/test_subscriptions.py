@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kiss.errors import InvalidCondition, UnknownTopic
 from kiss.store import subscriptions as store
 from kiss.store.crypto import TokenCipher
-from kiss.store.models import DesiredSubscription
+from kiss.store.models import DesiredSubscription, utcnow
 from kiss.store.tokens import save_token
 
 
@@ -110,3 +110,20 @@ def test_channel_scopes_come_from_valid_tokens(sessions: sessionmaker[Session]) 
 
 def test_canonical_is_order_independent() -> None:
     assert store.canonical({"b": "1", "a": "2"}) == store.canonical({"a": "2", "b": "1"})
+
+
+def test_a_resync_keeps_what_was_recorded_after_its_listing_began(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        store.replace_active(session, [(sub("a", "1"), None)])
+    listed_at = utcnow()  # Twitch lists "a" enabled; meanwhile "a" is revoked, "c" is created
+    with sessions.begin() as session:
+        store.mark_active_status(session, "a", "authorization_revoked")
+        store.upsert_active(session, sub("c", "3"))
+    with sessions.begin() as session:
+        count = store.replace_active(session, [(sub("a", "1"), None)], listed_at)
+        assert count == 2
+    with sessions() as session:
+        rows = {row.twitch_id: row.status for row in store.list_active(session)}
+    assert rows == {"a": "authorization_revoked", "c": "enabled"}
