@@ -20,10 +20,10 @@ import time
 import traceback
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # kiss, when run from anywhere
 
-from bench import fault_scenarios
-from bench.fault_scenarios import FIGURE_KEYS, Figures
+import fault_scenarios
+from fault_scenarios import FIGURE_KEYS, Figures
 
 
 def scenario_names() -> list[str]:
@@ -31,7 +31,7 @@ def scenario_names() -> list[str]:
 
 
 def run_one(name: str, quick: bool) -> Figures:
-    module = importlib.import_module(f"bench.fault_scenarios.{name}")
+    module = importlib.import_module(f"fault_scenarios.{name}")
     started = time.monotonic()
     try:
         figures: Figures = module.run(quick)
