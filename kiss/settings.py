@@ -46,7 +46,9 @@ class EventSubSection(_Section):
     req_jitter_ms: int = Field(default=200, ge=0)
     ws_backoff_base: float = Field(default=2.0, gt=0)
     ws_backoff_max: float = Field(default=60.0, gt=0)
-    shard_lease_seconds: float = Field(default=15.0, gt=0)
+    # A dead listener's shards are taken over after about this plus lease/4 (renewal and
+    # claims run every lease/4); under 0.5 s a busy host could miss its own renewals.
+    shard_lease_seconds: float = Field(default=2.0, ge=0.5, le=120)
 
 
 class TwitchSection(_Section):

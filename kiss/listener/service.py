@@ -51,7 +51,7 @@ class ListenerOptions:
     users: tuple[str, ...] = ()
     sessions_per_user: int = 1
     conduit_shards: int = 1
-    lease_seconds: float = 15.0
+    lease_seconds: float = 2.0
     backoff_base: float = 2.0
     backoff_max: float = 60.0
     heartbeat_interval: float = 1.0
@@ -252,23 +252,28 @@ class Listener:
         )
         bind = shard_binder(self.helix, conduit.id)
 
-        async def start_shard(shard_id: str) -> SessionRunner:
-            hooks = ConduitShard(conduit.id, shard_id, bind)
-            return await self._runner(f"conduit:{conduit.id}:shard:{shard_id}", hooks)
+        async def start_shard(shard_id: str, handover_deadline: float | None) -> SessionRunner:
+            hooks = ConduitShard(conduit.id, shard_id, bind, handover_deadline=handover_deadline)
+            slot = f"conduit:{conduit.id}:shard:{shard_id}"
+            # Handed over by a live owner: nothing was missed unless binding comes too late.
+            return await self._runner(slot, hooks, gap=handover_deadline is None)
 
         self.manager = ShardManager(
             conduit,
             leases,
             start_shard,
-            tick_seconds=self.options.lease_seconds / 3,
+            lease_seconds=self.options.lease_seconds,
             draining=self._check_drain,
         )
         await self.manager.tick()  # claim at once, before the first interval
         self._tasks.append(asyncio.create_task(self.manager.run(), name="shards"))
 
-    async def _runner(self, slot: str, hooks: WebsocketSession | ConduitShard) -> SessionRunner:
+    async def _runner(
+        self, slot: str, hooks: WebsocketSession | ConduitShard, *, gap: bool = True
+    ) -> SessionRunner:
         restored = await restore_slot(self.redis, self.keys, slot)
-        machine = SessionMachine(self.options.session, gap_from=restored.last_message_at)
+        gap_from = restored.last_message_at if gap else None
+        machine = SessionMachine(self.options.session, gap_from=gap_from)
         backoff = Backoff(self.options.backoff_base, self.options.backoff_max)
         return SessionRunner(
             slot,
@@ -346,4 +351,5 @@ class Listener:
             stopping=self.stopping,
             shards=tuple(self.manager.held) if self.manager is not None else (),
             delivery=self.writer.delivery,
+            lease_counts=tuple(self.manager.counts.items()) if self.manager is not None else (),
         )

@@ -89,12 +89,18 @@ class ConduitShard:
         *,
         attempts: int = 3,
         retry_delay: float = 0.5,
+        handover_deadline: float | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.conduit_id = conduit_id
         self.shard_id = shard_id
         self.bind = bind
         self.attempts = attempts
         self.retry_delay = retry_delay
+        # Taken over in a planned handover: the old owner keeps its session until then, so a
+        # binding after it leaves a gap (from the deadline) and one before it leaves none.
+        self.handover_deadline = handover_deadline
+        self._clock = clock
         self.bound_session: str | None = None
 
     async def welcomed(
@@ -112,6 +118,7 @@ class ConduitShard:
                 errors = [error for error in update.errors if error.id == self.shard_id]
                 if not errors:
                     self.bound_session = welcomed.session_id
+                    self._handover_done(runner)
                     log.info(
                         "conduit %s shard %s bound to session %s",
                         self.conduit_id,
@@ -131,6 +138,13 @@ class ConduitShard:
             )
             await asyncio.sleep(self.retry_delay * attempt)
         runner.restart(f"shard {self.shard_id} could not be bound: {problem}")
+
+    def _handover_done(self, runner: SessionRunner) -> None:
+        deadline, self.handover_deadline = self.handover_deadline, None
+        now = self._clock()
+        if deadline is not None and now > deadline and runner.channels:
+            runner.stats.gaps += 1
+            runner.mark_gap(runner.channels, Gap(deadline, now, "handover bound late"))
 
     async def lost(self, runner: SessionRunner, session_id: str | None, reason: str) -> None:
         self.bound_session = None

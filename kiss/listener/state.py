@@ -26,6 +26,7 @@ from kiss.listener.delivery_stats import DeliveryStats
 log = logging.getLogger(__name__)
 
 ACTIVE_PHASES = frozenset({"active", "handover"})
+STOPPED_STATE_SECONDS = 600  # how long a cleanly stopped listener's state is kept
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Snapshot:
     stopping: bool = False
     shards: tuple[str, ...] = ()
     delivery: DeliveryStats | None = None
+    # Shard lease events since start: claimed, restarted (taken back from this id's previous
+    # process), handed_over (planned), reclaimed (lapsed while Redis was away), lost.
+    lease_counts: tuple[tuple[str, int], ...] = ()
 
 
 def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:
@@ -104,6 +108,7 @@ class StateReporter:
         self.ttl_ms = max(1000, int(interval * 3000))
         self._clock = clock
         self._reported_reconnects: dict[str, int] = {}
+        self._final = False  # after the final report, the periodic one must not undo it
 
     async def run(self) -> None:
         while True:
@@ -114,13 +119,21 @@ class StateReporter:
             await asyncio.sleep(self.interval)
 
     async def report(self, *, final: bool = False) -> None:
+        if self._final:
+            return
+        self._final = final
         snap = self.snapshot()
         now = self._clock()
         healthy, problems = assess(snap)
         keys = self.keys
         state_key = keys.listener_state(snap.listener_id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.sadd(keys.listeners(), snap.listener_id)
+        if final:
+            # Stopped cleanly: no longer listed (status would show it "gone" for a day); its
+            # state stays a while for whoever looks right after the stop.
+            pipe.srem(keys.listeners(), snap.listener_id)
+        else:
+            pipe.sadd(keys.listeners(), snap.listener_id)
         pipe.hset(
             state_key,
             mapping={
@@ -134,9 +147,10 @@ class StateReporter:
                 "flushes": snap.flushes,
                 "started_at": snap.started_at,
                 "updated_at": now,
+                **{f"leases_{name}": count for name, count in snap.lease_counts},
             },
         )
-        pipe.expire(state_key, 24 * 3600)
+        pipe.expire(state_key, STOPPED_STATE_SECONDS if final else 24 * 3600)
         if final:
             pipe.delete(keys.heartbeat(heartbeat_name(snap.listener_id)))
         else:

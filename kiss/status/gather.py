@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
+from kiss.listener.leases import lease_holder
 from kiss.status.model import (
     BotStatus,
     ChannelStatus,
@@ -100,8 +101,7 @@ def _shards(client: redis.Redis, keys: Keys) -> tuple[str | None, list[ShardStat
     ids = [str(index) for index in range(count)]
     holders = client.mget([keys.shard_lease(conduit_id, shard) for shard in ids]) if ids else []
     return conduit_id, [
-        ShardStatus(shard, None if holder is None else _text(holder))
-        for shard, holder in zip(ids, holders, strict=True)
+        ShardStatus(shard, lease_holder(holder)) for shard, holder in zip(ids, holders, strict=True)
     ]
 
 

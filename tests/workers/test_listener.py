@@ -18,6 +18,7 @@ import redis
 from kiss.auth.provider import StaticTokenProvider, Token
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
+from kiss.listener.leases import lease_holder
 from kiss.settings import load_settings
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from tests.redis_server import PrivateRedis
@@ -108,7 +109,7 @@ class Hub:
     def holders(self) -> dict[str, str | None]:
         conduit = self.conduit_id()
         return {
-            shard: text(self.redis.get(self.keys.shard_lease(conduit, shard)))
+            shard: lease_holder(self.redis.get(self.keys.shard_lease(conduit, shard)))
             for shard in ("0", "1")
         }
 
