@@ -287,13 +287,22 @@ def test_websocket_transport_needs_users(redis_url: str, keys: Keys) -> None:
         )
 
 
-async def test_drain_hands_the_shards_over_to_a_new_listener(
+async def test_drain_hands_the_shards_over_to_a_new_listener_without_a_gap(
     sim: Simulator, redis_url: str, keys: Keys
 ) -> None:
+    """Planned: the old listener keeps each session until the successor's is bound, so the
+    channels get no gap marker (nothing fell between the two sessions)."""
     hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=2)
+    channels = [f"d{i}" for i in range(6)]  # spread over both shards by the conduit's hash
     async with running(hub) as old:
         await bound_sessions(hub, 2)
         assert sorted(old.snapshot().shards) == ["0", "1"]
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        for channel in channels:
+            await hub.subscribe_conduit(conduit_id, channel)
+            await hub.call(hub.control.trigger, "channel.update", channel)
+        for channel in channels:
+            await eventually(partial(hub.entries, channel), what=f"an event on {channel}")
         hub.redis.set(keys.drain(), "1")
         await eventually(lambda: old.snapshot().draining, what="the old listener sees the drain")
         async with running(hub) as new:
@@ -303,10 +312,16 @@ async def test_drain_hands_the_shards_over_to_a_new_listener(
             )
             sessions = await bound_sessions(hub, 2)
             assert set(sessions) == {slot.session_id for slot in new.snapshot().slots}
-            conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
-            await hub.subscribe_conduit(conduit_id, "99")
-            await hub.call(hub.control.trigger, "channel.update", "99")
-            await eventually(lambda: hub.entries("99"), what="an event through the new listener")
+            for channel in channels:
+                await hub.call(hub.control.trigger, "channel.update", channel)
+            for channel in channels:
+                await eventually(
+                    lambda c=channel: len(hub.entries(c)) >= 2, what=f"{channel} after handover"
+                )
+            assert dict(new.snapshot().lease_counts)["handed_over"] == 2
+        for channel in channels:
+            kinds = [entry["kind"] for entry in hub.entries(channel)]
+            assert kinds == ["notification", "notification"], (channel, kinds)
 
 
 async def test_stopping_mid_flood_writes_everything_that_was_received(

@@ -9,6 +9,7 @@ import redis.asyncio as aioredis
 
 from kiss.keys import Keys
 from kiss.listener.state import (
+    STOPPED_STATE_SECONDS,
     SlotSnapshot,
     Snapshot,
     StateReporter,
@@ -91,6 +92,22 @@ async def test_report_writes_heartbeat_state_slots_and_counters(
     await reporter.report(final=True)
     assert not redis_client.exists(keys.heartbeat("listener:L1"))
     assert redis_client.hget(keys.listener_state("L1"), "state") == "stopped"
+
+
+async def test_a_clean_stop_deregisters_and_nothing_reports_after_it(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    """A stopped listener is not listed (status would show it "gone" for a day); its state
+    stays a few minutes, and a periodic report racing the stop does not bring it back."""
+    reporter = StateReporter(aredis, keys, lambda: snapshot(slot("s")), interval=1.0)
+    await reporter.report()
+    assert redis_client.sismember(keys.listeners(), "L1")
+    await reporter.report(final=True)
+    await reporter.report()
+    assert not redis_client.sismember(keys.listeners(), "L1")
+    assert not redis_client.exists(keys.heartbeat("listener:L1"))
+    assert redis_client.hget(keys.listener_state("L1"), "state") == "stopped"
+    assert 0 < redis_client.ttl(keys.listener_state("L1")) <= STOPPED_STATE_SECONDS
 
 
 async def test_check_health_needs_a_heartbeat_and_a_healthy_verdict(
