@@ -287,6 +287,10 @@ def test_websocket_transport_needs_users(redis_url: str, keys: Keys) -> None:
         )
 
 
+def two_entries(hub: Hub, channel: str) -> bool:
+    return len(hub.entries(channel)) >= 2
+
+
 async def test_drain_hands_the_shards_over_to_a_new_listener_without_a_gap(
     sim: Simulator, redis_url: str, keys: Keys
 ) -> None:
@@ -316,7 +320,7 @@ async def test_drain_hands_the_shards_over_to_a_new_listener_without_a_gap(
                 await hub.call(hub.control.trigger, "channel.update", channel)
             for channel in channels:
                 await eventually(
-                    lambda c=channel: len(hub.entries(c)) >= 2, what=f"{channel} after handover"
+                    partial(two_entries, hub, channel), what=f"{channel} after the handover"
                 )
             assert dict(new.snapshot().lease_counts)["handed_over"] == 2
         for channel in channels:
