@@ -131,11 +131,21 @@ class ShardManager:
         self._stopped = False
         self._failing: dict[str, str] = {}  # timer name -> the error logged (once per outage)
         self._gave_way = False
+        self._lease_seconds = lease_seconds
+        self._confirmed_until = 0.0
         self.counts = {"claimed": 0, "restarted": 0, "handed_over": 0, "reclaimed": 0, "lost": 0}
 
     @property
     def held(self) -> list[str]:
+        """Every shard this process runs a session for (and renews)."""
         return sorted(self.runners, key=int)
+
+    @property
+    def confirmed(self) -> list[str]:
+        """The shards whose leases Redis confirmed within the last lease period. The others
+        (Redis unreachable) keep their sessions but are not claimed as held: another
+        listener may have them by now, which the next renewal will tell."""
+        return self.held if time.monotonic() < self._confirmed_until else []
 
     def stopped(self) -> bool:
         return self._stopped
@@ -174,7 +184,9 @@ class ShardManager:
         if self._stopped:
             return
         async with self._leasing:
+            asked_at = time.monotonic()
             outcomes = await self.leases.renew(self.held)
+            self._confirmed_until = asked_at + self._lease_seconds
         for shard, outcome in outcomes.items():
             if outcome == "reclaimed":
                 self.counts["reclaimed"] += 1

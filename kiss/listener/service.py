@@ -338,6 +338,9 @@ class Listener:
             )
             for runner in sorted(runners.values(), key=lambda runner: runner.slot)
         )
+        manager = self.manager
+        held = manager.held if manager is not None else []
+        confirmed = manager.confirmed if manager is not None else []
         return Snapshot(
             listener_id=self.options.listener_id,
             transport=self.options.transport,
@@ -349,7 +352,8 @@ class Listener:
             flushes=self.writer.stats.flushes,
             draining=self._draining,
             stopping=self.stopping,
-            shards=tuple(self.manager.held) if self.manager is not None else (),
+            shards=tuple(confirmed),
+            unconfirmed=tuple(shard for shard in held if shard not in confirmed),
             delivery=self.writer.delivery,
-            lease_counts=tuple(self.manager.counts.items()) if self.manager is not None else (),
+            lease_counts=tuple(manager.counts.items()) if manager is not None else (),
         )

@@ -61,6 +61,7 @@ class Snapshot:
     # Shard lease events since start: claimed, restarted (taken back from this id's previous
     # process), handed_over (planned), reclaimed (lapsed while Redis was away), lost.
     lease_counts: tuple[tuple[str, int], ...] = ()
+    unconfirmed: tuple[str, ...] = ()  # shards run but not renewed within a lease (Redis away)
 
 
 def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:
@@ -70,6 +71,10 @@ def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:
         for slot in snapshot.slots
         if slot.phase not in ACTIVE_PHASES
     ]
+    if snapshot.unconfirmed:
+        problems.append(
+            f"leases of shard(s) {','.join(snapshot.unconfirmed)} unconfirmed (Redis unreachable)"
+        )
     if snapshot.stopping:
         problems.append("stopping")
     if snapshot.transport == "websocket" and not snapshot.slots:

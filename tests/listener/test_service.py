@@ -135,6 +135,30 @@ async def test_shard_is_rebound_after_its_socket_drops_with_a_gap_marker(
         assert listener.snapshot().slots[0].reconnects >= reconnects + 1
 
 
+async def test_a_lapsed_lease_is_reclaimed_and_a_taken_one_drops_the_shard(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    """Fencing: the renewal sets a lease that lapsed with nobody taking it (the session goes
+    on), and drops the shard whose lease another process holds now."""
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=1)
+    async with running(hub) as listener:
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        [session] = await bound_sessions(hub, 1)
+        lease = keys.shard_lease(conduit_id, "0")
+        mine = text(hub.redis.get(lease))
+        hub.redis.delete(lease)  # as if it expired while Redis was unreachable
+        await eventually(lambda: text(hub.redis.get(lease)) == mine, what="the lease set again")
+        assert dict(listener.snapshot().lease_counts)["reclaimed"] == 1
+        assert await bound_sessions(hub, 1) == [session]
+        assert listener.snapshot().slots[0].session_id == session
+
+        hub.redis.set(lease, "intruder#1.x", px=60_000)  # another live process holds it
+        await eventually(lambda: not listener.snapshot().slots, what="the shard dropped")
+        assert listener.snapshot().shards == ()
+        assert dict(listener.snapshot().lease_counts)["lost"] == 1
+        assert text(hub.redis.get(lease)) == "intruder#1.x"  # never taken back from a live one
+
+
 async def test_session_reconnect_in_a_flood_loses_and_duplicates_nothing(
     sim: Simulator, redis_url: str, keys: Keys
 ) -> None:
@@ -314,8 +338,12 @@ async def test_drain_hands_the_shards_over_to_a_new_listener_without_a_gap(
                 lambda: sorted(new.snapshot().shards) == ["0", "1"] and not old.snapshot().shards,
                 what="both shards handed over",
             )
-            sessions = await bound_sessions(hub, 2)
-            assert set(sessions) == {slot.session_id for slot in new.snapshot().slots}
+
+            async def bound_to_new() -> bool:
+                sessions = await bound_sessions(hub, 2)
+                return set(sessions) == {slot.session_id for slot in new.snapshot().slots}
+
+            await eventually(bound_to_new, what="both shards bound to the new listener")
             for channel in channels:
                 await hub.call(hub.control.trigger, "channel.update", channel)
             for channel in channels:
