@@ -89,6 +89,7 @@ class ListenerCollector(Collector):
         yield pending
         if snap.delivery is not None:
             yield from _delivery_families(snap.listener_id, snap.delivery)
+        yield from _lease_families(snap)
 
 
 def _delivery_families(listener_id: str, delivery: DeliveryStats) -> Iterator[Any]:
@@ -107,6 +108,31 @@ def _delivery_families(listener_id: str, delivery: DeliveryStats) -> Iterator[An
     )
     latency.add_metric([listener_id], delivery.cumulative_buckets(), sum_value=delivery.latency_sum)
     yield latency
+
+
+def _lease_families(snap: Snapshot) -> Iterator[Any]:
+    one = [snap.listener_id]
+    events = CounterMetricFamily(
+        "kiss_listener_shard_leases",
+        "Shard lease events: claimed, restarted (taken back from this id's previous process), "
+        "handed_over (planned), reclaimed (lapsed while Redis was away), lost",
+        labels=["listener", "outcome"],
+    )
+    for outcome, count in snap.lease_counts:
+        events.add_metric([snap.listener_id, outcome], count)
+    yield events
+    held = GaugeMetricFamily(
+        "kiss_listener_shards_held", "Shards whose leases Redis confirmed", labels=["listener"]
+    )
+    held.add_metric(one, len(snap.shards))
+    yield held
+    unconfirmed = GaugeMetricFamily(
+        "kiss_listener_shards_unconfirmed",
+        "Shards run whose leases were not renewed within a lease (Redis unreachable)",
+        labels=["listener"],
+    )
+    unconfirmed.add_metric(one, len(snap.unconfirmed))
+    yield unconfirmed
 
 
 def serve_metrics(

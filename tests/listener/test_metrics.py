@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.listener.delivery_stats import DeliveryStats
 from kiss.listener.entries import Entry
-from kiss.listener.metrics import serve_metrics
+from kiss.listener.metrics import ListenerCollector, serve_metrics
 from kiss.listener.state import SlotSnapshot, Snapshot
 
 
@@ -45,3 +45,20 @@ def test_metrics_endpoint_serves_the_listener_figures() -> None:
     assert 'kiss_listener_latency_seconds_bucket{le="0.0025",listener="L1"} 0.0' in text
     assert 'kiss_listener_latency_seconds_bucket{le="0.005",listener="L1"} 2.0' in text
     assert 'kiss_listener_latency_seconds_count{listener="L1"} 2.0' in text
+
+
+def test_lease_metrics_say_how_shards_were_taken_and_which_are_unconfirmed() -> None:
+    snap = Snapshot(
+        "L1", "conduit", 1.0, (), pending=0, written=0, duplicates=0, shards=("0", "1"),
+        unconfirmed=("2",), lease_counts=(("restarted", 2), ("reclaimed", 1), ("lost", 0)),
+    )  # fmt: skip
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in ListenerCollector(lambda: snap).collect()
+        for sample in family.samples
+    }
+    one = (("listener", "L1"),)
+    assert samples["kiss_listener_shard_leases_total", (*one, ("outcome", "restarted"))] == 2
+    assert samples["kiss_listener_shard_leases_total", (*one, ("outcome", "reclaimed"))] == 1
+    assert samples["kiss_listener_shards_held", one] == 2
+    assert samples["kiss_listener_shards_unconfirmed", one] == 1
