@@ -12,7 +12,8 @@
   so two live processes never both hold one; a lease that lapsed with nobody taking it (Redis
   was unreachable) is set again by the renewal, and the session goes on;
 - a planned handover *offers* a lease (``offer <value>``): the owner keeps its session until
-  the successor has taken the lease and bound its own, so nothing falls between the two.
+  the successor has taken the lease and bound its own, so nothing falls between the two (an
+  offer its owner stopped renewing, or one left by this id's previous process, is a loss).
 """
 
 from __future__ import annotations
@@ -42,12 +43,20 @@ if current == mine or current == offered then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 'held'
 end
-if string.sub(current, 1, 6) == 'offer ' then return take('handed_over') end
+local holder = current
+if string.sub(current, 1, 6) == 'offer ' then holder = string.sub(current, 7) end
 local own = ARGV[3]
-if string.sub(current, 1, #own) == own then
-  local started = tonumber(string.match(string.sub(current, #own + 1), '^(%d+)'))
+if string.sub(holder, 1, #own) == own then
+  -- this listener id's previous process (gone: one id is one process), offering or not
+  local started = tonumber(string.match(string.sub(holder, #own + 1), '^(%d+)'))
   if started and started < tonumber(ARGV[4]) then return take('restarted') end
   return 'newer'
+end
+if holder ~= current then
+  -- offered: a planned handover while its owner renews it (every lease/4); an offer not
+  -- renewed for half a lease is an owner that died, and the shard was lost, not handed over
+  if redis.call('PTTL', KEYS[1]) >= tonumber(ARGV[2]) / 2 then return take('handed_over') end
+  return take('claimed')
 end
 return 'taken'
 """

@@ -122,6 +122,10 @@ async def test_a_restarted_process_takes_its_previous_instances_leases_at_once(
     assert not before.claimable((await before.owners(["0"]))["0"])
     assert await before.claim("0") == "newer"
     assert await after.renew(["0"]) == {"0": "kept"}
+    # An offer left by the previous process (killed during a drain) is not a planned handover.
+    assert await after.offer(["0"]) == 1
+    again = LeaseStore(aredis, keys, "C1", "L1", 30, instance=new_instance(now + 2))
+    assert await again.claim("0") == "restarted"
 
 
 async def test_an_offered_lease_stays_its_owners_until_a_successor_takes_it(
@@ -139,6 +143,18 @@ async def test_an_offered_lease_stays_its_owners_until_a_successor_takes_it(
     assert await new.claim("0") == "handed_over"
     assert await old.renew(["0"]) == {"0": "lost"}
     assert await old.release(["0"]) == 0
+
+
+async def test_an_offer_its_owner_stopped_renewing_is_claimed_as_a_loss(
+    aredis: aioredis.Redis, keys: Keys
+) -> None:
+    """The owner died after offering: the successor's claim is not a planned handover."""
+    old = LeaseStore(aredis, keys, "C1", "OLD", lease_seconds=5)
+    new = LeaseStore(aredis, keys, "C1", "NEW", lease_seconds=5)
+    assert await old.claim("0") == "claimed"
+    assert await old.offer(["0"]) == 1
+    await aredis.pexpire(keys.shard_lease("C1", "0"), 2000)  # not renewed for 3 s
+    assert await new.claim("0") == "claimed"
 
 
 async def test_members_count_only_live_listeners(aredis: aioredis.Redis, keys: Keys) -> None:
