@@ -356,6 +356,35 @@ async def test_drain_hands_the_shards_over_to_a_new_listener_without_a_gap(
             assert kinds == ["notification", "notification"], (channel, kinds)
 
 
+async def test_a_listener_joining_gets_its_share_handed_over_without_a_gap(
+    sim: Simulator, redis_url: str, keys: Keys
+) -> None:
+    """The first listener offers its surplus; the newcomer takes it as a planned handover."""
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=2)
+    channels = [f"j{i}" for i in range(6)]
+    async with running(hub) as first:
+        await bound_sessions(hub, 2)
+        conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
+        for channel in channels:
+            await hub.subscribe_conduit(conduit_id, channel)
+            await hub.call(hub.control.trigger, "channel.update", channel)
+        for channel in channels:
+            await eventually(partial(hub.entries, channel), what=f"an event on {channel}")
+        async with running(hub) as second:
+            await eventually(
+                lambda: len(first.snapshot().shards) == 1 and len(second.snapshot().shards) == 1,
+                what="one shard each",
+            )
+            assert dict(second.snapshot().lease_counts)["handed_over"] == 1
+            for channel in channels:
+                await hub.call(hub.control.trigger, "channel.update", channel)
+            for channel in channels:
+                await eventually(partial(two_entries, hub, channel), what=f"{channel} again")
+            for channel in channels:
+                kinds = [entry["kind"] for entry in hub.entries(channel)]
+                assert kinds == ["notification", "notification"], (channel, kinds)
+
+
 async def test_stopping_mid_flood_writes_everything_that_was_received(
     sim: Simulator, redis_url: str, keys: Keys
 ) -> None:
