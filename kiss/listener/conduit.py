@@ -169,6 +169,11 @@ class ShardManager:
                 if name not in self._failing:
                     log.warning("shard lease %s failed (%s); the sessions go on", name, text)
                 self._failing[name] = text
+            except Exception as error:  # a bug must not end the timer: the leases would lapse
+                text = f"{type(error).__name__}: {error}"
+                if name not in self._failing:
+                    log.exception("shard lease %s failed", name)
+                self._failing[name] = text
             else:
                 if self._failing.pop(name, None) is not None:
                     log.info("shard lease %s works again", name)
