@@ -1,7 +1,11 @@
-"""Injected faults for tests and demos: errors, 429s and latency on a path prefix."""
+"""Injected faults for tests and demos: errors, 429s and latency on a path prefix; raw
+frames (any text, or binary) written to a session's socket as they are, to test a client
+against what Twitch never sends."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,3 +83,49 @@ class Faults:
                         self._faults.remove(fault)
                 return fault
         return None
+
+
+MAX_RAW_FRAMES = 200_000
+COUNTER = "@N@"  # in a text frame: replaced by the repetition's number (0, 1, ...)
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    binary: bool
+    data: bytes
+
+
+def parse_raw_frames(body: Any) -> list[RawFrame]:
+    """``{"frames": [{"text": ...} | {"binary_base64": ...}], "repeat": n}`` -> the frames,
+    in order, ``repeat`` times (``@N@`` in a text numbered by repetition); or a 400."""
+    if not isinstance(body, dict):
+        raise bad_request("raw frames must be a JSON object")
+    items = body.get("frames")
+    if not isinstance(items, list) or not items:
+        raise bad_request(
+            'frames must be a non-empty list of {"text": ...} or {"binary_base64": ...}'
+        )
+    repeat = body.get("repeat", 1)
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        raise bad_request(f"repeat must be a positive integer, got {repeat!r}")
+    if len(items) * repeat > MAX_RAW_FRAMES:
+        raise bad_request(f"at most {MAX_RAW_FRAMES} frames per call, asked {len(items) * repeat}")
+    templates = [_raw_template(index, item) for index, item in enumerate(items)]
+    frames = []
+    for number in range(repeat):
+        for binary, text, data in templates:
+            if text is not None and COUNTER in text:
+                data = text.replace(COUNTER, str(number)).encode()
+            frames.append(RawFrame(binary, data))
+    return frames
+
+
+def _raw_template(index: int, item: Any) -> tuple[bool, str | None, bytes]:
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        return False, item["text"], item["text"].encode()
+    if isinstance(item, dict) and isinstance(item.get("binary_base64"), str):
+        try:
+            return True, None, base64.b64decode(item["binary_base64"], validate=True)
+        except binascii.Error:
+            raise bad_request(f"frames[{index}].binary_base64 is not base64") from None
+    raise bad_request(f'frames[{index}] must be {{"text": str}} or {{"binary_base64": str}}')
