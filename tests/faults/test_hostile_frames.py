@@ -19,7 +19,7 @@ from tests.faults.hostile_rig import HostileRig, wait_until
 from tests.redis_server import PrivateRedis
 
 ROUNDS = 6
-REPEAT = 40  # per round: 40 x every junk template (27 of them)
+REPEAT = 40  # per round: 40 x every junk template (24 of them)
 CHANNELS = 5
 
 
