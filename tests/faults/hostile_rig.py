@@ -147,13 +147,19 @@ class HostileRig:
 
     # -- the run --------------------------------------------------------------------------
 
-    def junk(self, repeat: int) -> dict[str, int]:
-        """Every kind of junk, ``repeat`` times, on the shard's socket; frames sent by kind."""
+    def junk(self, repeat: int, batch: int = 0) -> dict[str, int]:
+        """Every kind of junk, ``repeat`` times, on the shard's socket; frames sent by kind.
+        Numbered texts (message ids, unknown types) are unique across batches too, so that a
+        cache per unknown type would grow with every frame."""
         session = self.session_id()
         assert session is not None, "the shard is not bound"
         channel = self.channels[0]
         kinds = hostile_frames(channel, self.sub_ids[channel], format_timestamp())
-        frames = [frame for items in kinds.values() for frame in items]
+        frames = [
+            {"text": frame["text"].replace("@N@", f"{batch}x@N@")} if "text" in frame else frame
+            for items in kinds.values()
+            for frame in items
+        ]
         self.control.raw_frames(session, frames, repeat)
         return {kind: len(items) * repeat for kind, items in kinds.items()}
 
@@ -172,7 +178,7 @@ class HostileRig:
         process = psutil.Process(self.listener.pid)
         figures = Figures()
         for number in range(rounds):
-            for kind, count in self.junk(repeat).items():
+            for kind, count in self.junk(repeat, number).items():
                 figures.by_kind[kind] = figures.by_kind.get(kind, 0) + count
             figures.good += self.good()
             if number == 0:
