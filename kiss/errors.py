@@ -33,7 +33,12 @@ class ProtocolError(KissError):
 
 
 class MalformedMessage(ProtocolError):
-    """A frame that is not a well-formed EventSub message."""
+    """A frame that is not a well-formed EventSub message. ``kind`` names the problem in a word
+    (``not_json``, ``too_deep``, ``bad_timestamp``...), for counting refusals by kind."""
+
+    def __init__(self, message: str, kind: str = "malformed") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class UnknownTopic(KissError):

@@ -8,7 +8,9 @@ The seed's variables ``KISSBOT_DB_PATH`` and ``KISSBOT_REDIS_URL`` are honoured 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +90,10 @@ class SimulatorSection(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")  # RFC 1123
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KISSBOT_",
@@ -103,6 +109,7 @@ class Settings(BaseSettings):
     secret_key_file: Path = Path(".kissbot.key")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     metrics_port: int = Field(default=9808, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"  # the metrics ports have no auth: this machine only
     eventsub: EventSubSection = EventSubSection()
     twitch: TwitchSection = TwitchSection()
     streams: StreamsSection = StreamsSection()
@@ -113,6 +120,19 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not _HOST_NAME.fullmatch(value):
+                raise ValueError(
+                    "must be an IP address or a host name: 127.0.0.1 (this machine only, the "
+                    "default), 0.0.0.0 (every interface, e.g. in a container), ::1, localhost"
+                ) from None
         return value
 
     @field_validator("database_url")

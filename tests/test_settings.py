@@ -127,3 +127,15 @@ def test_secrets_are_hidden_from_errors_and_repr(
         load_settings()
     assert "twitch.client_secret=<hidden>" in str(raised.value)
     assert "s3cr3t" not in str(raised.value)
+
+
+def test_metrics_listen_on_this_machine_only_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().metrics_host == "127.0.0.1"
+    monkeypatch.setenv("KISSBOT_METRICS_HOST", "0.0.0.0")
+    assert load_settings().metrics_host == "0.0.0.0"
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0:9808", "http://0.0.0.0", "", "a b", "::1]"])
+def test_a_bad_metrics_host_is_named(value: str) -> None:
+    with pytest.raises(ConfigError, match=r"metrics_host.*IP address or a host name"):
+        load_settings(metrics_host=value)

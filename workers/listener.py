@@ -64,8 +64,8 @@ async def serve(
     port = settings.metrics_port if metrics_port is None else metrics_port
     server = None
     try:
-        server, bound = serve_metrics(listener.snapshot, port)
-        log.info("metrics on port %d", bound)
+        server, bound = serve_metrics(listener.snapshot, port, addr=settings.metrics_host)
+        log.info("metrics on %s port %d (/metrics, /healthz)", settings.metrics_host, bound)
     except OSError as error:
         log.warning("no metrics endpoint (port %d: %s)", port, error)
     log.info(

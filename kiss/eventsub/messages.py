@@ -96,6 +96,20 @@ _CHANNEL_FIELDS = (
 )
 
 
+MAX_CHANNEL_ID_LENGTH = 20  # Twitch user ids are decimal, 10 digits today; room to grow
+
+
+def is_channel_id(value: object) -> bool:
+    """A Twitch user id: decimal digits (ASCII only), at most ``MAX_CHANNEL_ID_LENGTH``. Every
+    channel id checked here before it names a stream key: nothing else reaches Redis."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_CHANNEL_ID_LENGTH
+        and value.isascii()
+        and value.isdigit()
+    )
+
+
 def channel_of(condition: JSON) -> str | None:
     """The channel (broadcaster id) a condition is about, or None."""
     for field in _CHANNEL_FIELDS:
@@ -199,9 +213,12 @@ def parse_message(frame: RawFrame) -> Message:
     try:
         raw = orjson.loads(frame)
     except (orjson.JSONDecodeError, TypeError) as error:
-        raise MalformedMessage(f"frame is not JSON: {error}") from None
+        problem = "too_deep" if "depth limit" in str(error) else "not_json"
+        raise MalformedMessage(f"frame is not JSON: {error}", problem) from None
     if not isinstance(raw, dict):
-        raise MalformedMessage(f"frame must be a JSON object, got {type(raw).__name__}")
+        raise MalformedMessage(
+            f"frame must be a JSON object, got {type(raw).__name__}", "not_object"
+        )
     metadata = _metadata(raw)
     payload = _object(raw, "payload", "message")
     kind = metadata.message_type

@@ -119,9 +119,12 @@ class Revoke:
 
 @dataclass(frozen=True, slots=True)
 class Dropped:
-    """A frame that was not routed: ``reason`` says why (stale, malformed, unexpected)."""
+    """A frame that was not routed: ``reason`` says why (stale, malformed, unexpected).
+    ``kind``: the refusal's kind in a word when the frame itself is at fault (counted, and
+    logged at most once a minute); None for the protocol's own drops (a replay, an old socket)."""
 
     reason: str
+    kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +224,7 @@ class SessionMachine:
         try:
             message = parse_message(frame)
         except MalformedMessage as error:
-            return [Dropped(f"malformed frame: {error}")]
+            return [Dropped(f"malformed frame: {error}", error.kind)]
         self.last_message_at = now
         if isinstance(message, Notification):
             self._heard(now)
@@ -238,17 +241,21 @@ class SessionMachine:
         self._heard(now)
         return [Revoke(message)]
 
-    def notified(self, conn: int, timestamp: str, now: float) -> str | None:
+    def notified(self, conn: int, timestamp: str, now: float) -> Dropped | None:
         """The hot path's form of ``receive`` for a notification the adapter parsed itself:
-        the same bookkeeping, and None to deliver it or the reason it is dropped."""
+        the same bookkeeping, and None to deliver it or why it is dropped."""
         if conn == self.primary or conn == self.pending:
             self.last_message_at = now
             if now != self._heard_at:  # the frames of one network read share ``now``
                 self._heard(now)
         elif conn not in self.draining:  # a draining socket's events count, its silence not
-            return "frame from a socket that is no longer in use"
-        if self._stale(timestamp, now):
-            return f"message older than {self.config.max_message_age:.0f} s"
+            return Dropped("frame from a socket that is no longer in use")
+        try:
+            stale = self._stale(timestamp, now)
+        except MalformedMessage as error:  # the adapter's check let an impossible one through
+            return Dropped(f"malformed frame: {error}", error.kind)
+        if stale:
+            return Dropped(f"message older than {self.config.max_message_age:.0f} s")
         return None
 
     def closed(self, conn: int, code: int | None, reason: str, now: float) -> list[Output]:
@@ -289,7 +296,7 @@ class SessionMachine:
         try:
             message = parse_message(frame)
         except MalformedMessage as error:
-            return [Dropped(f"malformed frame: {error}")]
+            return [Dropped(f"malformed frame: {error}", error.kind)]
         if isinstance(message, Notification):
             if self._stale(message.metadata.message_timestamp, now):
                 return [Dropped(f"message older than {self.config.max_message_age:.0f} s")]

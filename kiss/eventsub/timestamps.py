@@ -14,17 +14,21 @@ _RFC3339 = re.compile(
 
 
 def parse_timestamp(text: str) -> float:
-    """Seconds since the epoch of an RFC3339 timestamp; MalformedMessage if it is not one."""
+    """Seconds since the epoch of an RFC3339 timestamp; MalformedMessage (kind
+    ``bad_timestamp``) if it is not one, or names a day that does not exist."""
     match = _RFC3339.match(text) if isinstance(text, str) else None
     if match is None:
-        raise MalformedMessage(f"not an RFC3339 timestamp: {text!r}")
+        raise _bad(text)
     year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    try:
-        whole = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    except (ValueError, OverflowError) as error:
-        raise MalformedMessage(f"not an RFC3339 timestamp: {text!r}") from error
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
-        raise MalformedMessage(f"not an RFC3339 timestamp: {text!r}")
+    if not (
+        1 <= month <= 12
+        and 1 <= day <= _days_in(year, month)
+        and hour < 24
+        and minute < 60
+        and second < 61
+    ):
+        raise _bad(text)
+    whole = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     fraction = match.group(7)
     seconds = whole + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
     zone = match.group(8)
@@ -32,6 +36,20 @@ def parse_timestamp(text: str) -> float:
         sign = 1 if zone[0] == "+" else -1
         seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
     return seconds
+
+
+def is_real_date(year: int, month: int, day: int) -> bool:
+    """A day that exists (no 31 April, no 29 February outside leap years, no year 0)."""
+    return year >= 1 and 1 <= month <= 12 and 1 <= day <= _days_in(year, month)
+
+
+def _days_in(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1] if year >= 1 and 1 <= month <= 12 else 0
+
+
+def _bad(text: object) -> MalformedMessage:
+    shown = text[:40] if isinstance(text, str) else type(text).__name__  # junk can be huge
+    return MalformedMessage(f"not an RFC3339 timestamp: {shown!r}", kind="bad_timestamp")
 
 
 def format_timestamp(epoch_ns: int | None = None) -> str:

@@ -10,6 +10,11 @@ keeps the event as raw JSON, written to the stream exactly as Twitch sent it: bu
 event's Python objects only to serialise them again cost 2 of the listener's 12 µs per event.
 Anything else (other message types, the batched ``events`` form, any odd shape) gives None,
 and the caller parses the frame with ``parse_message``, which names the problem if any.
+
+Hostile input is refused, cheaply and with bounded memory: a type the catalog does not know
+is never cached (nothing is kept per unknown type), a channel id that is not a Twitch user id
+(``is_channel_id``) never names a stream, an impossible timestamp never passes; the parsed
+path counts each refusal by kind (``kiss/listener/refusals.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from functools import lru_cache
 from typing import NamedTuple
 
 import msgspec
@@ -25,10 +29,12 @@ import orjson
 
 from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
-from kiss.eventsub.messages import Notification, RawFrame, Revocation
+from kiss.eventsub.messages import Notification, RawFrame, Revocation, is_channel_id
 from kiss.eventsub.messages import channel_of as condition_channel
 from kiss.eventsub.session import Gap
+from kiss.eventsub.timestamps import is_real_date
 from kiss.keys import Keys
+from kiss.listener.refusals import REFUSALS, Refusals
 
 FIELDS = (
     "kind",
@@ -64,15 +70,11 @@ class Entry(NamedTuple):
 
 _new_entry = tuple.__new__  # builds an Entry from a ready tuple without a Python-level call
 
-_TWITCH_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z")
-
-
-@lru_cache(maxsize=512)
-def _event_id_field(type_: str, version: str) -> str | None:
-    try:
-        return catalog.lookup(type_, version).event_id_field
-    except UnknownTopic:
-        return None
+# Twitch's form, with each field in its range; whether the day exists is checked once a day.
+_TWITCH_TIMESTAMP = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"T(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{1,9})?Z"
+)
 
 
 def channel_of(condition: dict[str, object], event: object) -> str | None:
@@ -147,21 +149,43 @@ class Router:
     thousands, and computing a stream name costs less than looking it up); the few topics
     seen are kept, with their dedup rules."""
 
-    def __init__(self, keys: Keys) -> None:
+    def __init__(self, keys: Keys, refusals: Refusals = REFUSALS, where: str = "") -> None:
         self.keys = keys
-        self._topics: dict[str, _Topic] = {}
+        self.refusals = refusals
+        self.where = where  # the slot, in refusal log lines
+        self._topics: dict[str, _Topic] = {}  # catalog types only: bounded by the catalog
         self._message_prefix = keys.dedup_message("")
         self._stream_prefix = keys.channel_stream("")
+        self._real_day = ""  # the last timestamp date checked to exist
 
-    def _topic(self, type_: str, version: str) -> _Topic:
+    def _topic(self, type_: str, version: str) -> _Topic | None:
+        """The topic's dedup rules; None for a type and version the catalog does not know
+        (not kept: junk types must not grow this cache)."""
         topic = self._topics.get(type_)
         if topic is None or topic.version != version:
-            field = _event_id_field(type_, version)
+            try:
+                field = catalog.lookup(type_, version).event_id_field
+            except UnknownTopic:
+                return None
             topic = _Topic(
                 type_, version, field, self.keys.dedup_event(type_, ""), _event_id_reader(field)
             )
             self._topics[type_] = topic
         return topic
+
+    def _real_timestamp(self, stamp: str) -> bool:
+        """In Twitch's form, each field in range, on a day that exists (checked once a day)."""
+        if not _TWITCH_TIMESTAMP.fullmatch(stamp):
+            return False
+        day = stamp[:10]
+        if day != self._real_day:
+            if not is_real_date(int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10])):
+                return False
+            self._real_day = day
+        return True
+
+    def _refuse(self, kind: str, detail: str) -> None:
+        self.refusals.refuse(kind, detail, self.where)
 
     def _entry(
         self,
@@ -205,7 +229,7 @@ class Router:
         strictly as ``parse_message`` checks it; None for anything else (see the module doc)."""
         try:
             message = _decode_notification(frame)
-        except msgspec.DecodeError:  # not JSON, or not a notification's shape
+        except (msgspec.DecodeError, RecursionError):  # not JSON, not the shape, too deep
             return None
         meta, payload = message.metadata, message.payload
         raw = bytes(payload.event)
@@ -214,21 +238,24 @@ class Router:
             or not meta.message_id
             or raw[:1] != b"{"
             or payload.events
-            or not _TWITCH_TIMESTAMP.fullmatch(meta.message_timestamp)
+            or not self._real_timestamp(meta.message_timestamp)
         ):
             return None
         sub = payload.subscription
         channel = sub.condition.broadcaster_user_id
-        if type(channel) is not str or not channel:
-            return None  # a raid's, a user's...: routed by the parsed path (``entry``)
+        if not is_channel_id(channel):
+            return None  # a raid's, a user's, junk...: the parsed path routes or refuses it
+        assert type(channel) is str  # is_channel_id says so; for the type checker
         topic = self._topics.get(sub.type)
         if topic is None or topic.version != sub.version:
             topic = self._topic(sub.type, sub.version)
+            if topic is None:
+                return None  # unknown: the parsed path refuses it
         dedup = ""
         if topic.event_id is not None:
             try:
                 event_id = topic.event_id(raw)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 return None
             if type(event_id) is str and event_id:
                 dedup = topic.id_prefix + event_id
@@ -250,18 +277,31 @@ class Router:
         )
 
     def entry(self, message: Notification, received: float) -> Entry | None:
-        """The entry of a parsed notification, or None if it names no channel to route to."""
+        """The entry of a parsed notification; None (the refusal counted) if its type is unknown,
+        it names no channel, or one that is not a Twitch user id."""
         sub = message.subscription
         event = message.event
+        topic = self._topic(sub.type, sub.version)
+        if topic is None:
+            self._refuse("unknown_type", f"type {sub.type[:60]!r} version {sub.version[:20]!r}")
+            return None
         channel = channel_of(sub.condition, event)
         if channel is None:
+            self._refuse("no_channel", f"{sub.type} v{sub.version} names no broadcaster")
+            return None
+        if not is_channel_id(channel):
+            self._refuse("bad_channel_id", f"channel id {channel[:40]!r} is not decimal digits")
             return None
         meta = message.metadata
         body = event if event is not None else message.events
-        topic = self._topic(sub.type, sub.version)
+        try:
+            raw = orjson.dumps(body)
+        except orjson.JSONEncodeError as error:  # nested deeper than orjson writes (254)
+            self._refuse("too_deep", f"the event cannot be written back: {error}")
+            return None
         return self._entry(
             topic, channel, meta.message_id, sub.id, meta.message_timestamp, repr(received),
-            event, orjson.dumps(body),
+            event, raw,
         )  # fmt: skip
 
 
@@ -300,8 +340,9 @@ def _other_entry(
 def revocation_entry(keys: Keys, message: Revocation, received: float) -> Entry | None:
     sub = message.subscription
     channel = sub.channel_id
-    if channel is None:
+    if not is_channel_id(channel):
         return None
+    assert channel is not None  # is_channel_id says so; for the type checker
     meta = message.metadata
     return _other_entry(
         keys,

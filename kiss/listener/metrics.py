@@ -1,4 +1,5 @@
-"""Prometheus metrics of the listener, read from its snapshot at scrape time.
+"""Prometheus metrics of the listener, read from its snapshot at scrape time, and its
+``/healthz`` (the verdict of ``kiss listener health``: ``state.assess``).
 
 Nothing is counted on the hot path: the collector turns the listener's own counters into
 metric families when Prometheus asks, so an event costs no metric update.
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -19,15 +20,21 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from kiss.listener.delivery_stats import DeliveryStats
-from kiss.listener.state import ACTIVE_PHASES, Snapshot
+from kiss.listener.refusals import REFUSALS, Refusals
+from kiss.listener.state import ACTIVE_PHASES, Snapshot, assess, state_word
+from kiss.metrics_server import Health, serve
 
 
 class ListenerCollector(Collector):
     def __init__(
-        self, snapshot: Callable[[], Snapshot], clock: Callable[[], float] = time.time
+        self,
+        snapshot: Callable[[], Snapshot],
+        clock: Callable[[], float] = time.time,
+        refusals: Refusals = REFUSALS,
     ) -> None:
         self._snapshot = snapshot
         self._clock = clock
+        self._refusals = refusals
 
     def collect(self) -> Iterator[Any]:
         snap = self._snapshot()
@@ -87,6 +94,14 @@ class ListenerCollector(Collector):
         yield duplicates
         yield flushes
         yield pending
+        refused = CounterMetricFamily(
+            "kiss_listener_refused_frames",
+            "Frames refused as broken or hostile, by kind (see kiss/listener/refusals.py)",
+            labels=["listener", "kind"],
+        )
+        for kind, count in self._refusals.counts.items():
+            refused.add_metric([snap.listener_id, kind], count)
+        yield refused
         if snap.delivery is not None:
             yield from _delivery_families(snap.listener_id, snap.delivery)
         yield from _lease_families(snap)
@@ -135,18 +150,33 @@ def _lease_families(snap: Snapshot) -> Iterator[Any]:
     yield unconfirmed
 
 
+def listener_health(snapshot: Callable[[], Snapshot]) -> Health:
+    """``/healthz``: the verdict the listener writes for ``kiss listener health``."""
+
+    def health() -> tuple[bool, dict[str, Any]]:
+        snap = snapshot()
+        healthy, problems = assess(snap)
+        return healthy, {
+            "listener": snap.listener_id,
+            "state": state_word(snap),
+            "problems": problems,
+        }
+
+    return health
+
+
 def serve_metrics(
     snapshot: Callable[[], Snapshot],
     port: int,
     *,
-    addr: str = "0.0.0.0",  # scraped from outside the container
+    addr: str = "127.0.0.1",  # settings.metrics_host; compose sets 0.0.0.0 in a container
     registry: CollectorRegistry | None = None,
+    refusals: Refusals = REFUSALS,
 ) -> tuple[Any, int]:
-    """Start the /metrics endpoint in a thread; returns (server, bound port)."""
+    """Start /metrics and /healthz in a thread; returns (server, bound port)."""
     if registry is None:
         from prometheus_client import REGISTRY
 
         registry = REGISTRY  # with the Helix client's metrics too
-    registry.register(ListenerCollector(snapshot))
-    server, _thread = start_http_server(port, addr=addr, registry=registry)
-    return server, int(server.server_port)
+    registry.register(ListenerCollector(snapshot, refusals=refusals))
+    return serve(registry, listener_health(snapshot), port, addr)

@@ -38,6 +38,7 @@ from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff, reconnecting
 from kiss.listener.entries import Entry, Router, gap_entry, revocation_entry
+from kiss.listener.refusals import REFUSALS, Refusals
 from kiss.listener.socket import Dial, PushConnection, websocket_dialer
 from kiss.listener.writer import StreamWriter
 
@@ -84,6 +85,7 @@ class SessionRunner:
         channels: set[str] | None = None,
         session_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        refusals: Refusals | None = None,
     ) -> None:
         self.slot = slot
         self.url = url
@@ -97,7 +99,8 @@ class SessionRunner:
         # holds the slot next (this process restarted, or another) knows whom to warn of a gap.
         self.channels: set[str] = set(channels or ())
         self._slot_key = keys.listener_slot(slot)
-        self._router = Router(keys)
+        self.refusals = refusals or REFUSALS  # bad frames: counted, logged once a minute per kind
+        self._router = Router(keys, self.refusals, slot)
         writer.track(self._slot_key, lambda: machine.last_message_at)
         self._channels_key = keys.listener_slot_channels(slot)
         self._all_channels_key = keys.channels()
@@ -168,6 +171,7 @@ class SessionRunner:
         self._next_conn += 1
         conn = self._next_conn
         self._sockets[conn] = ws
+        ws.refusals = self.refusals
         task = asyncio.create_task(self._read(conn, ws), name=f"reader {self.slot}#{conn}")
         self._readers.add(task)
         task.add_done_callback(self._readers.discard)
@@ -219,9 +223,9 @@ class SessionRunner:
                             self._first_seen(entry.channel_id)
                         routed.append(entry)
                     else:
-                        self._dropped(Dropped(why))
-                except Exception:  # a bug must not kill the slot silently
-                    log.exception("%s: a frame on socket #%d was not handled", self.slot, conn)
+                        self._dropped(why)
+                except Exception as error:  # contained to this frame; counted, logged sparingly
+                    self.refusals.contain(error, f"{self.slot} #{conn}")
             hand_over(routed)
             if writer.full and not paused:
                 # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
@@ -299,8 +303,7 @@ class SessionRunner:
     def _deliver(self, output: Deliver) -> None:
         entry = self._router.entry(output.message, self._clock())
         if entry is None:
-            self.stats.dropped += 1
-            log.warning("%s: notification names no channel; dropped", self.slot)
+            self.stats.dropped += 1  # refused by the router, which counted and logged it
             return
         self._deliver_entry(entry)
 
@@ -320,9 +323,9 @@ class SessionRunner:
 
     def _dropped(self, output: Dropped) -> None:
         self.stats.dropped += 1
-        if output.reason.startswith("malformed"):
+        if output.kind is not None:
             self.stats.malformed += 1
-            log.warning("%s: %s", self.slot, output.reason)
+            self.refusals.refuse(output.kind, output.reason, self.slot)
         else:
             log.debug("%s: dropped: %s", self.slot, output.reason)
 

@@ -9,6 +9,10 @@ pings are answered by websockets' protocol layer), closing and limits stay webso
 Messages that arrive before a handler is attached (the welcome can come in the handshake's
 own read) are kept and handed over by ``attach``. While the handler says it is full, the
 socket stops reading, so TCP pushes back on Twitch instead of memory growing.
+
+Binary messages are refused here (counted as ``binary_frame``, never handed over): Twitch
+sends text frames only (twitch-eventsub.md §1.2). The socket stays open: closing it, or any
+frame but a pong, would end the session (4001), and the session's events are still good.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Event
 from websockets.typing import BytesLike
 
+from kiss.listener.refusals import REFUSALS, Refusals
+
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 
 BatchHandler = Callable[[list[BytesLike]], None]
@@ -30,9 +36,11 @@ class PushConnection(ClientConnection):
     instead of to ``recv()``."""
 
     handler: BatchHandler | None = None
+    refusals: Refusals = REFUSALS
     _batch: list[BytesLike] | None = None
     _early: list[BytesLike] | None = None
     _parts: list[BytesLike] | None = None
+    _in_binary = False  # inside a fragmented binary message, whose parts are skipped
 
     def attach(self, handler: BatchHandler) -> None:
         """Send every message to ``handler`` from now on, the ones already received first."""
@@ -61,7 +69,7 @@ class PushConnection(ClientConnection):
             super().process_event(event)  # the handshake response
             return
         opcode = event.opcode
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+        if opcode is Opcode.TEXT:
             if event.fin:
                 self._keep(event.data)
             else:
@@ -72,8 +80,19 @@ class PushConnection(ClientConnection):
                 if event.fin:
                     message, self._parts = b"".join(self._parts), None
                     self._keep(message)
+            elif self._in_binary and event.fin:
+                self._in_binary = False
+                self._refuse_binary()
+        elif opcode is Opcode.BINARY:
+            self._parts = None
+            self._in_binary = not event.fin
+            if event.fin:
+                self._refuse_binary()
         else:
             super().process_event(event)  # ping, pong, close
+
+    def _refuse_binary(self) -> None:
+        self.refusals.refuse("binary_frame", "a binary message (Twitch sends text frames only)")
 
     def _keep(self, message: BytesLike) -> None:
         if self._batch is None:

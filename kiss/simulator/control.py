@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from kiss.simulator.dispatcher import Dispatcher
-from kiss.simulator.faults import Faults, parse_fault
+from kiss.simulator.faults import Faults, parse_fault, parse_raw_frames
 from kiss.simulator.load import LoadGenerator, parse_load
 from kiss.simulator.problems import TwitchProblem, bad_request
 from kiss.simulator.responses import json_body, json_response, problem_response
@@ -79,6 +79,7 @@ class ControlApi:
             route("POST", "/sessions/{id}/close", self.close),
             route("POST", "/sessions/{id}/drop", self.drop),
             route("POST", "/sessions/{id}/silence", self.silence),
+            route("POST", "/sessions/{id}/frames", self.raw_frames),
             route("GET", "/subscriptions", self.subscriptions),
             route("POST", "/subscriptions/{id}/revoke", self.revoke),
             route("GET", "/conduits", self.conduits),
@@ -224,6 +225,10 @@ class ControlApi:
             raise bad_request(f"silent must be true or false, got {silent!r}")
         self.dispatcher.silence(request.match_info["id"], silent)
         return {"silent": silent}
+
+    async def raw_frames(self, request: web.Request) -> Any:
+        frames = parse_raw_frames(await _object(request))
+        return {"sent": await self.dispatcher.send_raw(request.match_info["id"], frames)}
 
     async def subscriptions(self, request: web.Request) -> Any:
         return {"data": [sub.to_json() for sub in self.state.subscriptions.values()]}

@@ -15,6 +15,7 @@ from kiss.eventsub import catalog
 from kiss.simulator import frames, sessions
 from kiss.simulator import subscriptions as subs_rules
 from kiss.simulator.clock import timestamp
+from kiss.simulator.faults import RawFrame
 from kiss.simulator.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.payloads import event_for
 from kiss.simulator.problems import bad_request, not_found
@@ -29,6 +30,8 @@ class Link(Protocol):
     async def send(self, text: str) -> None: ...
 
     async def send_many(self, texts: list[str]) -> None: ...
+
+    async def send_raw(self, frames: list[RawFrame]) -> None: ...
 
     async def close(self, code: int) -> None: ...
 
@@ -201,6 +204,11 @@ class Dispatcher:
     def drop(self, session_id: str) -> None:
         """Cut the TCP connection with no close frame, as a network failure does."""
         self._live_link(session_id).drop()
+
+    async def send_raw(self, session_id: str, frames: list[RawFrame]) -> int:
+        """Frames written as they are (junk, binary) to a session's socket; how many."""
+        await self._live_link(session_id).send_raw(frames)
+        return len(frames)
 
     def silence(self, session_id: str, silent: bool) -> None:
         """Stop (or resume) every frame to a session while its socket stays open."""

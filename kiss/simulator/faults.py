@@ -1,9 +1,15 @@
-"""Injected faults for tests and demos: errors, 429s and latency on a path prefix."""
+"""Injected faults for tests and demos: errors, 429s and latency on a path prefix; raw
+frames (any text, or binary) written to a session's socket as they are, to test a client
+against what Twitch never sends."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from kiss.simulator.problems import bad_request
 
@@ -79,3 +85,128 @@ class Faults:
                         self._faults.remove(fault)
                 return fault
         return None
+
+
+MAX_RAW_FRAMES = 200_000
+COUNTER = "@N@"  # in a text frame: replaced by the repetition's number (0, 1, ...)
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    binary: bool
+    data: bytes
+
+
+def parse_raw_frames(body: Any) -> list[RawFrame]:
+    """``{"frames": [{"text": ...} | {"binary_base64": ...}], "repeat": n}`` -> the frames,
+    in order, ``repeat`` times (``@N@`` in a text numbered by repetition); or a 400."""
+    if not isinstance(body, dict):
+        raise bad_request("raw frames must be a JSON object")
+    items = body.get("frames")
+    if not isinstance(items, list) or not items:
+        raise bad_request(
+            'frames must be a non-empty list of {"text": ...} or {"binary_base64": ...}'
+        )
+    repeat = body.get("repeat", 1)
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+        raise bad_request(f"repeat must be a positive integer, got {repeat!r}")
+    if len(items) * repeat > MAX_RAW_FRAMES:
+        raise bad_request(f"at most {MAX_RAW_FRAMES} frames per call, asked {len(items) * repeat}")
+    templates = [_raw_template(index, item) for index, item in enumerate(items)]
+    frames = []
+    for number in range(repeat):
+        for binary, text, data in templates:
+            if text is not None and COUNTER in text:
+                data = text.replace(COUNTER, str(number)).encode()
+            frames.append(RawFrame(binary, data))
+    return frames
+
+
+def _raw_template(index: int, item: Any) -> tuple[bool, str | None, bytes]:
+    if isinstance(item, dict) and isinstance(item.get("text"), str):
+        return False, item["text"], item["text"].encode()
+    if isinstance(item, dict) and isinstance(item.get("binary_base64"), str):
+        try:
+            return True, None, base64.b64decode(item["binary_base64"], validate=True)
+        except binascii.Error:
+            raise bad_request(f"frames[{index}].binary_base64 is not base64") from None
+    raise bad_request(f'frames[{index}] must be {{"text": str}} or {{"binary_base64": str}}')
+
+
+def hostile_frames(channel: str, subscription_id: str, timestamp: str) -> dict[str, list[Any]]:
+    """Frames Twitch never sends, by the refusal kind a client should count them under, in the
+    control API's raw-frame form (``@N@`` numbers each repetition). Those shaped like a good
+    notification name ``channel`` (a real subscription's) and unique message ids, so a client
+    that let one through would show it in that channel's stream."""
+
+    def notification(
+        *,
+        message_id: str = "hostile-@N@",
+        stamp: str = timestamp,
+        type_: str = "channel.update",
+        version: str = "2",
+        condition: Any = None,
+        event: str = '{"broadcaster_user_id":"' + channel + '","title":"hostile"}',
+    ) -> str:
+        meta = {
+            "message_id": message_id,
+            "message_type": "notification",
+            "message_timestamp": stamp,
+            "subscription_type": type_,
+            "subscription_version": version,
+        }
+        sub = {
+            "id": subscription_id,
+            "status": "enabled",
+            "type": type_,
+            "version": version,
+            "cost": 0,
+            "condition": {"broadcaster_user_id": channel} if condition is None else condition,
+            "transport": {"method": "conduit", "conduit_id": "hostile"},
+            "created_at": timestamp,
+        }
+        head = orjson.dumps({"metadata": meta}).decode()[:-1]
+        return f'{head},"payload":{{"subscription":{orjson.dumps(sub).decode()},"event":{event}}}}}'
+
+    def deep(levels: int) -> str:
+        return "[" * levels + "]" * levels
+
+    def binary(text: str) -> dict[str, str]:
+        return {"binary_base64": base64.b64encode(text.encode()).decode()}
+
+    offset_stamp = timestamp[:19] + "+00:00"  # a form only the parsed lane reads
+    return {
+        "not_json": [
+            {"text": '{"metadata": {"message_id": "cut-@N@"'},
+            {"text": "\u0000\u0001 not json at all @N@"},
+            {"text": ""},
+        ],
+        "not_object": [{"text": "[1, 2, 3]"}, {"text": '"a string"'}, {"text": "null"}],
+        "too_deep": [
+            {"text": deep(2_000)},  # past both decoders' limits (about 1,000)
+            {"text": notification(event='{"a":' + deep(2_000) + "}")},
+            {"text": notification(stamp=offset_stamp, event='{"a":' + deep(300) + "}")},
+        ],
+        "malformed": [
+            {"text": "{}"},
+            {"text": notification(event="[1]")},
+            {"text": notification().replace('"notification"', '"session_@N@"', 1)},
+        ],
+        "bad_timestamp": [
+            {"text": notification(stamp="2026-02-30T10:00:00.123456789Z")},
+            {"text": notification(stamp="2026-13-45T25:61:61Z")},
+            {"text": notification(stamp="9999-99-99T99:99:99.999999999Z")},
+        ],
+        "binary_frame": [binary(notification()), {"binary_base64": "AAECAwQF/w=="}],
+        "unknown_type": [
+            {"text": notification(type_="hostile.type.@N@", version="1")},
+            {"text": notification(version="9@N@")},
+        ],
+        "bad_channel_id": [
+            {"text": notification(condition={"broadcaster_user_id": "\u0000"})},
+            {"text": notification(condition={"broadcaster_user_id": "../../etc"})},
+            {"text": notification(condition={"broadcaster_user_id": "9001\n"})},
+            {"text": notification(condition={"broadcaster_user_id": "x@N@"})},
+        ],
+        "no_channel": [{"text": notification(condition={}, event='{"title":"no channel"}')}],
+    }

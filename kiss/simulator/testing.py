@@ -225,6 +225,12 @@ class SimulatorControl:
         """Stop (or resume) every frame to a session; its socket stays open."""
         self.call("POST", f"/sessions/{session_id}/silence", {"silent": silent})
 
+    def raw_frames(self, session_id: str, frames: list[dict[str, str]], repeat: int = 1) -> int:
+        """Write frames as they are to a session's socket: ``{"text": ...}`` (``@N@`` numbered
+        by repetition) or ``{"binary_base64": ...}``, ``repeat`` times; how many were sent."""
+        body = {"frames": frames, "repeat": repeat}
+        return int(self.call("POST", f"/sessions/{session_id}/frames", body)["sent"])
+
     def revoke(self, subscription_id: str, reason: str = "authorization_revoked") -> None:
         self.call("POST", f"/subscriptions/{subscription_id}/revoke", {"reason": reason})
 

@@ -17,6 +17,7 @@ from websockets.frames import Frame, Opcode
 from kiss.simulator import frames, sessions
 from kiss.simulator.clock import timestamp
 from kiss.simulator.dispatcher import Dispatcher
+from kiss.simulator.faults import RawFrame
 from kiss.simulator.model import CLOSE_REASON
 from kiss.simulator.state import SimulatorState
 
@@ -102,6 +103,26 @@ class Connection:
         # A slow client: wait for the buffer to drain (the transport has no public event for it).
         while transport.get_write_buffer_size() > WRITE_HIGH_WATER and not transport.is_closing():  # noqa: ASYNC110
             await asyncio.sleep(0.001)
+
+    async def send_raw(self, frames: list[RawFrame]) -> None:
+        """Frames as they are (a fault: junk text, binary), in one socket write per 1,000."""
+        transport = self.transport
+        for start in range(0, len(frames), 1000):
+            if transport is None or transport.is_closing() or self.silent:
+                raise ConnectionResetError("the socket is closed or silenced")
+            transport.write(
+                b"".join(
+                    Frame(Opcode.BINARY if frame.binary else Opcode.TEXT, frame.data).serialize(
+                        mask=False, extensions=[]
+                    )
+                    for frame in frames[start : start + 1000]
+                )
+            )
+            self.last_sent = time.monotonic()
+            while transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                if transport.is_closing():
+                    raise ConnectionResetError("the socket closed")
+                await asyncio.sleep(0.001)
 
     async def close(self, code: int) -> None:
         """Close with a code; unless superseded, the session ends and its subs are disabled."""

@@ -4,7 +4,9 @@ Helix client's request and rate-limit metrics.
 
 Celery's prefork children count tasks and Helix calls; prometheus_client's multiprocess mode
 (``PROMETHEUS_MULTIPROC_DIR``) lets the worker's main process serve them all on one port:
-``settings.metrics_port + WORKER_METRICS_OFFSET`` (the listener serves ``metrics_port``).
+``settings.metrics_port + WORKER_METRICS_OFFSET`` (the listener serves ``metrics_port``),
+on ``settings.metrics_host``, with ``/healthz``: 200 while this host's worker heartbeat is live
+(the verdict of ``kiss check worker``), 503 otherwise.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
+from kiss.metrics_server import Health, serve
 from kiss.settings import Settings
 from kiss.status.gather import gather_status
+from kiss.status.heartbeat import is_alive, worker_heartbeat_name
 
 log = logging.getLogger(__name__)
 
@@ -123,19 +127,37 @@ def worker_registry(collector: Collector) -> CollectorRegistry:
     return registry
 
 
-def serve_worker_metrics(settings: Settings, *, addr: str = "0.0.0.0") -> int:
-    """Start /metrics in a thread of the worker's main process; returns the bound port."""
+def worker_health(client: redis.Redis, keys: Keys, name: str | None = None) -> Health:
+    """``/healthz``: this worker's heartbeat is live (``kiss check worker``'s verdict)."""
+    heartbeat = name or worker_heartbeat_name()
+
+    def health() -> tuple[bool, dict[str, Any]]:
+        try:
+            alive = is_alive(client, keys, heartbeat)
+        except redis.RedisError as error:
+            return False, {"heartbeat": heartbeat, "problem": f"Redis: {error}"}
+        return alive, {"heartbeat": heartbeat, "problem": "" if alive else "no live heartbeat"}
+
+    return health
+
+
+def serve_worker_metrics(
+    settings: Settings, *, addr: str | None = None, heartbeat: str | None = None
+) -> int:
+    """Start /metrics and /healthz in a thread of the worker's main process; returns the port.
+    ``addr``: ``settings.metrics_host`` unless given."""
     from kiss.store.db import make_engine, session_factory
 
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
+    keys = Keys(settings.key_prefix)
     sessions = session_factory(make_engine(settings.database_url))
-    collector = HubCollector(
-        client, Keys(settings.key_prefix), sessions, settings.eventsub.transport
-    )
+    collector = HubCollector(client, keys, sessions, settings.eventsub.transport)
     port = settings.metrics_port + WORKER_METRICS_OFFSET if settings.metrics_port else 0
-    server, _thread = start_http_server(port, addr=addr, registry=worker_registry(collector))
-    bound = int(server.server_port)
-    log.info("worker metrics on port %d", bound)
+    host = addr or settings.metrics_host
+    _server, bound = serve(
+        worker_registry(collector), worker_health(client, keys, heartbeat), port, host
+    )
+    log.info("worker metrics on %s port %d (/metrics, /healthz)", host, bound)
     return bound
 
 

@@ -18,6 +18,7 @@ from kiss.eventsub.messages import (
     Revocation,
     Welcome,
     channel_of,
+    is_channel_id,
     parse_message,
 )
 
@@ -228,3 +229,40 @@ def test_mutated_frames_parse_or_raise_malformed(
     else:
         parent[path[-1]] = replacement
     assert_parses_or_is_malformed(orjson.dumps(mutated))
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("42", True),
+        ("12345678901234567890", True),
+        ("123456789012345678901", False),  # longer than any Twitch id will be
+        ("", False),
+        ("\u0000", False),
+        ("../../etc", False),
+        ("9001\n", False),
+        ("\u0663\u0664", False),  # Arabic-Indic digits: isdigit() alone says yes
+        ("-1", False),
+        ("4 2", False),
+        (42, False),
+        (None, False),
+    ],
+)
+def test_a_channel_id_is_ascii_decimal_digits(value: object, valid: bool) -> None:
+    assert is_channel_id(value) is valid
+
+
+@pytest.mark.parametrize(
+    ("frame", "kind"),
+    [
+        (b"\xff\xfe", "not_json"),
+        (b"[" * 2000 + b"]" * 2000, "too_deep"),
+        (b"[1, 2]", "not_object"),
+        (b'"text"', "not_object"),
+        (b"{}", "malformed"),
+    ],
+)
+def test_malformed_frames_say_their_kind(frame: bytes, kind: str) -> None:
+    with pytest.raises(MalformedMessage) as refused:
+        parse_message(frame)
+    assert refused.value.kind == kind

@@ -304,8 +304,28 @@ def test_notified_keeps_the_books_of_a_notification_parsed_by_the_adapter() -> N
     assert machine.last_message_at == T0 + 5
     assert machine.deadline == T0 + 5 + 10 * 1.5 + 1.0
     old = format_timestamp(int((T0 - 700) * 1e9))
-    assert machine.notified(1, old, T0 + 6) == "message older than 600 s"
-    assert machine.notified(9, stamp, T0 + 7) == "frame from a socket that is no longer in use"
+    assert machine.notified(1, old, T0 + 6) == Dropped("message older than 600 s")
+    assert machine.notified(9, stamp, T0 + 7) == Dropped(
+        "frame from a socket that is no longer in use"
+    )
+
+
+def test_notified_refuses_an_impossible_timestamp_instead_of_raising() -> None:
+    machine = established()
+    dropped = machine.notified(1, "2026-13-45T25:61:61Z", T0 + 5)
+    assert dropped is not None and dropped.kind == "bad_timestamp"
+
+
+def test_a_malformed_frame_is_dropped_with_its_kind() -> None:
+    machine = established()
+    deep = b"[" * 5000 + b"]" * 5000
+    kinds = [machine.receive(1, frame, T0 + 1) for frame in (b"{x", b"[1]", deep, b"{}")]
+    assert [[out.kind for out in outs if isinstance(out, Dropped)] for outs in kinds] == [
+        ["not_json"],
+        ["not_object"],
+        ["too_deep"],
+        ["malformed"],
+    ]
 
 
 def test_stale_check_handles_offsets_and_short_forms() -> None:

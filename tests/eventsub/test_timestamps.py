@@ -32,3 +32,28 @@ def test_parse_accepts_rfc3339_variants(text: str, epoch: float) -> None:
 def test_parse_rejects_non_timestamps(text: str) -> None:
     with pytest.raises(MalformedMessage, match="RFC3339"):
         parse_timestamp(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-02-30T00:00:00Z",
+        "2025-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+    ],
+)
+def test_parse_rejects_days_that_do_not_exist(text: str) -> None:
+    with pytest.raises(MalformedMessage, match="RFC3339") as refused:
+        parse_timestamp(text)
+    assert refused.value.kind == "bad_timestamp"
+
+
+def test_a_huge_non_timestamp_is_named_briefly() -> None:
+    with pytest.raises(MalformedMessage) as refused:
+        parse_timestamp("9" * 1_000_000)
+    assert len(str(refused.value)) < 100
+
+
+def test_leap_days_exist_in_leap_years() -> None:
+    assert parse_timestamp("2024-02-29T00:00:00Z") == 1_709_164_800.0

@@ -21,7 +21,7 @@ from tests.redis_server import PrivateRedis
 from tests.waiting import wait_for
 from tests.workers.test_listener import UNIT, Hub
 
-CHANNELS = [f"t{i}" for i in range(8)]  # spread over the shards by the conduit's hash
+CHANNELS = [str(9300 + i) for i in range(8)]  # spread over the shards by the conduit's hash
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from typing import Any
 import orjson
 import pytest
 
+from kiss.errors import MalformedMessage
 from kiss.eventsub.messages import Notification, parse_message
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
@@ -15,6 +16,7 @@ from kiss.listener.entries import (
     notification_entry,
     revocation_entry,
 )
+from kiss.listener.refusals import Refusals
 from tests.listener.helpers import notification, notification_frame, revocation
 
 KEYS = Keys("p")
@@ -157,3 +159,89 @@ def test_a_condition_without_a_broadcaster_is_left_to_parse_message() -> None:
 def test_the_fast_lane_declines_what_is_not_json() -> None:
     assert Router(KEYS).notification(b"{not json", "1.0") is None
     assert Router(KEYS).notification(b"[1, 2]", "1.0") is None
+
+
+def through_both_lanes(router: Router, frame: bytes) -> object:
+    """What the listener does with a frame: the fast lane, else the parsed one."""
+    entry = router.notification(frame, "1.0")
+    if entry is not None:
+        return entry
+    message = parse_message(frame)
+    assert isinstance(message, Notification)
+    return router.entry(message, 1.0)
+
+
+@pytest.mark.parametrize(
+    "channel", ["\u0000", "../../etc", "9001\n", "", "42 ", "\u0663\u0664", "1" * 21, "abc"]
+)
+def test_a_channel_id_that_is_not_decimal_digits_never_names_a_stream(channel: str) -> None:
+    refusals = Refusals()
+    router = Router(KEYS, refusals)
+    assert through_both_lanes(router, notification_frame("bad", channel)) is None
+    assert refusals.counts["bad_channel_id"] + refusals.counts["no_channel"] == 1
+    assert revocation_entry(KEYS, revocation("r", channel, "user_removed"), 1.0) is None
+
+
+def test_unknown_types_are_refused_and_never_cached() -> None:
+    refusals = Refusals()
+    router = Router(KEYS, refusals)
+    through_both_lanes(router, notification_frame("ok", type_="stream.online", version="1"))
+    for n in range(2000):
+        frame = notification_frame(f"junk{n}", type_=f"junk.type.{n}", version="1")
+        assert through_both_lanes(router, frame) is None
+    frame = notification_frame("v9", type_="stream.online", version="9")
+    assert through_both_lanes(router, frame) is None
+    assert refusals.counts["unknown_type"] == 2001
+    assert set(router._topics) == {"stream.online"}  # one per catalog type seen, no more
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-02-30T10:00:00.1Z",  # no such day
+        "2025-02-29T10:00:00Z",  # not a leap year
+        "2026-13-01T10:00:00.5Z",
+        "2026-12-03T24:00:00.5Z",
+        "2026-12-03T10:60:00.5Z",
+        "0000-01-01T00:00:00.5Z",
+    ],
+)
+def test_an_impossible_timestamp_is_refused_not_raised(stamp: str) -> None:
+    raw = orjson.loads(notification_frame("t"))
+    raw["metadata"]["message_timestamp"] = stamp
+    frame = orjson.dumps(raw)
+    assert Router(KEYS).notification(frame, "1.0") is None
+    with pytest.raises(MalformedMessage) as refused:
+        parse_message(frame)
+    assert refused.value.kind == "bad_timestamp"
+
+
+@pytest.mark.parametrize("depth", [300, 1100, 100_000])
+def test_deep_nesting_is_refused_on_both_lanes_without_raising(depth: int) -> None:
+    refusals = Refusals()
+    router = Router(KEYS, refusals)
+    raw = notification_frame("deep", event={"a": "HOLE"})
+    frame = raw.replace(b'"HOLE"', b"[" * depth + b"]" * depth)
+    entry = router.notification(frame, "1.0")
+    if entry is not None:  # the fast lane forwards raw JSON it could decode: it stays valid
+        assert entry.channel_id == "42"
+        return
+    try:
+        message = parse_message(frame)
+    except MalformedMessage as error:
+        assert error.kind == "too_deep"
+        return
+    assert isinstance(message, Notification)
+    assert router.entry(message, 1.0) is None
+    assert refusals.counts["too_deep"] == 1
+
+
+def test_an_event_parsed_but_too_deep_to_write_back_is_refused() -> None:
+    """orjson reads 1,024 levels but writes 254: the parsed lane refuses what it cannot write."""
+    refusals = Refusals()
+    raw = orjson.loads(notification_frame("deep", event={"a": "HOLE"}))
+    raw["metadata"]["message_timestamp"] = "2026-12-03T18:00:00+00:00"  # not the fast lane's
+    frame = orjson.dumps(raw).replace(b'"HOLE"', b"[" * 300 + b"]" * 300)
+    assert Router(KEYS, refusals).notification(frame, "1.0") is None
+    assert through_both_lanes(Router(KEYS, refusals), frame) is None
+    assert refusals.counts["too_deep"] == 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from prometheus_client import CollectorRegistry
 
@@ -7,6 +9,7 @@ from kiss.eventsub.timestamps import format_timestamp
 from kiss.listener.delivery_stats import DeliveryStats
 from kiss.listener.entries import Entry
 from kiss.listener.metrics import ListenerCollector, serve_metrics
+from kiss.listener.refusals import Refusals
 from kiss.listener.state import SlotSnapshot, Snapshot
 
 
@@ -62,3 +65,54 @@ def test_lease_metrics_say_how_shards_were_taken_and_which_are_unconfirmed() -> 
     assert samples["kiss_listener_shard_leases_total", (*one, ("outcome", "reclaimed"))] == 1
     assert samples["kiss_listener_shards_held", one] == 2
     assert samples["kiss_listener_shards_unconfirmed", one] == 1
+
+
+def serve(snap: Snapshot, refusals: Refusals | None = None) -> tuple[Any, str]:
+    server, port = serve_metrics(
+        lambda: snap, 0, registry=CollectorRegistry(), refusals=refusals or Refusals()
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def test_the_metrics_port_listens_on_127_0_0_1_by_default() -> None:
+    server, _url = serve(snapshot())
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+    finally:
+        server.shutdown()
+
+
+def test_refused_frames_are_counted_by_kind() -> None:
+    refusals = Refusals()
+    for _ in range(3):
+        refusals.refuse("binary_frame", "a binary message")
+    server, url = serve(snapshot(), refusals)
+    try:
+        text = requests.get(f"{url}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+    assert 'kiss_listener_refused_frames_total{kind="binary_frame",listener="L1"} 3.0' in text
+    assert 'kiss_listener_refused_frames_total{kind="bad_channel_id",listener="L1"} 0.0' in text
+
+
+def test_healthz_answers_the_listener_health_verdict_and_other_paths_404() -> None:
+    lost = snapshot()  # shard 1 is lost: ``kiss listener health`` says unhealthy
+    server, url = serve(lost)
+    try:
+        answer = requests.get(f"{url}/healthz", timeout=5)
+        assert answer.status_code == 503
+        body = answer.json()
+        assert body["healthy"] is False and body["listener"] == "L1"
+        assert body["problems"] == ["conduit:C:shard:1 is lost"]
+        for path in ("/", "/metrics/extra", "/favicon.ico", "/healthz/x"):
+            assert requests.get(f"{url}{path}", timeout=5).status_code == 404, path
+    finally:
+        server.shutdown()
+    active = Snapshot("L1", "conduit", 1.0, snapshot().slots[:1], 0, 0, 0)
+    server, url = serve(active)
+    try:
+        answer = requests.get(f"{url}/healthz", timeout=5)
+        assert answer.status_code == 200
+        assert answer.json() == {"healthy": True, "listener": "L1", "state": "up", "problems": []}
+    finally:
+        server.shutdown()

@@ -19,6 +19,7 @@ from kiss.eventsub.session import SessionConfig, SessionMachine, Welcomed
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
+from kiss.listener.refusals import Refusals
 from kiss.listener.runner import SessionRunner
 from kiss.listener.writer import StreamWriter
 from tests.listener.simulated import eventually
@@ -74,9 +75,22 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
+class BuggyWriter(StreamWriter):
+    """A writer with a bug for one channel, raised while the runner handles that frame."""
+
+    def remember(self, set_key: str, member: str) -> None:
+        if member == "13":
+            raise ValueError("a bug for channel 13")
+        super().remember(set_key, member)
+
+
 @contextlib.asynccontextmanager
 async def run_against(
-    script: Script, aredis: aioredis.Redis, keys: Keys
+    script: Script,
+    aredis: aioredis.Redis,
+    keys: Keys,
+    writer_class: type[StreamWriter] = StreamWriter,
+    refusals: Refusals | None = None,
 ) -> AsyncIterator[tuple[SessionRunner, Recorder, StreamWriter]]:
     connections = 0
 
@@ -87,12 +101,12 @@ async def run_against(
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        writer = StreamWriter(aredis, keys, "L1")
+        writer = writer_class(aredis, keys, "L1")
         recorder = Recorder()
         machine = SessionMachine(SessionConfig(time_unit=UNIT, slack_seconds=0.1))
         runner = SessionRunner(
             "slot-1", f"ws://127.0.0.1:{port}/ws", machine, writer, keys, Hooks(recorder),
-            Backoff(0.01, 0.05),
+            Backoff(0.01, 0.05), refusals=refusals,
         )  # fmt: skip
         flusher = asyncio.create_task(writer.run())
         task = asyncio.create_task(runner.run())
@@ -139,6 +153,30 @@ async def test_malformed_frames_are_counted_and_the_session_goes_on(
         await eventually(lambda: redis_client.xlen(keys.channel_stream("7")) == 1, what="event")
         assert runner.stats.malformed == 1
         assert runner.phase == "active" and len(recorder.welcomed) == 1
+
+
+async def test_a_frame_whose_handling_raises_is_contained_without_a_traceback(
+    aredis: aioredis.Redis,
+    redis_client: redis.Redis,
+    keys: Keys,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def script(ws: ServerConnection, number: int) -> None:
+        await ws.send(welcome("S1").decode())
+        await ws.send(notification("n1", "7").decode())
+        await ws.send(notification("n2", "13").decode())  # the bug
+        await ws.send(notification("n3", "7").decode())
+        await ws.wait_closed()
+
+    refusals = Refusals()
+    async with run_against(script, aredis, keys, BuggyWriter, refusals) as (runner, recorder, _):
+        await eventually(lambda: redis_client.xlen(keys.channel_stream("7")) == 2, what="events")
+        assert runner.phase == "active" and len(recorder.welcomed) == 1
+    entries = redis_client.xrange(keys.channel_stream("7")) or []
+    assert [(fields or {})["message_id"] for _, fields in entries] == ["n1", "n3"]
+    assert refusals.counts["handler_error"] == 1
+    assert not [record for record in caplog.records if record.exc_info]
+    assert any("ValueError: a bug for channel 13 at " in r.getMessage() for r in caplog.records)
 
 
 async def test_stop_closes_the_socket_cleanly(aredis: aioredis.Redis, keys: Keys) -> None:

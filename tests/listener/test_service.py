@@ -79,7 +79,7 @@ async def test_conduit_is_created_shards_bound_and_events_routed(
         conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
         assert hub.redis.hget(keys.conduit(), "shard_count") == b"2"
         await bound_sessions(hub, 2)
-        channels = [f"ch{i}" for i in range(6)]
+        channels = [str(600 + i) for i in range(6)]
         for channel in channels:
             await hub.subscribe_conduit(conduit_id, channel)
         for channel in channels:
@@ -166,7 +166,7 @@ async def test_session_reconnect_in_a_flood_loses_and_duplicates_nothing(
     async with running(hub) as listener:
         conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
         [session] = await bound_sessions(hub, 1)
-        channels = [f"f{i}" for i in range(5)]
+        channels = [str(500 + i) for i in range(5)]
         for channel in channels:
             await hub.subscribe_conduit(conduit_id, channel)
         load = await hub.call(
@@ -321,7 +321,7 @@ async def test_drain_hands_the_shards_over_to_a_new_listener_without_a_gap(
     """Planned: the old listener keeps each session until the successor's is bound, so the
     channels get no gap marker (nothing fell between the two sessions)."""
     hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=2)
-    channels = [f"d{i}" for i in range(6)]  # spread over both shards by the conduit's hash
+    channels = [str(9100 + i) for i in range(6)]  # spread over both shards by the conduit's hash
     async with running(hub) as old:
         await bound_sessions(hub, 2)
         assert sorted(old.snapshot().shards) == ["0", "1"]
@@ -361,7 +361,7 @@ async def test_a_listener_joining_gets_its_share_handed_over_without_a_gap(
 ) -> None:
     """The first listener offers its surplus; the newcomer takes it as a planned handover."""
     hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=2)
-    channels = [f"j{i}" for i in range(6)]
+    channels = [str(9200 + i) for i in range(6)]
     async with running(hub) as first:
         await bound_sessions(hub, 2)
         conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
@@ -389,7 +389,7 @@ async def test_stopping_mid_flood_writes_everything_that_was_received(
     sim: Simulator, redis_url: str, keys: Keys
 ) -> None:
     hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url, conduit_shards=1)
-    channels = [f"s{i}" for i in range(4)]
+    channels = [str(400 + i) for i in range(4)]
     async with running(hub):
         conduit_id = text(hub.redis.hget(keys.conduit(), "id"))
         await bound_sessions(hub, 1)

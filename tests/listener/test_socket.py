@@ -9,6 +9,7 @@ import pytest
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.typing import BytesLike
 
+from kiss.listener.refusals import Refusals
 from kiss.listener.socket import websocket_dialer
 from tests.listener.simulated import eventually
 
@@ -98,4 +99,33 @@ async def test_messages_larger_than_a_read_arrive_whole_and_in_order() -> None:
         connection.attach(lambda messages: got.extend(bytes(m) for m in messages))
         await eventually(lambda: len(got) == len(big))
         assert got == [message.encode() for message in big]
+        await connection.close()
+
+
+async def test_binary_messages_are_refused_and_the_text_around_them_kept() -> None:
+    """Twitch sends text frames only: a binary message, whole or fragmented, is counted and
+    never handed over; the socket stays open and the text frames around it arrive in order."""
+
+    go = asyncio.Event()
+
+    async def send_mixed(connection: ServerConnection) -> None:
+        await go.wait()
+        await connection.send('{"n": 1}')
+        await connection.send(b'{"n": "binary"}')
+        await connection.send(iter([b'{"frag', b'mented": ', b'"binary"}']))  # 3 binary frames
+        await connection.send('{"n": 2}')
+        await connection.wait_closed()
+
+    async with serve(send_mixed, "127.0.0.1", 0) as running:
+        port = running.sockets[0].getsockname()[1]
+        connection = await websocket_dialer()(f"ws://127.0.0.1:{port}/")
+        refusals = Refusals()
+        connection.refusals = refusals
+        got: list[bytes] = []
+        connection.attach(lambda messages: got.extend(bytes(m) for m in messages))
+        go.set()
+        await eventually(lambda: len(got) == 2)
+        assert got == [b'{"n": 1}', b'{"n": 2}']
+        assert refusals.counts["binary_frame"] == 2
+        assert connection.close_code is None  # still open: the session goes on
         await connection.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import dataclasses
 
 import aiohttp
@@ -181,4 +183,23 @@ async def test_redeliveries_for_dedup_tests(sim: Simulator, api: Api) -> None:
             f"{sim.base_url}/control/trigger", json={**body, **bad}
         ) as response:
             assert response.status == 400
+    await ws.close()
+
+
+async def test_raw_frames_reach_the_socket_as_they_are_in_order(
+    sim: Simulator, api: Api, http: aiohttp.ClientSession
+) -> None:
+    ws, welcome = await connect(sim.ws_url)
+    session_id = welcome["payload"]["session"]["id"]
+    frames = [{"text": "not json @N@"}, {"binary_base64": base64.b64encode(b"\x00\xff").decode()}]
+    answer = await api.control(
+        "POST", f"/sessions/{session_id}/frames", {"frames": frames, "repeat": 3}
+    )
+    assert answer == {"sent": 6}
+    got = [await asyncio.wait_for(ws.recv(), 5) for _ in range(6)]
+    assert got == ["not json 0", b"\x00\xff", "not json 1", b"\x00\xff", "not json 2", b"\x00\xff"]
+    status, body = await raw(http, sim, "POST", f"/sessions/{session_id}/frames", {"frames": []})
+    assert status == 400 and "frames must be a non-empty list" in str(body)
+    status, _ = await raw(http, sim, "POST", "/sessions/nobody/frames", {"frames": frames})
+    assert status == 404
     await ws.close()

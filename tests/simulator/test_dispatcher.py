@@ -7,6 +7,7 @@ import pytest
 
 from kiss.simulator import SimulatorConfig, sessions
 from kiss.simulator.dispatcher import Dispatcher
+from kiss.simulator.faults import RawFrame
 from kiss.simulator.model import Subscription
 from kiss.simulator.problems import TwitchProblem
 from kiss.simulator.state import SimulatorState
@@ -28,6 +29,10 @@ class RecordingLink:
     async def send_many(self, texts: list[str]) -> None:
         for text in texts:
             await self.send(text)
+
+    async def send_raw(self, frames: list[RawFrame]) -> None:
+        for frame in frames:
+            await self.send(frame.data.decode(errors="replace"))
 
     async def close(self, code: int) -> None:
         self.closed_with = code

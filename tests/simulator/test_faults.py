@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiss.simulator.faults import Faults, parse_fault
+from kiss.simulator.faults import Faults, RawFrame, parse_fault, parse_raw_frames
 from kiss.simulator.problems import TwitchProblem
 
 
@@ -42,3 +42,29 @@ def test_counted_faults_are_used_up() -> None:
     assert all(faults.take("/x") is not None for _ in range(5))
     faults.clear()
     assert faults.list() == []
+
+
+def test_raw_frames_repeat_with_a_numbered_text() -> None:
+    frames = parse_raw_frames(
+        {"frames": [{"text": "t@N@"}, {"binary_base64": "AAE="}], "repeat": 2}
+    )
+    assert frames == [
+        RawFrame(False, b"t0"), RawFrame(True, b"\x00\x01"),
+        RawFrame(False, b"t1"), RawFrame(True, b"\x00\x01"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ([], "JSON object"),
+        ({"frames": []}, "non-empty list"),
+        ({"frames": [{"bytes": "x"}]}, r"frames\[0\] must be"),
+        ({"frames": [{"binary_base64": "!!"}]}, "not base64"),
+        ({"frames": [{"text": "x"}], "repeat": 0}, "repeat must be"),
+        ({"frames": [{"text": "x"}], "repeat": 10**6}, "at most"),
+    ],
+)
+def test_bad_raw_frames_are_rejected(body: object, problem: str) -> None:
+    with pytest.raises(TwitchProblem, match=problem):
+        parse_raw_frames(body)

@@ -9,9 +9,16 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from kiss.keys import Keys
 from kiss.settings import Settings
-from kiss.status.exporter import HubCollector, WorkerMetricsHooks, serve_worker_metrics
+from kiss.status.exporter import (
+    HubCollector,
+    WorkerMetricsHooks,
+    serve_worker_metrics,
+    worker_health,
+)
+from kiss.status.heartbeat import beat
 from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.models import DesiredSubscription
+from tests.redis_server import free_port
 
 
 @pytest.fixture
@@ -66,16 +73,38 @@ def test_a_scrape_survives_an_unreadable_database(
 
 
 def test_worker_metrics_are_served_over_http(
-    database: str, redis_url: str, keys: Keys, monkeypatch: pytest.MonkeyPatch
+    database: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     settings = Settings(
         redis_url=redis_url, database_url=database, key_prefix=keys.prefix, metrics_port=0
     )
-    port = serve_worker_metrics(settings, addr="127.0.0.1")
-    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    heartbeat = f"worker:{keys.prefix}"
+    port = serve_worker_metrics(settings, heartbeat=heartbeat)  # on metrics_host: 127.0.0.1
+    url = f"http://127.0.0.1:{port}"
+    text = requests.get(f"{url}/metrics", timeout=5).text
     assert 'kiss_desired_subscriptions{state="failed"} 1.0' in text
     assert "kiss_celery_tasks_total" in text
+    # /healthz: the verdict of ``kiss check worker``, this worker's heartbeat key.
+    silent = requests.get(f"{url}/healthz", timeout=5)
+    assert silent.status_code == 503
+    assert silent.json() == {
+        "healthy": False, "heartbeat": heartbeat, "problem": "no live heartbeat"
+    }  # fmt: skip
+    beat(redis_client, keys, heartbeat, 1.0)
+    alive = requests.get(f"{url}/healthz", timeout=5)
+    assert alive.status_code == 200 and alive.json()["healthy"] is True
+    assert requests.get(f"{url}/", timeout=5).status_code == 404
+
+
+def test_worker_health_is_unhealthy_when_redis_cannot_tell(keys: Keys) -> None:
+    unreachable = redis.Redis(port=free_port(), socket_connect_timeout=1)
+    healthy, details = worker_health(unreachable, keys, "worker:h")()
+    assert healthy is False and details["problem"].startswith("Redis: ")
 
 
 def test_hooks_serve_once_per_process_and_count_finished_tasks(

@@ -141,7 +141,7 @@ def hub(sim: SimulatorHandle, keys: Keys, redis_url: str, tmp_path: Path) -> Ite
     hub.close()
 
 
-CHANNELS = [f"c{i}" for i in range(8)]  # spread over both shards by the conduit's hash
+CHANNELS = [str(800 + i) for i in range(8)]  # spread over both shards by the conduit's hash
 
 
 def routed_everywhere(hub: Hub, before: dict[str, int]) -> bool:
