@@ -760,7 +760,7 @@ class ChannelPointsAutomaticRewardRedemptionAdd(Event):
     user_name: str = GONE
     id: str = GONE
     reward: AutomaticReward = GONE
-    message: AutomaticRewardMessage = GONE
+    message: AutomaticRewardMessage | None = GONE
     user_input: str | None = GONE
     redeemed_at: datetime = GONE
 
