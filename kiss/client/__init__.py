@@ -1,6 +1,7 @@
 """The bot library: a channel's events from the hub, over Redis streams (asyncio).
 
-Importable without Celery or SQLAlchemy: a bot process needs only redis and orjson.
+Importable without Celery or SQLAlchemy: a bot process needs only redis, orjson and
+msgspec (which decodes the typed events of ``kiss.client.typed``).
 """
 
 from kiss.client.client import HubEventSubClient, PendingSubscription
@@ -15,6 +16,8 @@ from kiss.client.errors import (
 from kiss.client.events import ChannelEvent, Gap, Notification, Revocation, parse_entry
 from kiss.client.options import ClientOptions
 from kiss.client.requests import SubscriptionOutcome
+from kiss.client.typed import *  # noqa: F403  (the typed event classes: typed.__all__)
+from kiss.client.typed import __all__ as _typed_names
 
 __all__ = [
     "ChannelEvent",
@@ -32,4 +35,5 @@ __all__ = [
     "SubscriptionOutcome",
     "SubscriptionRejected",
     "parse_entry",
+    *_typed_names,
 ]

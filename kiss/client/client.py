@@ -46,7 +46,9 @@ from kiss.client.requests import (
     wait_outcome,
 )
 from kiss.client.rows import entries
+from kiss.client.typed import adapter as typed_adapter
 from kiss.eventsub.catalog import Topic, lookup
+from kiss.eventsub.events import Event
 from kiss.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,18 @@ class HubEventSubClient:
         self.failed = 0
 
     # -- handlers -----------------------------------------------------------
-    def on(self, type_: str) -> Callable[[H], H]:
-        """Register a handler of a notification type (``"*"``: every notification)."""
+    def on(self, type_: str | type[Event]) -> Callable[[H], H]:
+        """Register a handler of a notification type (``"*"``: every notification), or of
+        an event class (``ChannelChatMessage``): it gets a ``kiss.client.typed.TypedEvent``."""
+        if isinstance(type_, type):
+            key, adapt = typed_adapter(type_)  # UnknownTopic for a class that is not one
+            register = self._register(key)
+
+            def decorator(handler: H) -> H:
+                register(adapt(handler))
+                return handler
+
+            return decorator
         if type_ != ANY:
             lookup(type_)  # UnknownTopic now rather than silence later
         return self._register(type_)

@@ -28,6 +28,11 @@ class Topic:
     transports: frozenset[str] = ALL_TRANSPORTS
     # App-token (conduit/webhook) chat types need these granted by the bot and the channel.
     app_token_scopes: frozenset[str] = field(default=frozenset())
+    # Besides one of any_scope, one scope of each group (channel.moderate needs eight).
+    scope_groups: tuple[frozenset[str], ...] = ()
+    beta: bool = False  # Twitch may change or drop it without notice; version "beta"
+    deprecated: bool = False  # still served, but Twitch names its successor
+    batched: bool = False  # the notification carries ``events`` (a list), not ``event``
 
     @property
     def key(self) -> tuple[str, str]:
@@ -85,6 +90,8 @@ def _t(type_: str, version: str = "1", **kwargs: Any) -> Topic:
     for name in ("required", "optional", "exactly_one_of"):
         if name in kwargs:
             kwargs[name] = tuple(kwargs[name])
+    if "scope_groups" in kwargs:
+        kwargs["scope_groups"] = tuple(frozenset(group) for group in kwargs["scope_groups"])
     return Topic(type_, version, **kwargs)
 
 
@@ -98,6 +105,32 @@ _POLLS = {"channel:read:polls", "channel:manage:polls"}
 _PREDICTIONS = {"channel:read:predictions", "channel:manage:predictions"}
 _SHOUTOUTS = {"moderator:read:shoutouts", "moderator:manage:shoutouts"}
 _SHIELD = {"moderator:read:shield_mode", "moderator:manage:shield_mode"}
+_AUTOMOD = {"moderator:manage:automod"}
+_UNBAN_REQUESTS = {"moderator:read:unban_requests", "moderator:manage:unban_requests"}
+_WARNINGS = {"moderator:read:warnings", "moderator:manage:warnings"}
+_GUEST_STAR = {
+    "channel:read:guest_star",
+    "channel:manage:guest_star",
+    "moderator:read:guest_star",
+    "moderator:manage:guest_star",
+}
+_WEBHOOK = {"webhook"}
+
+
+def _read_or_manage(*things: str) -> list[set[str]]:
+    return [{f"moderator:read:{thing}", f"moderator:manage:{thing}"} for thing in things]
+
+
+# channel.moderate needs one scope of every group (Twitch's reference lists them).
+_MODERATE_V1 = (
+    *_read_or_manage(
+        "blocked_terms", "chat_settings", "unban_requests", "banned_users", "chat_messages"
+    ),
+    {"moderator:read:moderators"},
+    {"moderator:read:vips"},
+)
+_MODERATE_V2 = (*_MODERATE_V1, *_read_or_manage("warnings"))
+_MODERATE_ANY: set[str] = set().union(*_MODERATE_V2)
 
 TOPICS: tuple[Topic, ...] = (
     _t("stream.online", event_id_field="id"),
@@ -193,6 +226,118 @@ TOPICS: tuple[Topic, ...] = (
         optional=("conduit_id",),
         transports={"webhook", "conduit"},
     ),
+    # -- added with the whole reference (issue 13) --
+    _t("automod.message.hold", required=_MOD, any_scope=_AUTOMOD),
+    _t("automod.message.hold", "2", required=_MOD, any_scope=_AUTOMOD),
+    _t("automod.message.update", required=_MOD, any_scope=_AUTOMOD),
+    _t("automod.message.update", "2", required=_MOD, any_scope=_AUTOMOD),
+    _t(
+        "automod.settings.update",
+        required=_MOD,
+        any_scope={"moderator:read:automod_settings", "moderator:manage:automod_settings"},
+    ),
+    _t("automod.terms.update", required=_MOD, any_scope=_AUTOMOD),
+    _t("channel.bits.use", any_scope={"bits:read"}),
+    _t(
+        "channel.chat.clear_user_messages",
+        required=_CHAT,
+        any_scope=_CHAT_SCOPES,
+        app_token_scopes=_CHAT_APP,
+    ),
+    _t(
+        "channel.chat_settings.update",
+        required=_CHAT,
+        any_scope=_CHAT_SCOPES,
+        app_token_scopes=_CHAT_APP,
+    ),
+    _t(
+        "channel.chat.user_message_hold",
+        required=_CHAT,
+        any_scope=_CHAT_SCOPES,
+        app_token_scopes={"user:bot"},
+    ),
+    _t(
+        "channel.chat.user_message_update",
+        required=_CHAT,
+        any_scope=_CHAT_SCOPES,
+        app_token_scopes={"user:bot"},
+    ),
+    _t("channel.shared_chat.begin"),
+    _t("channel.shared_chat.update"),
+    _t("channel.shared_chat.end"),
+    _t("channel.moderate", required=_MOD, any_scope=_MODERATE_ANY, scope_groups=_MODERATE_V1),
+    _t("channel.moderate", "2", required=_MOD, any_scope=_MODERATE_ANY, scope_groups=_MODERATE_V2),
+    _t("channel.unban_request.create", required=_MOD, any_scope=_UNBAN_REQUESTS),
+    _t("channel.unban_request.resolve", required=_MOD, any_scope=_UNBAN_REQUESTS),
+    _t(
+        "channel.suspicious_user.message",
+        required=_MOD,
+        any_scope={"moderator:read:suspicious_users"},
+    ),
+    _t(
+        "channel.suspicious_user.update",
+        required=_MOD,
+        any_scope={"moderator:read:suspicious_users"},
+    ),
+    _t("channel.warning.acknowledge", required=_MOD, any_scope=_WARNINGS),
+    _t("channel.warning.send", required=_MOD, any_scope=_WARNINGS),
+    _t(
+        "channel.channel_points_automatic_reward_redemption.add",
+        any_scope=_REDEMPTIONS,
+        event_id_field="id",
+    ),
+    _t(
+        "channel.channel_points_automatic_reward_redemption.add",
+        "2",
+        any_scope=_REDEMPTIONS,
+        event_id_field="id",
+    ),
+    _t("channel.charity_campaign.start", any_scope={"channel:read:charity"}),
+    _t("channel.charity_campaign.progress", any_scope={"channel:read:charity"}),
+    _t("channel.charity_campaign.stop", any_scope={"channel:read:charity"}),
+    _t(
+        "channel.hype_train.begin",
+        any_scope={"channel:read:hype_train"},
+        event_id_field="id",
+        deprecated=True,
+    ),
+    _t("channel.hype_train.progress", any_scope={"channel:read:hype_train"}, deprecated=True),
+    _t(
+        "channel.hype_train.end",
+        any_scope={"channel:read:hype_train"},
+        event_id_field="id",
+        deprecated=True,
+    ),
+    _t(
+        "user.whisper.message",
+        required=("user_id",),
+        any_scope={"user:read:whispers", "user:manage:whispers"},
+    ),
+    _t("user.authorization.grant", required=("client_id",), transports=_WEBHOOK),
+    _t("user.authorization.revoke", required=("client_id",), transports=_WEBHOOK),
+    _t(
+        "drop.entitlement.grant",
+        required=("organization_id",),
+        optional=("category_id", "campaign_id"),
+        transports=_WEBHOOK,
+        batched=True,
+    ),
+    _t(
+        "extension.bits_transaction.create",
+        required=("extension_client_id",),
+        transports=_WEBHOOK,
+        event_id_field="id",
+    ),
+    _t("channel.guest_star_session.begin", "beta", required=_MOD, any_scope=_GUEST_STAR, beta=True),
+    _t("channel.guest_star_session.end", "beta", required=_MOD, any_scope=_GUEST_STAR, beta=True),
+    _t("channel.guest_star_guest.update", "beta", required=_MOD, any_scope=_GUEST_STAR, beta=True),
+    _t(
+        "channel.guest_star_settings.update",
+        "beta",
+        required=_MOD,
+        any_scope=_GUEST_STAR,
+        beta=True,
+    ),
 )
 
 # Versions Twitch has removed: creating them answers 410 Gone.
@@ -219,7 +364,11 @@ def lookup(type_: str, version: str | None = None) -> Topic:
     versions = [topic for (t, _), topic in _BY_KEY.items() if t == type_]
     if not versions:
         raise UnknownTopic(f"unknown subscription type {type_!r}")
-    return max(versions, key=lambda topic: int(topic.version))
+    # A numbered version is newer than a beta of the same type.
+    return max(
+        versions,
+        key=lambda t: (t.version.isdigit(), int(t.version) if t.version.isdigit() else 0),
+    )
 
 
 def topic_types() -> list[str]:

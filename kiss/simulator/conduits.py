@@ -20,6 +20,26 @@ def require_app(token: Token) -> None:
         )
 
 
+def parameters(query: Mapping[str, str], body: Any) -> Any:
+    """The request's parameters: the JSON body's, and the query string's where the body
+    has none. Twitch takes either (TwitchIO 3 sends ``?shard_count=2``, ``?id=..``,
+    ``?conduit_id=..``), so the simulator does too."""
+    if not query:
+        return body
+    if not isinstance(body, dict):
+        if body not in (None, {}):
+            return body  # a body that is not an object: the action names the problem
+        body = {}
+    merged = dict(body)
+    for name in ("id", "conduit_id", "shard_count"):
+        if name in query and name not in merged:
+            merged[name] = query[name]
+    if isinstance(merged.get("shard_count"), str):
+        text = merged["shard_count"]
+        merged["shard_count"] = int(text) if text.isdigit() else text
+    return merged
+
+
 def _shard_count(state: SimulatorState, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request("shard_count must be an integer")

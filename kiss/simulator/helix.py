@@ -21,6 +21,12 @@ from kiss.simulator.state import SimulatorState
 Action = Callable[[web.Request, Token, float], Awaitable[tuple[int, Any]]]
 
 
+async def _conduit_parameters(request: web.Request) -> Any:
+    """Conduit calls take their parameters in the JSON body or the query string."""
+    body = await json_body(request, required=not request.query)
+    return conduits.parameters(request.query, body)
+
+
 def bucket_key(token: Token) -> str:
     return token.client_id if token.is_app else f"{token.client_id}:{token.user_id}"
 
@@ -101,7 +107,7 @@ class HelixApi:
     async def _create_conduit(
         self, request: web.Request, token: Token, now: float
     ) -> tuple[int, Any]:
-        return 200, conduits.create(self.state, token, await json_body(request), now)
+        return 200, conduits.create(self.state, token, await _conduit_parameters(request), now)
 
     async def _list_conduits(
         self, request: web.Request, token: Token, now: float
@@ -111,7 +117,7 @@ class HelixApi:
     async def _update_conduit(
         self, request: web.Request, token: Token, now: float
     ) -> tuple[int, Any]:
-        return 200, conduits.update(self.state, token, await json_body(request))
+        return 200, conduits.update(self.state, token, await _conduit_parameters(request))
 
     async def _delete_conduit(
         self, request: web.Request, token: Token, now: float
@@ -125,7 +131,7 @@ class HelixApi:
     async def _update_shards(
         self, request: web.Request, token: Token, now: float
     ) -> tuple[int, Any]:
-        body = await json_body(request)
+        body = await _conduit_parameters(request)
         answer = conduits.update_shards(self.state, token, body)
         conduit = self.state.conduits[body["conduit_id"]]  # update_shards checked it
         webhooks = self.dispatcher.webhooks

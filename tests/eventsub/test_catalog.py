@@ -7,6 +7,9 @@ import pytest
 from kiss.errors import InvalidCondition, UnknownTopic
 from kiss.eventsub import catalog
 
+_AUTOMOD = "moderator:manage:automod"
+_CHAT = "user:read:chat"
+
 SPEC_TABLE = [  # twitch-eventsub.md §7: type, version, required condition fields, a valid scope
     ("stream.online", "1", {"broadcaster_user_id"}, None),
     ("stream.offline", "1", {"broadcaster_user_id"}, None),
@@ -42,6 +45,66 @@ SPEC_TABLE = [  # twitch-eventsub.md §7: type, version, required condition fiel
         "1",
         {"broadcaster_user_id", "moderator_user_id"},
         "moderator:read:shoutouts",
+    ),
+    # Added from Twitch's reference (issue 13).
+    ("automod.message.hold", "1", {"broadcaster_user_id", "moderator_user_id"}, _AUTOMOD),
+    ("automod.message.hold", "2", {"broadcaster_user_id", "moderator_user_id"}, _AUTOMOD),
+    ("automod.message.update", "2", {"broadcaster_user_id", "moderator_user_id"}, _AUTOMOD),
+    (
+        "automod.settings.update",
+        "1",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:read:automod_settings",
+    ),
+    ("automod.terms.update", "1", {"broadcaster_user_id", "moderator_user_id"}, _AUTOMOD),
+    ("channel.bits.use", "1", {"broadcaster_user_id"}, "bits:read"),
+    ("channel.chat.clear_user_messages", "1", {"broadcaster_user_id", "user_id"}, _CHAT),
+    ("channel.chat_settings.update", "1", {"broadcaster_user_id", "user_id"}, _CHAT),
+    ("channel.chat.user_message_hold", "1", {"broadcaster_user_id", "user_id"}, _CHAT),
+    ("channel.chat.user_message_update", "1", {"broadcaster_user_id", "user_id"}, _CHAT),
+    ("channel.shared_chat.begin", "1", {"broadcaster_user_id"}, None),
+    ("channel.shared_chat.end", "1", {"broadcaster_user_id"}, None),
+    (
+        "channel.moderate",
+        "2",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:read:warnings",
+    ),
+    (
+        "channel.unban_request.resolve",
+        "1",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:manage:unban_requests",
+    ),
+    (
+        "channel.suspicious_user.message",
+        "1",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:read:suspicious_users",
+    ),
+    (
+        "channel.warning.send",
+        "1",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:read:warnings",
+    ),
+    (
+        "channel.channel_points_automatic_reward_redemption.add",
+        "2",
+        {"broadcaster_user_id"},
+        "channel:read:redemptions",
+    ),
+    ("channel.charity_campaign.progress", "1", {"broadcaster_user_id"}, "channel:read:charity"),
+    ("channel.hype_train.end", "1", {"broadcaster_user_id"}, "channel:read:hype_train"),
+    ("user.whisper.message", "1", {"user_id"}, "user:read:whispers"),
+    ("user.authorization.revoke", "1", {"client_id"}, None),
+    ("drop.entitlement.grant", "1", {"organization_id"}, None),
+    ("extension.bits_transaction.create", "1", {"extension_client_id"}, None),
+    (
+        "channel.guest_star_guest.update",
+        "beta",
+        {"broadcaster_user_id", "moderator_user_id"},
+        "moderator:read:guest_star",
     ),
 ]
 
@@ -116,7 +179,37 @@ def test_chat_types_name_the_app_token_scopes() -> None:
     assert catalog.lookup("channel.chat.message").app_token_scopes == {"user:bot", "channel:bot"}
 
 
-def test_every_topic_key_is_unique_and_versions_are_numeric() -> None:
+def test_every_topic_key_is_unique_and_versions_are_numeric_or_beta() -> None:
     keys = [topic.key for topic in catalog.TOPICS]
     assert len(keys) == len(set(keys))
-    assert all(topic.version.isdigit() for topic in catalog.TOPICS)
+    assert all(topic.version.isdigit() != topic.beta for topic in catalog.TOPICS)
+    assert all(topic.version == "beta" for topic in catalog.TOPICS if topic.beta)
+
+
+def test_the_app_level_topics_are_webhook_only() -> None:
+    webhook_only = sorted(t.type for t in catalog.TOPICS if t.transports == {"webhook"})
+    assert webhook_only == [
+        "drop.entitlement.grant",
+        "extension.bits_transaction.create",
+        "user.authorization.grant",
+        "user.authorization.revoke",
+    ]
+
+
+def test_only_drop_entitlements_are_batched() -> None:
+    assert [t.type for t in catalog.TOPICS if t.batched] == ["drop.entitlement.grant"]
+
+
+def test_the_newest_version_is_the_default_and_v1_hype_trains_are_deprecated() -> None:
+    assert catalog.lookup("channel.moderate").version == "2"
+    assert catalog.lookup("automod.message.hold").version == "2"
+    assert catalog.lookup("channel.hype_train.begin").version == "2"
+    assert catalog.lookup("channel.hype_train.begin", "1").deprecated
+    assert catalog.lookup("channel.guest_star_session.begin").version == "beta"
+
+
+def test_channel_moderate_needs_one_scope_of_every_group() -> None:
+    v1, v2 = catalog.lookup("channel.moderate", "1"), catalog.lookup("channel.moderate", "2")
+    assert len(v1.scope_groups) == 7 and len(v2.scope_groups) == 8
+    assert frozenset({"moderator:read:warnings", "moderator:manage:warnings"}) in v2.scope_groups
+    assert v2.any_scope == frozenset().union(*v2.scope_groups)

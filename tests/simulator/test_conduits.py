@@ -329,3 +329,43 @@ async def test_conduit_with_all_shards_disabled_expires(
         await ws.close()
         await wait_for(lambda: conduit_id not in sim.state.conduits)
         assert sim.state.subscriptions[sub["id"]].status == "conduit_deleted"
+
+
+async def test_the_query_string_forms_twitchio_sends(api: Api, sockets: Sockets) -> None:
+    """POST ?shard_count=, PATCH ?id=&shard_count=, PATCH shards?conduit_id= (issue 13)."""
+    token = await api.token()
+    status, body, _ = await api.helix("POST", CONDUITS, token, params={"shard_count": "2"})
+    assert status == 200 and body["data"][0]["shard_count"] == 2, body
+    conduit_id = body["data"][0]["id"]
+    status, body, _ = await api.helix(
+        "PATCH", CONDUITS, token, params={"id": conduit_id, "shard_count": "3"}
+    )
+    assert status == 200 and body["data"] == [{"id": conduit_id, "shard_count": 3}], body
+    ws, welcome = await connect(api.sim.ws_url)
+    sockets.append(ws)
+    transport = {"method": "websocket", "session_id": welcome["payload"]["session"]["id"]}
+    status, body, _ = await api.helix(
+        "PATCH",
+        SHARDS,
+        token,
+        params={"conduit_id": conduit_id},
+        json={"shards": [{"id": "2", "transport": transport}]},
+    )
+    assert status == 202 and body["errors"] == [] and body["data"][0]["id"] == "2", body
+
+
+async def test_query_string_errors_name_the_problem(api: Api) -> None:
+    token = await api.token()
+    for params, message in [
+        ({"shard_count": "two"}, "shard_count must be an integer"),
+        ({"shard_count": "0"}, "shard_count must be between 1 and"),
+    ]:
+        status, body, _ = await api.helix("POST", CONDUITS, token, params=params)
+        assert status == 400 and body["message"].startswith(message), body
+    status, body, _ = await api.helix("PATCH", SHARDS, token, params={"conduit_id": "nope"})
+    assert (status, body["message"]) == (404, "conduit not found"), body
+    # The JSON body still wins where both are given.
+    status, body, _ = await api.helix(
+        "POST", CONDUITS, token, params={"shard_count": "9"}, json={"shard_count": 1}
+    )
+    assert status == 200 and body["data"][0]["shard_count"] == 1
