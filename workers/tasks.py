@@ -2,8 +2,8 @@
 # (Celery ships no type hints, so its decorators are untyped.)
 """Thin Celery tasks: ids in, control-plane services called, a JSON-able summary out.
 
-Only TransientHelixError is retried by Celery (with backoff and jitter); per-subscription
-failures are recorded by the reconciler, which schedules its own follow-up run.
+Celery retries (with backoff and jitter) what ``kiss.errors.is_retryable`` calls retryable;
+per-subscription failures are recorded by the reconciler, which schedules its own follow-up run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from celery import Task
 from celery.signals import worker_process_shutdown, worker_ready
 
 from kiss.auth.validation import validate_all
-from kiss.errors import TransientHelixError
+from kiss.errors import retryable_types
 from kiss.reconcile.events import record_revocation
 from kiss.reconcile.outcomes import Report
 from kiss.reconcile.services import Services
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 _process: dict[str, Services] = {}
 RETRY = {
-    "autoretry_for": (TransientHelixError,),
+    "autoretry_for": retryable_types(),
     "retry_backoff": True,
     "retry_backoff_max": 300,
     "retry_jitter": True,

@@ -26,7 +26,6 @@ import orjson
 from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
 from kiss.eventsub.messages import Notification, RawFrame, Revocation
-from kiss.eventsub.messages import channel_of as condition_channel
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
 
@@ -75,9 +74,14 @@ def _event_id_field(type_: str, version: str) -> str | None:
         return None
 
 
-def channel_of(condition: dict[str, object], event: object) -> str | None:
-    """The broadcaster a message belongs to: its condition's, else its event's."""
-    channel = condition_channel(condition)
+def channel_of(
+    channel_fields: tuple[str, ...], condition: dict[str, object], event: object
+) -> str | None:
+    """The channel a message belongs to: its condition's (the topic's ``channel_fields``),
+    else its event's broadcaster."""
+    channel = next(
+        (v for name in channel_fields if isinstance(v := condition.get(name), str) and v), None
+    )
     if channel is None and isinstance(event, dict):
         value = event.get("broadcaster_user_id")
         channel = value if isinstance(value, str) and value else None
@@ -132,6 +136,8 @@ class _Topic(NamedTuple):
     id_field: str | None  # the event's own id, deduplicated too
     id_prefix: str  # the event-id dedup key without the id
     event_id: Callable[[bytes], object] | None  # reads only that field of a raw event
+    channel_fields: tuple[str, ...]  # catalog.channel_fields: where its channel is named
+    by_broadcaster: bool  # its channel is broadcaster_user_id, the one the fast lane decodes
 
 
 def _event_id_reader(field: str | None) -> Callable[[bytes], object] | None:
@@ -157,9 +163,11 @@ class Router:
         topic = self._topics.get(type_)
         if topic is None or topic.version != version:
             field = _event_id_field(type_, version)
+            fields = catalog.channel_fields(type_, version)
             topic = _Topic(
-                type_, version, field, self.keys.dedup_event(type_, ""), _event_id_reader(field)
-            )
+                type_, version, field, self.keys.dedup_event(type_, ""), _event_id_reader(field),
+                fields, fields[:1] == ("broadcaster_user_id",),
+            )  # fmt: skip
             self._topics[type_] = topic
         return topic
 
@@ -218,12 +226,12 @@ class Router:
         ):
             return None
         sub = payload.subscription
-        channel = sub.condition.broadcaster_user_id
-        if type(channel) is not str or not channel:
-            return None  # a raid's, a user's...: routed by the parsed path (``entry``)
         topic = self._topics.get(sub.type)
         if topic is None or topic.version != sub.version:
             topic = self._topic(sub.type, sub.version)
+        channel = sub.condition.broadcaster_user_id
+        if not topic.by_broadcaster or type(channel) is not str or not channel:
+            return None  # a raid's, a user's...: routed by the parsed path (``entry``)
         dedup = ""
         if topic.event_id is not None:
             try:
@@ -253,12 +261,12 @@ class Router:
         """The entry of a parsed notification, or None if it names no channel to route to."""
         sub = message.subscription
         event = message.event
-        channel = channel_of(sub.condition, event)
+        topic = self._topic(sub.type, sub.version)
+        channel = channel_of(topic.channel_fields, sub.condition, event)
         if channel is None:
             return None
         meta = message.metadata
         body = event if event is not None else message.events
-        topic = self._topic(sub.type, sub.version)
         return self._entry(
             topic, channel, meta.message_id, sub.id, meta.message_timestamp, repr(received),
             event, orjson.dumps(body),

@@ -15,7 +15,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, TransientHelixError
-from kiss.eventsub.messages import channel_of
+from kiss.eventsub import catalog
 from kiss.helix import subscriptions as helix_subs
 from kiss.keys import Keys
 from kiss.reconcile import metrics
@@ -282,4 +282,4 @@ class Recorder:
 
 
 def _channel_of(active: Active) -> str:
-    return channel_of(condition_of(active)) or ""
+    return catalog.channel_of(active.type, active.version, condition_of(active)) or ""

@@ -120,3 +120,38 @@ def test_every_topic_key_is_unique_and_versions_are_numeric() -> None:
     keys = [topic.key for topic in catalog.TOPICS]
     assert len(keys) == len(set(keys))
     assert all(topic.version.isdigit() for topic in catalog.TOPICS)
+
+
+@pytest.mark.parametrize("topic", catalog.TOPICS, ids=lambda t: f"{t.type}-v{t.version}")
+def test_every_topic_names_its_channel_among_its_condition_fields(topic: catalog.Topic) -> None:
+    fields = {*topic.required, *topic.optional, *topic.exactly_one_of}
+    assert topic.channel_fields and set(topic.channel_fields) <= fields
+    if topic.any_scope:  # someone must have granted the scope
+        assert topic.owner_fields and set(topic.owner_fields) <= fields
+
+
+@pytest.mark.parametrize(
+    ("type_", "version", "condition", "channel", "owner"),
+    [
+        ("stream.online", "1", {"broadcaster_user_id": "1"}, "1", "1"),
+        ("user.update", "1", {"user_id": "7"}, "7", "7"),
+        ("channel.chat.message", "1", {"broadcaster_user_id": "1", "user_id": "2"}, "1", "2"),
+        ("channel.follow", "2", {"broadcaster_user_id": "1", "moderator_user_id": "3"}, "1", "3"),
+        ("channel.raid", "1", {"to_broadcaster_user_id": "4"}, "4", "4"),
+        ("channel.raid", "1", {"from_broadcaster_user_id": "5"}, "5", "5"),
+        ("conduit.shard.disabled", "1", {"client_id": "c"}, "c", None),
+        ("not.a.topic", "1", {"user_id": "8"}, "8", "8"),  # unknown types: the generic order
+    ],
+)
+def test_channel_and_owner_of_a_subscription(
+    type_: str, version: str, condition: dict[str, str], channel: str, owner: str | None
+) -> None:
+    assert catalog.channel_of(type_, version, condition) == channel
+    assert catalog.owner_of(type_, version, condition) == owner
+
+
+def test_an_entry_may_name_its_own_channel_field() -> None:
+    topic = catalog.Topic("x.y", "1", required=("broadcaster_user_id", "user_id"),
+                          channel_fields=("user_id",))  # fmt: skip
+    assert topic.channel_of({"broadcaster_user_id": "1", "user_id": "2"}) == "2"
+    assert topic.owner_fields == ("user_id", "broadcaster_user_id")

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from kiss.client import HubEventSubClient, SubscriptionRejected
 from kiss.client.requests import request_fields
 from kiss.client.rows import fields_arg
-from kiss.eventsub.catalog import lookup
+from kiss.errors import RequestRefused
+from kiss.eventsub.catalog import Authorization, lookup
 from kiss.keys import Keys
 from kiss.store import subscriptions as store
 from kiss.store.crypto import TokenCipher
@@ -27,10 +28,8 @@ from kiss.store.tokens import save_token
 from tests.client.conftest import FAST
 from workers.control import (
     ControlWorker,
-    RequestRefused,
     check_request,
     parse_request,
-    scope_problem,
 )
 
 
@@ -79,10 +78,10 @@ def test_check_request_uses_the_catalog() -> None:
 
 
 GRANTS = {
-    "10": frozenset({"channel:read:subscriptions"}),
-    "20": frozenset({"moderator:read:followers", "user:read:chat"}),
-    "30": frozenset({"user:read:chat", "user:bot"}),
-    "40": frozenset(),  # a token is stored, but not valid any more
+    "10": Authorization(frozenset({"channel:read:subscriptions"})),
+    "20": Authorization(frozenset({"moderator:read:followers", "user:read:chat"})),
+    "30": Authorization(frozenset({"user:read:chat", "user:bot", "channel:bot"})),
+    "40": Authorization(invalid="refresh refused"),  # a token is stored, but not valid any more
 }
 
 
@@ -104,14 +103,14 @@ GRANTS = {
             "1",
             {"broadcaster_user_id": "99"},
             "websocket",
-            "user 99 has not granted bits:read (has: no valid stored token)",
+            "user 99 has not granted bits:read (has: no stored token)",
         ),
         (
             "channel.cheer",
             "1",
             {"broadcaster_user_id": "40"},
             "conduit",
-            "user 40 has not granted bits:read (has: no valid stored token)",
+            "token of user 40 is invalid: refresh refused",
         ),
         (
             "channel.follow",
@@ -146,14 +145,29 @@ GRANTS = {
             "1",
             {"broadcaster_user_id": "10", "user_id": "30"},
             "conduit",
+            "user 10 has not granted channel:bot",
+        ),
+        (
+            "channel.chat.message",
+            "1",
+            {"broadcaster_user_id": "30", "user_id": "30"},
+            "conduit",
             None,
         ),
+        (
+            "channel.chat.message",
+            "1",
+            {"broadcaster_user_id": "99", "user_id": "30"},
+            "conduit",
+            None,
+        ),
+        ("stream.online", "1", {"broadcaster_user_id": "40"}, "websocket", "token of user 40"),
     ],
 )
 def test_scope_problem(
     type_: str, version: str, condition: dict[str, str], transport: str, problem: str | None
 ) -> None:
-    found = scope_problem(lookup(type_, version), condition, transport, GRANTS.get)
+    found = lookup(type_, version).scope_problem(condition, transport, GRANTS.get)
     if problem is None:
         assert found is None
     else:
