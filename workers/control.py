@@ -29,8 +29,10 @@ from kiss.client.rows import entries, streams
 from kiss.errors import KissError, RequestRefused, is_retryable
 from kiss.eventsub.catalog import Authorization, Topic, lookup
 from kiss.keys import Keys
+from kiss.reconcile.outcomes import append_outcome
 from kiss.store import subscriptions as store
 from kiss.store import tokens
+from kiss.store.models import ActiveSubscription, DesiredSubscription
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,16 @@ def stored_authorization(session: Session, user_id: str) -> Authorization | None
     if status[0] != "valid":
         return Authorization(invalid=status[1] or status[0])
     return Authorization(scopes=store.channel_scopes(session, user_id))
+
+
+def _live_subscription(session: Session, row: DesiredSubscription) -> str | None:
+    """The Twitch id of the enabled subscription that already serves ``row``, if any."""
+    if row.state != "active" or not row.subscription_id:
+        return None
+    active = session.get(ActiveSubscription, row.subscription_id)
+    if active is None or active.status != "enabled" or active.method != row.transport:
+        return None
+    return active.twitch_id
 
 
 def reply(ok: bool, error: str | None = None) -> bytes:
@@ -181,6 +193,19 @@ class ControlWorker:
                 channel_login=request.channel_name,
             )
             desired_id = row.id
+            live = _live_subscription(session, row)
+        if live is not None:
+            # Asked again (a bot's restart): nothing for the reconciler to do, so its outcome
+            # would never come; the bot hears at once that the subscription stands.
+            append_outcome(
+                self.client,
+                self.keys,
+                request.channel_id,
+                type=topic.type,
+                version=topic.version,
+                status="active",
+                subscription_id=live,
+            )
         # After the commit: the task must find the row.
         self.tasks.send_task(
             SUBSCRIBE_TASK,

@@ -106,16 +106,17 @@ def subscribe(desired_id: int | None = None, channel_id: str | None = None) -> d
 def unsubscribe(
     channel_id: str, type: str, version: str, condition: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Forget a desired subscription and delete it on Twitch now."""
-    with services().sessions.begin() as session:
-        removed = store.remove_desired(
-            session,
-            channel_id=channel_id,
-            type=type,
-            version=version,
-            condition=condition or {"broadcaster_user_id": channel_id},
-        )
-    return {"removed": removed, **_run_reconcile(resync=False)}
+    """workers/control.py forgot a desired subscription (the one place that removes it, in
+    the order the bot asked): delete it on Twitch now, not at the next beat. ``removed``
+    says that no desired row of it is left."""
+    key = store.canonical(condition or {"broadcaster_user_id": channel_id})
+    with services().sessions() as session:
+        left = [
+            row
+            for row in store.list_desired(session, channel_id)
+            if (row.type, row.version, row.condition) == (type, version, key)
+        ]
+    return {"removed": not left, **_run_reconcile(resync=False)}
 
 
 @app.task(name="kiss.session_welcomed", **RETRY)

@@ -59,6 +59,37 @@ class Report:
         }
 
 
+def append_outcome(
+    redis_client: redis.Redis,
+    keys: Keys,
+    channel_id: str,
+    *,
+    type: str,
+    version: str,
+    status: str,
+    reason: str = "",
+    subscription_id: str = "",
+) -> None:
+    """Tell the channel's bots what became of a subscription: one entry on
+    ``Keys.subscription_outcomes(channel_id)`` (status ``active`` | ``failed`` | ``revoked`` |
+    ``removed``), the one writer of that stream's entries."""
+    if not channel_id:
+        return
+    fields = {
+        "type": type,
+        "version": version,
+        "status": status,
+        "reason": reason,
+        "subscription_id": subscription_id,
+    }
+    redis_client.xadd(
+        keys.subscription_outcomes(channel_id),
+        fields,  # type: ignore[arg-type]
+        maxlen=OUTCOMES_MAXLEN,
+        approximate=True,
+    )
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -78,13 +109,7 @@ class Recorder:
         self._clock = clock
 
     def _outcome(self, channel_id: str, fields: dict[str, str]) -> None:
-        if channel_id:
-            self._redis.xadd(
-                self._keys.subscription_outcomes(channel_id),
-                fields,  # type: ignore[arg-type]
-                maxlen=OUTCOMES_MAXLEN,
-                approximate=True,
-            )
+        append_outcome(self._redis, self._keys, channel_id, **fields)
 
     def created(
         self,

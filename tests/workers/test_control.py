@@ -395,3 +395,65 @@ async def test_a_bot_subscribes_through_the_control_worker(
         stop.set()
         await asyncio.to_thread(thread.join, 10)
         await client.connection.close()
+
+
+def live_subscription(sessions: sessionmaker[Session], transport: str = "conduit") -> None:
+    """What the reconciler leaves after placing stream.online of channel 10: an active row."""
+    with sessions.begin() as session:
+        row = store.add_desired(
+            session,
+            channel_id="10",
+            type="stream.online",
+            version="1",
+            condition={"broadcaster_user_id": "10"},
+            transport="conduit",
+            requested_by="b",
+        )
+        row.state, row.subscription_id = "active", "s-live"
+        store.upsert_active(
+            session,
+            store.TwitchSubscription(
+                id="s-live",
+                type="stream.online",
+                version="1",
+                condition={"broadcaster_user_id": "10"},
+                status="enabled",
+                cost=1,
+                method=transport,
+                session_id=None,
+                conduit_id="c-1",
+                created_at=None,
+            ),
+        )
+
+
+async def test_subscribing_again_to_a_live_subscription_answers_at_once(
+    worker: ControlWorker,
+    redis_url: str,
+    sessions: sessionmaker[Session],
+    keys: Keys,
+) -> None:
+    """Every bot restart asks again; no reconcile has anything to do, yet the bot hears."""
+    live_subscription(sessions)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    client = HubEventSubClient("10", "ten", redis_url, keys=keys, options=FAST)
+    try:
+        pending = await client.subscribe("stream.online")
+        outcome = await pending.outcome(wait_seconds=5)
+        assert outcome.active and outcome.subscription_id == "s-live"
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join, 10)
+        await client.connection.close()
+
+
+def test_a_new_or_stale_subscription_waits_for_the_reconciler(
+    worker: ControlWorker, redis_client: redis.Redis, keys: Keys, sessions: sessionmaker[Session]
+) -> None:
+    live_subscription(sessions, transport="websocket")  # not on the hub's transport any more
+    send(redis_client, keys, fields())
+    worker.run_once()
+    assert answer(redis_client, keys, "r1")["ok"] is True
+    assert redis_client.xlen(keys.subscription_outcomes("10")) == 0
