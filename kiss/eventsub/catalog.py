@@ -137,7 +137,8 @@ class Topic:
             if grant is None or not grant.scopes & any_of:
                 have = "no stored token" if grant is None else ", ".join(sorted(grant.scopes))
                 return (
-                    f"{where}: user {user_id} has not granted {' or '.join(sorted(any_of))} "
+                    f"{where}: missing scope: user {user_id} has not granted "
+                    f"{' or '.join(sorted(any_of))} "
                     f"(has: {have or 'none'})"
                 )
         return None
