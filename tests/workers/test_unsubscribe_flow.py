@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from kiss.client.requests import request_fields
 from kiss.reconcile.services import Services
 from kiss.settings import Settings
 from kiss.store import subscriptions as store
 from tests.reconcile.conftest import make_conduit
 from tests.waiting import wait_for
+from tests.workers.test_control import fields
 from tests.workers.test_tasks import (  # noqa: F401  (fixtures)
     desire,
     enabled_channels,
@@ -58,17 +58,8 @@ def test_an_unsubscribe_through_control_reports_the_row_removed(
     control = ControlWorker(
         hub.redis, hub.keys, hub.sessions, tasks, queue=settings.celery_queue, transport="conduit"
     )
-    request = request_fields(
-        "u1",
-        "unsubscribe",
-        bot="b",
-        channel_id="601",
-        channel_name="",
-        type="stream.online",
-        version="1",
-        condition={"broadcaster_user_id": "601"},
-        now=1.0,
-    )
+    condition = '{"broadcaster_user_id": "601"}'
+    request = fields(op="unsubscribe", request_id="u1", channel_id="601", condition=condition)
     _, answer = control.handle(request)
     assert b'"ok":true' in answer
     with hub.sessions() as session:
