@@ -14,7 +14,7 @@ from typing import Any
 import redis
 from sqlalchemy.orm import Session
 
-from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, TransientHelixError
+from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, is_retryable
 from kiss.eventsub import catalog
 from kiss.helix import subscriptions as helix_subs
 from kiss.keys import Keys
@@ -90,6 +90,14 @@ def append_outcome(
     )
 
 
+def _worth_retrying(error: object) -> bool:
+    """What ``is_retryable`` says, and a token error: a refresh or a new login may fix it
+    (tried again no sooner than the next interval)."""
+    if isinstance(error, TokenError):
+        return True
+    return isinstance(error, BaseException) and is_retryable(error)
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -163,7 +171,7 @@ class Recorder:
         status = error.status if isinstance(error, HelixError) else None
         message = error.message if isinstance(error, HelixError) else str(error)
         retry_at: float | None
-        if isinstance(error, TransientHelixError | TokenError) or not isinstance(error, KissError):
+        if _worth_retrying(error) or not isinstance(error, KissError):  # or unexpected
             attempts = (row.attempts if row else 0) + 1
             delay = min(RETRY_CAP_SECONDS, 2.0**attempts) * random.uniform(0.5, 1.0)
             if isinstance(error, TokenError):
@@ -241,7 +249,7 @@ class Recorder:
         )
         session.commit()
         report.errors.append(message)
-        if isinstance(result, TransientHelixError | TokenError):
+        if _worth_retrying(result):
             retry_at = self._clock() + self._interval
             report.next_retry_at = min(report.next_retry_at or retry_at, retry_at)
 
