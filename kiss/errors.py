@@ -2,6 +2,8 @@
 
     KissError
     ├── ConfigError                 a setting has a bad value (names key and value)
+    ├── RequestRefused              a bot's request the control plane will not record (says why)
+    ├── StartupFailed               a process of the local run did not start
     ├── ProtocolError               a frame from Twitch that breaks the EventSub protocol
     │   └── MalformedMessage        not JSON, or JSON not of the EventSub envelope shape
     ├── UnknownTopic                a subscription type/version the catalog does not know
@@ -11,11 +13,18 @@
     │   └── PermanentHelixError     other 4xx: recorded with Twitch's message, never retried
     │       └── QuotaExceeded       429 that is a quota (not a rate limit): a placement failure
     └── TokenError                  a token that is missing, invalid, or cannot be refreshed
+        └── OAuthUnavailable        Twitch's OAuth service did not answer: retry later
 
 Retryable errors carry ``retryable = True`` so callers decide by type, not by message.
+``is_retryable`` is the one classification (hub errors by that flag; outside the tree, a
+network or Redis failure is worth retrying, anything else is not) and ``retryable_types()``
+the same as a tuple for ``except`` clauses and Celery's ``autoretry_for``. A retryable type's
+subclasses are retryable too (tests/test_errors.py holds the tree to that).
 """
 
 from __future__ import annotations
+
+import redis
 
 
 class KissError(Exception):
@@ -26,6 +35,14 @@ class KissError(Exception):
 
 class ConfigError(KissError):
     """A configuration value is invalid."""
+
+
+class RequestRefused(KissError):
+    """A request the control plane will not record; the message says why."""
+
+
+class StartupFailed(KissError):
+    """A process did not start: a one-shot step failed or a readiness check timed out."""
 
 
 class ProtocolError(KissError):
@@ -84,3 +101,26 @@ class OAuthUnavailable(TokenError):
     at fault, so nothing is marked invalid; try again later."""
 
     retryable = True
+
+
+# Failures of the network or of Redis outside the tree: the peer may answer later.
+TRANSIENT_IO: tuple[type[Exception], ...] = (OSError, redis.ConnectionError, redis.TimeoutError)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """True when trying the same thing again later may succeed."""
+    if isinstance(error, KissError):
+        return error.retryable
+    return isinstance(error, TRANSIENT_IO)
+
+
+def _retryable_kiss_types(base: type[KissError]) -> list[type[KissError]]:
+    found: list[type[KissError]] = []
+    for sub in base.__subclasses__():
+        found.extend([sub] if sub.retryable else _retryable_kiss_types(sub))
+    return found
+
+
+def retryable_types() -> tuple[type[Exception], ...]:
+    """The exception types ``is_retryable`` says yes to (the tree's as defined by now)."""
+    return (*_retryable_kiss_types(KissError), *TRANSIENT_IO)

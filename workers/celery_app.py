@@ -14,7 +14,7 @@ from beat_schedule import build_schedule
 from kiss.logs import configure_logging
 from kiss.settings import Settings, load_settings
 from kiss.status.exporter import install_worker_metrics
-from kiss.status.heartbeat import install_worker_heartbeat
+from kiss.status.heartbeat import install_beat_heartbeat, install_worker_heartbeat
 
 
 def create_app(settings: Settings) -> Celery:
@@ -49,6 +49,7 @@ def _hub_logging(**_: Any) -> None:
 signals.setup_logging.connect(_hub_logging, weak=False)
 
 
-# Ops hooks (kiss/status): /metrics on metrics_port + 1 and the worker's heartbeat key.
+# Ops hooks (kiss/status): /metrics on metrics_port + 1 and the worker's and beat's heartbeats.
 install_worker_metrics(settings)
 install_worker_heartbeat(settings)
+install_beat_heartbeat(app, settings)

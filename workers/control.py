@@ -7,7 +7,8 @@ must carry), recorded in ``desired_subscriptions``, answered on ``Keys.control_r
 and a ``kiss.subscribe`` (or ``kiss.unsubscribe``) task goes to Celery by name (this module
 never imports the tasks).
 
-``check_request`` and ``scope_problem`` are pure; ``ControlWorker`` is the Redis/DB adapter.
+The scope rule is the topic's (``Topic.scope_problem`` in the catalog), the one the planner
+applies too. ``check_request`` is pure; ``ControlWorker`` is the Redis/DB adapter.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,11 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.client.options import default_consumer_name
 from kiss.client.rows import entries, streams
-from kiss.errors import KissError
-from kiss.eventsub.catalog import Topic, lookup
+from kiss.errors import KissError, RequestRefused, is_retryable
+from kiss.eventsub.catalog import Authorization, Topic, lookup
 from kiss.keys import Keys
+from kiss.reconcile.outcomes import append_outcome
 from kiss.store import subscriptions as store
 from kiss.store import tokens
+from kiss.store.models import ActiveSubscription, DesiredSubscription
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +40,6 @@ GROUP = "control"
 OPS = ("hello", "subscribe", "unsubscribe")
 SUBSCRIBE_TASK = "kiss.subscribe"
 UNSUBSCRIBE_TASK = "kiss.unsubscribe"
-
-
-class RequestRefused(KissError):
-    """A request the control plane will not record; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -92,50 +91,24 @@ def check_request(request: ControlRequest) -> tuple[Topic, dict[str, str]]:
     return topic, topic.validate_condition(request.condition)
 
 
-def scope_problem(
-    topic: Topic,
-    condition: Mapping[str, str],
-    transport: str,
-    granted: Callable[[str], frozenset[str] | None],
-) -> str | None:
-    """Why the stored tokens cannot back this subscription, or None when they can.
-
-    ``granted(user_id)`` is that user's stored token's scopes, None when none is stored.
-    The user who must have authorized the type is the moderator for moderator types, the
-    chatting user for chat types, else the broadcaster. Chat types on a conduit (app token)
-    also need ``user:bot``. With no stored token, a conduit subscription goes ahead (the
-    user may have authorized the app elsewhere; Twitch's answer becomes the outcome), but a
-    websocket one, which needs that user's token, is refused.
-    """
-    if not topic.any_scope:
+def stored_authorization(session: Session, user_id: str) -> Authorization | None:
+    """What the stored token of ``user_id`` grants; None when the hub holds no token of theirs."""
+    status = tokens.token_status(session, tokens.USER, user_id)
+    if status is None:
         return None
-    who = (
-        condition.get("moderator_user_id")
-        or (condition.get("user_id") if "user_id" in topic.required else None)
-        or condition.get("broadcaster_user_id")
-        or ""
-    )
-    needs = [(who, topic.any_scope)]
-    if topic.app_token_scopes and transport != "websocket":
-        needs.append((who, frozenset({"user:bot"})))
-    for user_id, any_of in needs:
-        scopes = granted(user_id)
-        if scopes is None and transport != "websocket":
-            continue
-        if not scopes or not scopes & any_of:
-            have = ", ".join(sorted(scopes)) if scopes else "no valid stored token"
-            return (
-                f"{topic.type} v{topic.version}: user {user_id} has not granted "
-                f"{' or '.join(sorted(any_of))} (has: {have})"
-            )
-    return None
+    if status[0] != "valid":
+        return Authorization(invalid=status[1] or status[0])
+    return Authorization(scopes=store.channel_scopes(session, user_id))
 
 
-def _stored_scopes(session: Session, user_id: str) -> frozenset[str] | None:
-    """The scopes of the user's stored token; None when the hub holds no token for them."""
-    if tokens.token_status(session, tokens.USER, user_id) is None:
+def _live_subscription(session: Session, row: DesiredSubscription) -> str | None:
+    """The Twitch id of the enabled subscription that already serves ``row``, if any."""
+    if row.state != "active" or not row.subscription_id:
         return None
-    return store.channel_scopes(session, user_id)
+    active = session.get(ActiveSubscription, row.subscription_id)
+    if active is None or active.status != "enabled" or active.method != row.transport:
+        return None
+    return active.twitch_id
 
 
 def reply(ok: bool, error: str | None = None) -> bytes:
@@ -204,11 +177,8 @@ class ControlWorker:
 
     def _subscribe(self, request: ControlRequest, topic: Topic, condition: dict[str, str]) -> None:
         with self.sessions.begin() as session:
-            problem = scope_problem(
-                topic,
-                condition,
-                self.transport,
-                lambda user_id: _stored_scopes(session, user_id),
+            problem = topic.scope_problem(
+                condition, self.transport, lambda user_id: stored_authorization(session, user_id)
             )
             if problem:
                 raise RequestRefused(problem)
@@ -223,6 +193,19 @@ class ControlWorker:
                 channel_login=request.channel_name,
             )
             desired_id = row.id
+            live = _live_subscription(session, row)
+        if live is not None:
+            # Asked again (a bot's restart): nothing for the reconciler to do, so its outcome
+            # would never come; the bot hears at once that the subscription stands.
+            append_outcome(
+                self.client,
+                self.keys,
+                request.channel_id,
+                type=topic.type,
+                version=topic.version,
+                status="active",
+                subscription_id=live,
+            )
         # After the commit: the task must find the row.
         self.tasks.send_task(
             SUBSCRIBE_TASK,
@@ -296,7 +279,8 @@ class ControlWorker:
         )
 
     def run(self, stop: threading.Event) -> None:
-        """Serve until ``stop`` is set; Redis outages are waited out with backoff."""
+        """Serve until ``stop`` is set; what ``is_retryable`` calls retryable (a Redis outage)
+        is waited out with backoff."""
         delay = 0.1
         self.ensure_group()
         while not stop.is_set():
@@ -304,11 +288,13 @@ class ControlWorker:
                 self.beat()
                 self.run_once()
                 delay = 0.1
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                log.warning("Redis unavailable (%s); retrying in %.1fs", error, delay)
-                stop.wait(delay)
-                delay = min(delay * 2, 5.0)
             except redis.ResponseError as error:
                 if not str(error).startswith("NOGROUP"):
                     raise
                 self.ensure_group()
+            except Exception as error:
+                if not is_retryable(error):
+                    raise
+                log.warning("unavailable (%s); retrying in %.1fs", error, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)

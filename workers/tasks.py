@@ -2,8 +2,8 @@
 # (Celery ships no type hints, so its decorators are untyped.)
 """Thin Celery tasks: ids in, control-plane services called, a JSON-able summary out.
 
-Only TransientHelixError is retried by Celery (with backoff and jitter); per-subscription
-failures are recorded by the reconciler, which schedules its own follow-up run.
+Celery retries (with backoff and jitter) what ``kiss.errors.is_retryable`` calls retryable;
+per-subscription failures are recorded by the reconciler, which schedules its own follow-up run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from celery import Task
 from celery.signals import worker_process_shutdown, worker_ready
 
 from kiss.auth.validation import validate_all
-from kiss.errors import TransientHelixError
+from kiss.errors import retryable_types
 from kiss.reconcile.events import record_revocation
 from kiss.reconcile.outcomes import Report
 from kiss.reconcile.services import Services
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 _process: dict[str, Services] = {}
 RETRY = {
-    "autoretry_for": (TransientHelixError,),
+    "autoretry_for": retryable_types(),
     "retry_backoff": True,
     "retry_backoff_max": 300,
     "retry_jitter": True,
@@ -106,16 +106,17 @@ def subscribe(desired_id: int | None = None, channel_id: str | None = None) -> d
 def unsubscribe(
     channel_id: str, type: str, version: str, condition: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Forget a desired subscription and delete it on Twitch now."""
-    with services().sessions.begin() as session:
-        removed = store.remove_desired(
-            session,
-            channel_id=channel_id,
-            type=type,
-            version=version,
-            condition=condition or {"broadcaster_user_id": channel_id},
-        )
-    return {"removed": removed, **_run_reconcile(resync=False)}
+    """workers/control.py forgot a desired subscription (the one place that removes it, in
+    the order the bot asked): delete it on Twitch now, not at the next beat. ``removed``
+    says that no desired row of it is left."""
+    key = store.canonical(condition or {"broadcaster_user_id": channel_id})
+    with services().sessions() as session:
+        left = [
+            row
+            for row in store.list_desired(session, channel_id)
+            if (row.type, row.version, row.condition) == (type, version, key)
+        ]
+    return {"removed": not left, **_run_reconcile(resync=False)}
 
 
 @app.task(name="kiss.session_welcomed", **RETRY)

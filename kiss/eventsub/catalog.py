@@ -3,17 +3,65 @@
 Each topic says its version, condition fields, the scopes of which the token needs one,
 its cost rule, and, where the event carries one, the field that identifies the event
 itself (used to drop duplicates that arrive under different message ids).
+
+The rules that several processes apply live here, beside the topic, and every process calls
+them: which condition field names the channel stream its events go to (``channel_of``),
+which user's authorization it needs (``owner_of``), and whether the stored tokens can back
+it on a transport (``scope_problem``: the control process when a bot asks, the planner
+before it asks Twitch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from kiss.errors import InvalidCondition, UnknownTopic
 
 ALL_TRANSPORTS = frozenset({"websocket", "webhook", "conduit"})
+
+# The condition field that names the channel stream, by preference: a topic's channel is the
+# first of these among its condition fields (``Topic.channel_fields``). A chat topic has both
+# broadcaster_user_id and user_id: its events belong to the broadcaster's channel.
+CHANNEL_FIELD_ORDER = (
+    "broadcaster_user_id",
+    "to_broadcaster_user_id",
+    "from_broadcaster_user_id",
+    "user_id",
+    "client_id",
+)
+# The user whose authorization a subscription needs (whose token creates it on a websocket),
+# by preference: the chatting user, then the moderator, then the broadcaster.
+OWNER_FIELD_ORDER = (
+    "user_id",
+    "moderator_user_id",
+    "broadcaster_user_id",
+    "to_broadcaster_user_id",
+    "from_broadcaster_user_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """What the hub knows of one user's grant to its client id: a stored token's scopes, or
+    why that token is invalid."""
+
+    scopes: frozenset[str] = frozenset()
+    invalid: str = ""  # non-empty: the stored token is invalid, and why
+
+
+# user id -> that user's Authorization, None when the hub stores no token for them.
+Authorizations = Callable[[str], Authorization | None]
+
+
+def _first(condition: Mapping[str, Any], fields: tuple[str, ...]) -> str | None:
+    for name in fields:
+        value = condition.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -33,10 +81,72 @@ class Topic:
     beta: bool = False  # Twitch may change or drop it without notice; version "beta"
     deprecated: bool = False  # still served, but Twitch names its successor
     batched: bool = False  # the notification carries ``events`` (a list), not ``event``
+    # Empty: derived from the condition fields (CHANNEL_FIELD_ORDER, OWNER_FIELD_ORDER).
+    channel_fields: tuple[str, ...] = ()
+    owner_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        fields = (*self.required, *self.optional, *self.exactly_one_of)
+        if not self.channel_fields:
+            derived = tuple(name for name in CHANNEL_FIELD_ORDER if name in fields)
+            object.__setattr__(self, "channel_fields", derived)
+        if not self.owner_fields:
+            derived = tuple(name for name in OWNER_FIELD_ORDER if name in fields)
+            object.__setattr__(self, "owner_fields", derived)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.type, self.version)
+
+    def channel_of(self, condition: Mapping[str, Any]) -> str | None:
+        """The channel whose stream this subscription's events go to, or None."""
+        return _first(condition, self.channel_fields)
+
+    def owner_of(self, condition: Mapping[str, Any]) -> str | None:
+        """The user who must have authorized this subscription (whose token creates it on a
+        websocket), or None."""
+        return _first(condition, self.owner_fields)
+
+    def scope_problem(
+        self, condition: Mapping[str, Any], transport: str, known: Authorizations
+    ) -> str | None:
+        """Why the stored tokens cannot back this subscription on ``transport``, or None.
+
+        The owner must have granted one of ``any_scope``. On an app token (conduit, webhook)
+        a chat type also needs ``user:bot`` from the chatting user and ``channel:bot`` from
+        the broadcaster (unless they are the same user). An invalid stored token refuses,
+        and so does the owner's on a websocket whatever the type (it creates the
+        subscription). With no stored token, a websocket subscription is refused (it needs
+        that user's token); an app-token one goes ahead: the user may have authorized the
+        client elsewhere, and Twitch's answer becomes the outcome.
+        """
+        where = f"{self.type} v{self.version}"
+        owner = self.owner_of(condition) or ""
+        needs: list[tuple[str, frozenset[str]]] = []
+        if transport == "websocket":
+            needs.append((owner, frozenset()))  # a valid token, whatever its scopes
+        if self.any_scope:
+            needs.append((owner, self.any_scope))
+        if transport != "websocket" and self.app_token_scopes:
+            bot = str(condition.get("user_id") or "")
+            channel = str(condition.get("broadcaster_user_id") or "")
+            needs.append((bot, frozenset({"user:bot"})))
+            if channel and channel != bot:
+                needs.append((channel, frozenset({"channel:bot"})))
+        for user_id, any_of in needs:
+            grant = known(user_id)
+            if grant is not None and grant.invalid:
+                return f"{where}: token of user {user_id} is invalid: {grant.invalid}"
+            if not any_of or (grant is None and transport != "websocket"):
+                continue
+            if grant is None or not grant.scopes & any_of:
+                have = "no stored token" if grant is None else ", ".join(sorted(grant.scopes))
+                return (
+                    f"{where}: missing scope: user {user_id} has not granted "
+                    f"{' or '.join(sorted(any_of))} "
+                    f"(has: {have or 'none'})"
+                )
+        return None
 
     @property
     def needs_authorization(self) -> bool:
@@ -369,6 +479,30 @@ def lookup(type_: str, version: str | None = None) -> Topic:
         versions,
         key=lambda t: (t.version.isdigit(), int(t.version) if t.version.isdigit() else 0),
     )
+
+
+@lru_cache(maxsize=1024)
+def _fields_of(type_: str, version: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    try:
+        topic = lookup(type_, version)
+    except UnknownTopic:  # a type Twitch sends that the hub does not know: the generic order
+        return CHANNEL_FIELD_ORDER, OWNER_FIELD_ORDER
+    return topic.channel_fields, topic.owner_fields
+
+
+def channel_fields(type_: str, version: str) -> tuple[str, ...]:
+    """``Topic.channel_fields`` of any type, known or not (cached per type)."""
+    return _fields_of(type_, version)[0]
+
+
+def channel_of(type_: str, version: str, condition: Mapping[str, Any]) -> str | None:
+    """``Topic.channel_of`` for a subscription of any type, known or not."""
+    return _first(condition, _fields_of(type_, version)[0])
+
+
+def owner_of(type_: str, version: str, condition: Mapping[str, Any]) -> str | None:
+    """``Topic.owner_of`` for a subscription of any type, known or not."""
+    return _first(condition, _fields_of(type_, version)[1])
 
 
 def topic_types() -> list[str]:

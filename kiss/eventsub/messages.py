@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from kiss.errors import MalformedMessage
+from kiss.eventsub import catalog
 from kiss.eventsub.timestamps import parse_timestamp
 
 JSON = dict[str, Any]
@@ -55,8 +56,8 @@ class Subscription(NamedTuple):
 
     @property
     def channel_id(self) -> str | None:
-        """The broadcaster the subscription is about, for routing to a channel stream."""
-        return channel_of(self.condition)
+        """The channel stream its events go to (the topic's rule, ``catalog.channel_of``)."""
+        return catalog.channel_of(self.type, self.version, self.condition)
 
 
 class Welcome(NamedTuple):
@@ -87,15 +88,6 @@ class Revocation(NamedTuple):
 
 Message = Welcome | Keepalive | Notification | Reconnect | Revocation
 
-_CHANNEL_FIELDS = (
-    "broadcaster_user_id",
-    "to_broadcaster_user_id",
-    "from_broadcaster_user_id",
-    "user_id",
-    "client_id",
-)
-
-
 MAX_CHANNEL_ID_LENGTH = 20  # Twitch user ids are decimal, 10 digits today; room to grow
 
 
@@ -108,15 +100,6 @@ def is_channel_id(value: object) -> bool:
         and value.isascii()
         and value.isdigit()
     )
-
-
-def channel_of(condition: JSON) -> str | None:
-    """The channel (broadcaster id) a condition is about, or None."""
-    for field in _CHANNEL_FIELDS:
-        value = condition.get(field)
-        if isinstance(value, str) and value:
-            return value
-    return None
 
 
 def _object(parent: JSON, key: str, where: str) -> JSON:

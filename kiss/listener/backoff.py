@@ -13,9 +13,10 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar
 
-from websockets.exceptions import InvalidURI
+from websockets.exceptions import InvalidURI, WebSocketException
 
 from kiss.backoff import backoff
+from kiss.errors import is_retryable
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,12 @@ class Backoff:
 
 
 def is_fatal(error: BaseException) -> bool:
-    """Errors that retrying cannot fix (a malformed URL); everything else is retried."""
-    return isinstance(error, InvalidURI | ValueError | TypeError)
+    """Errors that retrying cannot fix: what ``kiss.errors.is_retryable`` refuses, except a
+    handshake the websocket peer got wrong, which a later dial may get right (a malformed URL
+    will not)."""
+    if isinstance(error, WebSocketException) and not isinstance(error, InvalidURI):
+        return False
+    return not is_retryable(error)
 
 
 async def reconnecting(

@@ -30,7 +30,6 @@ import orjson
 from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
 from kiss.eventsub.messages import Notification, RawFrame, Revocation, is_channel_id
-from kiss.eventsub.messages import channel_of as condition_channel
 from kiss.eventsub.session import Gap
 from kiss.eventsub.timestamps import is_real_date
 from kiss.keys import Keys
@@ -77,9 +76,14 @@ _TWITCH_TIMESTAMP = re.compile(
 )
 
 
-def channel_of(condition: dict[str, object], event: object) -> str | None:
-    """The broadcaster a message belongs to: its condition's, else its event's."""
-    channel = condition_channel(condition)
+def channel_of(
+    channel_fields: tuple[str, ...], condition: dict[str, object], event: object
+) -> str | None:
+    """The channel a message belongs to: its condition's (the topic's ``channel_fields``),
+    else its event's broadcaster."""
+    channel = next(
+        (v for name in channel_fields if isinstance(v := condition.get(name), str) and v), None
+    )
     if channel is None and isinstance(event, dict):
         value = event.get("broadcaster_user_id")
         channel = value if isinstance(value, str) and value else None
@@ -134,6 +138,8 @@ class _Topic(NamedTuple):
     id_field: str | None  # the event's own id, deduplicated too
     id_prefix: str  # the event-id dedup key without the id
     event_id: Callable[[bytes], object] | None  # reads only that field of a raw event
+    channel_fields: tuple[str, ...]  # catalog.channel_fields: where its channel is named
+    by_broadcaster: bool  # its channel is broadcaster_user_id, the one the fast lane decodes
 
 
 def _event_id_reader(field: str | None) -> Callable[[bytes], object] | None:
@@ -164,12 +170,14 @@ class Router:
         topic = self._topics.get(type_)
         if topic is None or topic.version != version:
             try:
-                field = catalog.lookup(type_, version).event_id_field
+                known = catalog.lookup(type_, version)
             except UnknownTopic:
                 return None
+            field, fields = known.event_id_field, known.channel_fields
             topic = _Topic(
-                type_, version, field, self.keys.dedup_event(type_, ""), _event_id_reader(field)
-            )
+                type_, version, field, self.keys.dedup_event(type_, ""), _event_id_reader(field),
+                fields, fields[:1] == ("broadcaster_user_id",),
+            )  # fmt: skip
             self._topics[type_] = topic
         return topic
 
@@ -242,15 +250,15 @@ class Router:
         ):
             return None
         sub = payload.subscription
-        channel = sub.condition.broadcaster_user_id
-        if not is_channel_id(channel):
-            return None  # a raid's, a user's, junk...: the parsed path routes or refuses it
-        assert type(channel) is str  # is_channel_id says so; for the type checker
         topic = self._topics.get(sub.type)
         if topic is None or topic.version != sub.version:
             topic = self._topic(sub.type, sub.version)
             if topic is None:
                 return None  # unknown: the parsed path refuses it
+        channel = sub.condition.broadcaster_user_id
+        if not topic.by_broadcaster or not is_channel_id(channel):
+            return None  # a raid's, a user's, junk...: the parsed path routes or refuses it
+        assert type(channel) is str  # is_channel_id says so; for the type checker
         dedup = ""
         if topic.event_id is not None:
             try:
@@ -285,7 +293,7 @@ class Router:
         if topic is None:
             self._refuse("unknown_type", f"type {sub.type[:60]!r} version {sub.version[:20]!r}")
             return None
-        channel = channel_of(sub.condition, event)
+        channel = channel_of(topic.channel_fields, sub.condition, event)
         if channel is None:
             self._refuse("no_channel", f"{sub.type} v{sub.version} names no broadcaster")
             return None

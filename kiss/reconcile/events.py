@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
+from kiss.reconcile.outcomes import append_outcome
 from kiss.store import state
 from kiss.store import subscriptions as store
 from kiss.store.models import DesiredSubscription
@@ -52,17 +53,14 @@ def record_revocation(
     )
     state.bump_counters(session, revocations=1)
     session.commit()
-    if channel_id:
-        redis_client.xadd(
-            keys.subscription_outcomes(channel_id),
-            {
-                "type": type,
-                "version": version,
-                "status": "revoked",
-                "reason": reason,
-                "subscription_id": subscription_id,
-            },
-            maxlen=1000,
-            approximate=True,
-        )
+    append_outcome(
+        redis_client,
+        keys,
+        channel_id,
+        type=type,
+        version=version,
+        status="revoked",
+        reason=reason,
+        subscription_id=subscription_id,
+    )
     return len(rows)

@@ -23,6 +23,7 @@ from kiss.errors import (
     HelixError,
     TokenError,
 )
+from kiss.eventsub import catalog
 from kiss.helix import subscriptions as helix_subs
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
@@ -37,7 +38,6 @@ from kiss.reconcile.plan import (
     condition_of,
     plan,
     session_channels,
-    token_owner,
 )
 from kiss.store import state
 from kiss.store import subscriptions as store
@@ -138,7 +138,8 @@ class Reconciler:
             users |= {
                 owner
                 for d in store.list_desired(session)
-                if d.transport == "websocket" and (owner := token_owner(orjson.loads(d.condition)))
+                if d.transport == "websocket"
+                and (owner := catalog.owner_of(d.type, d.version, orjson.loads(d.condition)))
             }
             users |= {
                 row.user_id

@@ -14,8 +14,8 @@ from typing import Any
 import redis
 from sqlalchemy.orm import Session
 
-from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, TransientHelixError
-from kiss.eventsub.messages import channel_of
+from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, is_retryable
+from kiss.eventsub import catalog
 from kiss.helix import subscriptions as helix_subs
 from kiss.keys import Keys
 from kiss.reconcile import metrics
@@ -59,6 +59,45 @@ class Report:
         }
 
 
+def append_outcome(
+    redis_client: redis.Redis,
+    keys: Keys,
+    channel_id: str,
+    *,
+    type: str,
+    version: str,
+    status: str,
+    reason: str = "",
+    subscription_id: str = "",
+) -> None:
+    """Tell the channel's bots what became of a subscription: one entry on
+    ``Keys.subscription_outcomes(channel_id)`` (status ``active`` | ``failed`` | ``revoked`` |
+    ``removed``), the one writer of that stream's entries."""
+    if not channel_id:
+        return
+    fields = {
+        "type": type,
+        "version": version,
+        "status": status,
+        "reason": reason,
+        "subscription_id": subscription_id,
+    }
+    redis_client.xadd(
+        keys.subscription_outcomes(channel_id),
+        fields,  # type: ignore[arg-type]
+        maxlen=OUTCOMES_MAXLEN,
+        approximate=True,
+    )
+
+
+def _worth_retrying(error: object) -> bool:
+    """What ``is_retryable`` says, and a token error: a refresh or a new login may fix it
+    (tried again no sooner than the next interval)."""
+    if isinstance(error, TokenError):
+        return True
+    return isinstance(error, BaseException) and is_retryable(error)
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -78,13 +117,7 @@ class Recorder:
         self._clock = clock
 
     def _outcome(self, channel_id: str, fields: dict[str, str]) -> None:
-        if channel_id:
-            self._redis.xadd(
-                self._keys.subscription_outcomes(channel_id),
-                fields,  # type: ignore[arg-type]
-                maxlen=OUTCOMES_MAXLEN,
-                approximate=True,
-            )
+        append_outcome(self._redis, self._keys, channel_id, **fields)
 
     def created(
         self,
@@ -138,7 +171,7 @@ class Recorder:
         status = error.status if isinstance(error, HelixError) else None
         message = error.message if isinstance(error, HelixError) else str(error)
         retry_at: float | None
-        if isinstance(error, TransientHelixError | TokenError) or not isinstance(error, KissError):
+        if _worth_retrying(error) or not isinstance(error, KissError):  # or unexpected
             attempts = (row.attempts if row else 0) + 1
             delay = min(RETRY_CAP_SECONDS, 2.0**attempts) * random.uniform(0.5, 1.0)
             if isinstance(error, TokenError):
@@ -216,7 +249,7 @@ class Recorder:
         )
         session.commit()
         report.errors.append(message)
-        if isinstance(result, TransientHelixError | TokenError):
+        if _worth_retrying(result):
             retry_at = self._clock() + self._interval
             report.next_retry_at = min(report.next_retry_at or retry_at, retry_at)
 
@@ -282,4 +315,4 @@ class Recorder:
 
 
 def _channel_of(active: Active) -> str:
-    return channel_of(condition_of(active)) or ""
+    return catalog.channel_of(active.type, active.version, condition_of(active)) or ""

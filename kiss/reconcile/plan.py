@@ -4,7 +4,8 @@ Pure: no I/O, no clock (``limits.now``). Twitch's rules (twitch-eventsub.md §2)
 here, so the executor never learns them from a 429 it could have foreseen:
 cost budget (per client id for conduits, per user for websockets), 300 subscriptions per
 connection, 3 connections per user, one user per session, 3 subscriptions per type+condition,
-and the scope a type needs.
+and the scope a type needs (the topic's own rule, ``Topic.scope_problem``, which the control
+process applies too).
 """
 
 from __future__ import annotations
@@ -18,16 +19,6 @@ import orjson
 
 from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
-
-# Who must hold the token (websocket) or have authorized the client (conduit), by preference.
-_OWNER_FIELDS = (
-    "user_id",
-    "moderator_user_id",
-    "broadcaster_user_id",
-    "to_broadcaster_user_id",
-    "from_broadcaster_user_id",
-)
-_CHANNEL_FIELDS = ("broadcaster_user_id", "to_broadcaster_user_id", "from_broadcaster_user_id")
 
 Key = tuple[str, str, str]  # type, version, canonical condition
 
@@ -121,21 +112,13 @@ def condition_of(desired: Desired | Active) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def token_owner(condition: Mapping[str, Any]) -> str | None:
-    """The user whose token creates a websocket subscription (and who must hold its scope)."""
-    for name in _OWNER_FIELDS:
-        value = condition.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _channel(condition: Mapping[str, Any]) -> str | None:
-    for name in _CHANNEL_FIELDS:
-        value = condition.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
+def authorization(limits: Limits, user_id: str) -> catalog.Authorization | None:
+    """What the planner knows of a user's grant: their valid token's scopes, why it is
+    invalid, or None when the hub stores no token of theirs."""
+    if user_id in limits.invalid_users:
+        return catalog.Authorization(invalid=limits.invalid_users[user_id])
+    scopes = limits.scopes.get(user_id)
+    return None if scopes is None else catalog.Authorization(scopes=scopes)
 
 
 class _Placement:
@@ -167,11 +150,10 @@ class _Placement:
         except UnknownTopic as error:
             return Unplaced(desired, str(error), waiting=False)
         condition = condition_of(desired)
-        owner = token_owner(condition)
-        if desired.transport == "websocket" and owner in limits.invalid_users:
-            why = limits.invalid_users[owner or ""]
-            return Unplaced(desired, f"token of user {owner} is invalid: {why}", waiting=False)
-        missing = self._missing_scope(topic, desired.transport, condition, owner)
+        owner = topic.owner_of(condition)
+        missing = topic.scope_problem(
+            condition, desired.transport, lambda user_id: authorization(limits, user_id)
+        )
         if missing:
             return Unplaced(desired, missing, waiting=False)
         pair = (desired.type, desired.condition)
@@ -182,7 +164,7 @@ class _Placement:
                 f"{desired.type} with this condition already exist",
                 waiting=False,
             )
-        channel = _channel(condition) or owner
+        channel = topic.channel_of(condition)
         cost = topic.cost(bool(channel and limits.scopes.get(channel)))
         if desired.transport == "websocket":
             placed = self._place_websocket(desired, owner, cost)
@@ -191,24 +173,6 @@ class _Placement:
         if isinstance(placed, Create):
             self.per_type_condition[pair] += 1
         return placed
-
-    def _missing_scope(
-        self, topic: catalog.Topic, transport: str, condition: Mapping[str, Any], owner: str | None
-    ) -> str | None:
-        scopes = self.limits.scopes
-        if topic.any_scope and owner in self.limits.invalid_users:
-            why = self.limits.invalid_users[owner or ""]
-            return f"token of user {owner} is invalid: {why}"
-        if topic.any_scope and not topic.any_scope & scopes.get(owner or "", frozenset()):
-            needed = ", ".join(sorted(topic.any_scope))
-            return f"missing scope: user {owner} must grant one of {needed}"
-        if transport != "websocket" and topic.app_token_scopes:
-            bot, channel = condition.get("user_id", ""), condition.get("broadcaster_user_id", "")
-            if "user:bot" not in scopes.get(bot, frozenset()):
-                return f"missing scope: the bot user {bot} must grant user:bot"
-            if bot != channel and "channel:bot" not in scopes.get(channel, frozenset()):
-                return f"missing scope: the broadcaster {channel} must grant channel:bot"
-        return None
 
     def _place_conduit(self, desired: Desired, cost: int) -> Create | Unplaced:
         limits = self.limits
@@ -296,7 +260,7 @@ def session_channels(
     channels: dict[str, set[str]] = {session_id: set() for session_id in limits.sessions}
     for sub in active:
         if sub.method == "websocket" and sub.session_id in channels:
-            channel = _channel(condition_of(sub))
+            channel = catalog.channel_of(sub.type, sub.version, condition_of(sub))
             if channel is not None:
                 channels[sub.session_id].add(channel)
     for create in the_plan.create:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiss.eventsub.messages import channel_of
+from kiss.eventsub import catalog
 
 JSON = dict[str, Any]
 Owner = tuple[str, str | None]  # (client_id, user_id); user_id None for app-token subscriptions
@@ -94,7 +94,7 @@ class Subscription:
 
     @property
     def channel(self) -> str | None:
-        return channel_of(self.condition)
+        return catalog.channel_of(self.type, self.version, self.condition)
 
     @property
     def owner(self) -> Owner:

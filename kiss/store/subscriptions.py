@@ -18,7 +18,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from kiss.eventsub import catalog
-from kiss.eventsub.messages import channel_of
 from kiss.store.models import ActiveSubscription, Channel, DesiredSubscription, StoredToken, utcnow
 
 TRANSPORTS = ("conduit", "websocket")
@@ -165,7 +164,7 @@ class TwitchSubscription:
 
     @property
     def channel_id(self) -> str:
-        return channel_of(self.condition) or ""
+        return catalog.channel_of(self.type, self.version, self.condition) or ""
 
 
 def upsert_active(

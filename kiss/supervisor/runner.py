@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from kiss.errors import KissError
+from kiss.errors import KissError, StartupFailed
 from kiss.logs import redact
 from kiss.supervisor.backoff import CrashHistory, RestartPolicy
 from kiss.supervisor.logs import format_line
@@ -26,10 +26,6 @@ from kiss.supervisor.spec import ProcessSpec
 
 _PR_SET_PDEATHSIG = 1
 _READY_POLL_SECONDS = 0.2
-
-
-class StartupFailed(KissError):
-    """A process did not start: a one-shot step failed or a readiness check timed out."""
 
 
 class StartupAborted(KissError):

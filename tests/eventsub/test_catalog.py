@@ -213,3 +213,41 @@ def test_channel_moderate_needs_one_scope_of_every_group() -> None:
     assert len(v1.scope_groups) == 7 and len(v2.scope_groups) == 8
     assert frozenset({"moderator:read:warnings", "moderator:manage:warnings"}) in v2.scope_groups
     assert v2.any_scope == frozenset().union(*v2.scope_groups)
+
+
+@pytest.mark.parametrize("topic", catalog.TOPICS, ids=lambda t: f"{t.type}-v{t.version}")
+def test_every_topic_names_its_channel_among_its_condition_fields(topic: catalog.Topic) -> None:
+    fields = {*topic.required, *topic.optional, *topic.exactly_one_of}
+    assert set(topic.channel_fields) <= fields
+    # App-level topics (drops, extension transactions) are about no channel: webhook-only, so
+    # they never reach the listener; every topic the hub can hold has a channel stream.
+    assert topic.channel_fields or topic.transports == {"webhook"}
+    if topic.any_scope:  # someone must have granted the scope
+        assert topic.owner_fields and set(topic.owner_fields) <= fields
+
+
+@pytest.mark.parametrize(
+    ("type_", "version", "condition", "channel", "owner"),
+    [
+        ("stream.online", "1", {"broadcaster_user_id": "1"}, "1", "1"),
+        ("user.update", "1", {"user_id": "7"}, "7", "7"),
+        ("channel.chat.message", "1", {"broadcaster_user_id": "1", "user_id": "2"}, "1", "2"),
+        ("channel.follow", "2", {"broadcaster_user_id": "1", "moderator_user_id": "3"}, "1", "3"),
+        ("channel.raid", "1", {"to_broadcaster_user_id": "4"}, "4", "4"),
+        ("channel.raid", "1", {"from_broadcaster_user_id": "5"}, "5", "5"),
+        ("conduit.shard.disabled", "1", {"client_id": "c"}, "c", None),
+        ("not.a.topic", "1", {"user_id": "8"}, "8", "8"),  # unknown types: the generic order
+    ],
+)
+def test_channel_and_owner_of_a_subscription(
+    type_: str, version: str, condition: dict[str, str], channel: str, owner: str | None
+) -> None:
+    assert catalog.channel_of(type_, version, condition) == channel
+    assert catalog.owner_of(type_, version, condition) == owner
+
+
+def test_an_entry_may_name_its_own_channel_field() -> None:
+    topic = catalog.Topic("x.y", "1", required=("broadcaster_user_id", "user_id"),
+                          channel_fields=("user_id",))  # fmt: skip
+    assert topic.channel_of({"broadcaster_user_id": "1", "user_id": "2"}) == "2"
+    assert topic.owner_fields == ("user_id", "broadcaster_user_id")

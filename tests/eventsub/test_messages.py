@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiss.errors import MalformedMessage
+from kiss.eventsub.catalog import channel_of
 from kiss.eventsub.messages import (
     Keepalive,
     Notification,
     Reconnect,
     Revocation,
     Welcome,
-    channel_of,
     is_channel_id,
     parse_message,
 )
@@ -136,9 +136,9 @@ def test_timestamp_keeps_nanosecond_text_and_converts_to_epoch() -> None:
 
 
 def test_raid_routes_by_the_receiving_side_first() -> None:
-    assert channel_of({"to_broadcaster_user_id": "7", "from_broadcaster_user_id": ""}) == "7"
-    assert channel_of({"from_broadcaster_user_id": "9"}) == "9"
-    assert channel_of({}) is None
+    assert channel_of("channel.raid", "1", {"to_broadcaster_user_id": "7"}) == "7"
+    assert channel_of("channel.raid", "1", {"from_broadcaster_user_id": "9"}) == "9"
+    assert channel_of("channel.raid", "1", {}) is None
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from websockets.exceptions import InvalidURI
+from websockets.exceptions import InvalidMessage, InvalidURI
 
+from kiss.errors import OAuthUnavailable, TokenError
 from kiss.listener.backoff import Backoff, is_fatal, reconnecting
 
 
@@ -30,6 +31,11 @@ def test_fatal_errors_are_the_unfixable_ones() -> None:
     assert is_fatal(InvalidURI("nope", "bad"))
     assert not is_fatal(OSError("refused"))
     assert not is_fatal(TimeoutError())
+    assert not is_fatal(InvalidMessage("the peer closed during the handshake"))
+    # The tree's own classification (kiss.errors.is_retryable), as the Celery tasks use it.
+    assert not is_fatal(OAuthUnavailable("id.twitch.tv did not answer"))
+    assert is_fatal(TokenError("refresh refused"))
+    assert is_fatal(ValueError("a bug"))
 
 
 async def test_reconnecting_retries_failures_with_the_policy_delays() -> None:

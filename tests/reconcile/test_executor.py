@@ -155,6 +155,10 @@ def test_permanent_error_is_recorded_with_twitchs_message(hub: Services) -> None
 
 def test_missing_scope_is_a_placement_failure(hub: Services) -> None:
     make_conduit(hub)
+    with hub.sessions.begin() as session:  # a stored token that lacks bits:read
+        token_store.save_token(
+            session, hub.cipher, kind="user", user_id="101", scopes=["chat:read"], access_token="t"
+        )
     desire(hub, "101", type="channel.cheer")
     report = hub.reconciler().reconcile()
     assert report.failed == 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from kiss.reconcile.plan import Active, Desired, Limits, plan, session_channels, token_owner
+from kiss.reconcile.plan import Active, Desired, Limits, plan, session_channels
 from kiss.store.subscriptions import canonical
 
 NOW = 1_000.0
@@ -97,12 +97,15 @@ ROWS = [
         limits=limits(app_max_total_cost=0, scopes={"100": ANY, "200": ANY}), creates=[1, 2]),
     Row("two channels desiring one key share one subscription", [want(1), want(2)], [],
         creates=[1], unplaced={2: "shares"}, waiting={2}),
-    Row("missing scope", [want(1, type="channel.cheer")], [], unplaced={1: "bits:read"}),
+    Row("missing scope", [want(1, type="channel.cheer")], [],
+        limits=limits(scopes={"100": frozenset()}), unplaced={1: "bits:read"}),
+    Row("no stored token: a conduit sub is asked of Twitch", [want(1, type="channel.cheer")], [],
+        creates=[1]),
     Row("scope granted", [want(1, type="channel.cheer")], [],
         limits=limits(scopes={"100": ANY}), creates=[1]),
     Row("chat on conduit needs user:bot and channel:bot",
         [want(1, type="channel.chat.message", broadcaster_user_id="100", user_id="9")], [],
-        limits=limits(scopes={"9": frozenset({"user:read:chat", "user:bot"})}),
+        limits=limits(scopes={"9": frozenset({"user:read:chat", "user:bot"}), "100": ANY}),
         unplaced={1: "channel:bot"}),
     Row("duplicate type+condition limit",
         [want(1, type="channel.update", version="2"), want(2, type="channel.update")],
@@ -222,14 +225,12 @@ def test_in_sync_plan_of_ten_thousand_keeps_everything() -> None:
     assert len(result.keep) == 10_000
 
 
-@pytest.mark.parametrize(
-    ("condition", "owner"),
-    [
-        ({"broadcaster_user_id": "1", "user_id": "2"}, "2"),
-        ({"broadcaster_user_id": "1", "moderator_user_id": "3"}, "3"),
-        ({"to_broadcaster_user_id": "4"}, "4"),
-        ({}, None),
-    ],
-)
-def test_token_owner(condition: dict[str, str], owner: str | None) -> None:
-    assert token_owner(condition) == owner
+def test_a_user_topic_counts_for_its_channel_on_a_session() -> None:
+    """user.update's events go to the user's channel stream, so a lost session's gap marker
+    must reach that channel too (the listener and the plan read the same catalog field)."""
+    sessions = {"s1": "7"}
+    active = [
+        have("u1", type="user.update", method="websocket", session_id="s1", user_id="7"),
+    ]
+    the_plan = plan([], active, limits(sessions=sessions))
+    assert session_channels(the_plan, active, limits(sessions=sessions)) == {"s1": {"7"}}

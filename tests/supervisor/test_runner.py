@@ -14,8 +14,9 @@ import psutil
 import pytest
 
 import kiss
+from kiss.errors import StartupFailed
 from kiss.supervisor.backoff import RestartPolicy
-from kiss.supervisor.runner import StartupAborted, StartupFailed, Supervisor
+from kiss.supervisor.runner import StartupAborted, Supervisor
 from kiss.supervisor.spec import ProcessSpec
 
 PY = sys.executable

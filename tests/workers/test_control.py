@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from kiss.client import HubEventSubClient, SubscriptionRejected
 from kiss.client.requests import request_fields
 from kiss.client.rows import fields_arg
-from kiss.eventsub.catalog import lookup
+from kiss.errors import RequestRefused
+from kiss.eventsub.catalog import Authorization, lookup
 from kiss.keys import Keys
 from kiss.store import subscriptions as store
 from kiss.store.crypto import TokenCipher
@@ -27,10 +28,8 @@ from kiss.store.tokens import save_token
 from tests.client.conftest import FAST
 from workers.control import (
     ControlWorker,
-    RequestRefused,
     check_request,
     parse_request,
-    scope_problem,
 )
 
 
@@ -79,10 +78,10 @@ def test_check_request_uses_the_catalog() -> None:
 
 
 GRANTS = {
-    "10": frozenset({"channel:read:subscriptions"}),
-    "20": frozenset({"moderator:read:followers", "user:read:chat"}),
-    "30": frozenset({"user:read:chat", "user:bot"}),
-    "40": frozenset(),  # a token is stored, but not valid any more
+    "10": Authorization(frozenset({"channel:read:subscriptions"})),
+    "20": Authorization(frozenset({"moderator:read:followers", "user:read:chat"})),
+    "30": Authorization(frozenset({"user:read:chat", "user:bot", "channel:bot"})),
+    "40": Authorization(invalid="refresh refused"),  # a token is stored, but not valid any more
 }
 
 
@@ -104,14 +103,14 @@ GRANTS = {
             "1",
             {"broadcaster_user_id": "99"},
             "websocket",
-            "user 99 has not granted bits:read (has: no valid stored token)",
+            "user 99 has not granted bits:read (has: no stored token)",
         ),
         (
             "channel.cheer",
             "1",
             {"broadcaster_user_id": "40"},
             "conduit",
-            "user 40 has not granted bits:read (has: no valid stored token)",
+            "token of user 40 is invalid: refresh refused",
         ),
         (
             "channel.follow",
@@ -146,14 +145,29 @@ GRANTS = {
             "1",
             {"broadcaster_user_id": "10", "user_id": "30"},
             "conduit",
+            "user 10 has not granted channel:bot",
+        ),
+        (
+            "channel.chat.message",
+            "1",
+            {"broadcaster_user_id": "30", "user_id": "30"},
+            "conduit",
             None,
         ),
+        (
+            "channel.chat.message",
+            "1",
+            {"broadcaster_user_id": "99", "user_id": "30"},
+            "conduit",
+            None,
+        ),
+        ("stream.online", "1", {"broadcaster_user_id": "40"}, "websocket", "token of user 40"),
     ],
 )
 def test_scope_problem(
     type_: str, version: str, condition: dict[str, str], transport: str, problem: str | None
 ) -> None:
-    found = scope_problem(lookup(type_, version), condition, transport, GRANTS.get)
+    found = lookup(type_, version).scope_problem(condition, transport, GRANTS.get)
     if problem is None:
         assert found is None
     else:
@@ -381,3 +395,65 @@ async def test_a_bot_subscribes_through_the_control_worker(
         stop.set()
         await asyncio.to_thread(thread.join, 10)
         await client.connection.close()
+
+
+def live_subscription(sessions: sessionmaker[Session], transport: str = "conduit") -> None:
+    """What the reconciler leaves after placing stream.online of channel 10: an active row."""
+    with sessions.begin() as session:
+        row = store.add_desired(
+            session,
+            channel_id="10",
+            type="stream.online",
+            version="1",
+            condition={"broadcaster_user_id": "10"},
+            transport="conduit",
+            requested_by="b",
+        )
+        row.state, row.subscription_id = "active", "s-live"
+        store.upsert_active(
+            session,
+            store.TwitchSubscription(
+                id="s-live",
+                type="stream.online",
+                version="1",
+                condition={"broadcaster_user_id": "10"},
+                status="enabled",
+                cost=1,
+                method=transport,
+                session_id=None,
+                conduit_id="c-1",
+                created_at=None,
+            ),
+        )
+
+
+async def test_subscribing_again_to_a_live_subscription_answers_at_once(
+    worker: ControlWorker,
+    redis_url: str,
+    sessions: sessionmaker[Session],
+    keys: Keys,
+) -> None:
+    """Every bot restart asks again; no reconcile has anything to do, yet the bot hears."""
+    live_subscription(sessions)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    client = HubEventSubClient("10", "ten", redis_url, keys=keys, options=FAST)
+    try:
+        pending = await client.subscribe("stream.online")
+        outcome = await pending.outcome(wait_seconds=5)
+        assert outcome.active and outcome.subscription_id == "s-live"
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join, 10)
+        await client.connection.close()
+
+
+def test_a_new_or_stale_subscription_waits_for_the_reconciler(
+    worker: ControlWorker, redis_client: redis.Redis, keys: Keys, sessions: sessionmaker[Session]
+) -> None:
+    live_subscription(sessions, transport="websocket")  # not on the hub's transport any more
+    send(redis_client, keys, fields())
+    worker.run_once()
+    assert answer(redis_client, keys, "r1")["ok"] is True
+    assert redis_client.xlen(keys.subscription_outcomes("10")) == 0

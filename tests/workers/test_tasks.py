@@ -283,6 +283,10 @@ def test_revoked_unsubscribe_validate_and_trim_tasks(
         },
     ).get(timeout=30)
     assert answer["desired"] == 1
+    with hub.sessions.begin() as session:  # what workers/control.py does before sending it
+        condition = {"broadcaster_user_id": "402"}
+        kwargs = {"channel_id": "402", "type": "stream.online", "version": "1"}
+        assert store.remove_desired(session, condition=condition, **kwargs)
     removed = sender.send_task(
         "kiss.unsubscribe",
         kwargs={
