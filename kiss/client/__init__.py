@@ -14,7 +14,9 @@ from kiss.client.errors import (
 )
 from kiss.client.events import ChannelEvent, Gap, Notification, Revocation, parse_entry
 from kiss.client.options import ClientOptions
+from kiss.client.replay import StartPosition
 from kiss.client.requests import SubscriptionOutcome
+from kiss.client.runner import run
 
 __all__ = [
     "ChannelEvent",
@@ -29,7 +31,9 @@ __all__ = [
     "OutcomeTimeout",
     "PendingSubscription",
     "Revocation",
+    "StartPosition",
     "SubscriptionOutcome",
     "SubscriptionRejected",
     "parse_entry",
+    "run",
 ]

@@ -26,7 +26,7 @@ FAST = ClientOptions(
     max_deliveries=3,
     backoff_base=0.02,
     backoff_max=0.2,
-    consumer="test-consumer",
+    instance="test",
 )
 
 

@@ -29,7 +29,9 @@ from tests.client.conftest import FAST, add_entries, entry, wait_for
 def make_client(
     redis_url: str, keys: Keys, channel: str = "100", bot: str = "kissbot"
 ) -> HubEventSubClient:
-    return HubEventSubClient(channel, f"chan{channel}", redis_url, keys=keys, options=FAST, bot=bot)
+    return HubEventSubClient(
+        channel, f"chan{channel}", redis_url, keys=keys, options=FAST, bot=bot, start="beginning"
+    )
 
 
 def pending_count(redis_client: redis.Redis, keys: Keys, channel: str, bot: str = "kissbot") -> int:
@@ -252,7 +254,9 @@ async def test_events_iterator_leaves_a_failed_event_pending(
         await client.stop()
 
 
-async def test_handlers_and_iterator_do_not_mix(redis_url: str, keys: Keys) -> None:
+async def test_handlers_and_iterator_do_not_mix(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
     client = make_client(redis_url, keys)
     client.on("stream.online")(lambda e: None)
     with pytest.raises(ClientError, match="before events"):
@@ -261,10 +265,17 @@ async def test_handlers_and_iterator_do_not_mix(redis_url: str, keys: Keys) -> N
     try:
         with pytest.raises(ClientError, match="either handlers or events"):
             await anext(client.events())
-        with pytest.raises(ClientError, match="before start"):
-            client.on("stream.offline")(lambda e: None)
     finally:
         await client.stop()
+    iterating = make_client(redis_url, keys, channel="101")
+    await iterating.start()
+    try:
+        add_entries(redis_client, keys, "101", 1)
+        await anext(iterating.events())
+        with pytest.raises(ClientError, match="use handlers or events"):
+            iterating.on("stream.offline")(lambda e: None)
+    finally:
+        await iterating.stop()
 
 
 async def test_unknown_topic_handler_is_refused_at_once(redis_url: str, keys: Keys) -> None:
@@ -335,13 +346,13 @@ async def test_a_thousand_bots_share_a_few_connections(
         streams_per_reader=250,
         presence_interval=1.0,
         reclaim_interval=1.0,
-        consumer=f"thousand-{keys.prefix}",
+        instance=f"thousand-{keys.prefix}",
     )
     connection = HubConnection(redis_url, keys=keys, options=options)
     counts: Counter[str] = Counter()
     clients = []
     for n in range(1000):
-        client = HubEventSubClient(str(n), f"c{n}", keys=keys, connection=connection)
+        client = HubEventSubClient(str(n), f"c{n}", keys=keys, connection=connection, bot="k")
         client.on("stream.online")(lambda e: counts.update([e.channel_id]))
         clients.append(client)
     await asyncio.gather(*(c.start() for c in clients))
@@ -361,7 +372,7 @@ async def test_a_thousand_bots_share_a_few_connections(
         readers = sum(len(r) for r in connection._readers.values())
         assert readers == 4
         names = [c["name"] for c in redis_client.client_list()]
-        assert readers < names.count(f"kiss-bot:{options.consumer}") <= 32 + readers
+        assert readers < names.count(f"kiss-bot:{options.instance}") <= 32 + readers
     finally:
         await asyncio.gather(*(c.stop() for c in clients))
         await connection.close()
@@ -416,9 +427,9 @@ async def test_a_shared_connection_owns_keys_and_options(redis_url: str, keys: K
     connection = HubConnection(redis_url, keys=keys, options=FAST)
     try:
         with pytest.raises(ClientError, match="give keys and options to it"):
-            HubEventSubClient("1", "one", options=FAST, connection=connection)
+            HubEventSubClient("1", "one", options=FAST, connection=connection, bot="b")
         with pytest.raises(ClientError, match="give keys and options to it"):
-            HubEventSubClient("1", "one", keys=Keys("other"), connection=connection)
-        assert HubEventSubClient("1", "one", keys=keys, connection=connection).keys == keys
+            HubEventSubClient("1", "one", keys=Keys("other"), connection=connection, bot="b")
+        assert HubEventSubClient("1", "one", keys=keys, connection=connection, bot="b").keys == keys
     finally:
         await connection.close()
