@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -13,14 +11,6 @@ from kiss.client import HubConnection, HubEventSubClient, Notification
 from kiss.keys import Keys
 from tests.client.conftest import FAST, add_entries, entry, wait_for
 from tests.redis_server import PrivateRedis
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(str(tmp_path))
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_a_redis_restart_keeps_the_bots_place(
