@@ -70,7 +70,7 @@ async def bot_process(prefix: str, channels: list[str], out: IO[str]) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     keys = Keys(prefix)
-    options = ClientOptions(consumer=f"bench-{os.getpid()}", count=128)
+    options = ClientOptions(instance=f"bench-{os.getpid()}", count=128)
     connection = HubConnection(REDIS_URL, keys=keys, options=options)
     seen: Counter[str] = Counter()
     latencies: list[float] = []
@@ -88,7 +88,9 @@ async def bot_process(prefix: str, channels: list[str], out: IO[str]) -> None:
     before = rss_bytes()
     clients = []
     for channel in channels:
-        client = HubEventSubClient(channel, f"bench{channel}", keys=keys, connection=connection)
+        client = HubEventSubClient(
+            channel, f"bench{channel}", keys=keys, connection=connection, bot="bench"
+        )
         client.on(TYPE)(handle)
         clients.append(client)
     await asyncio.gather(*(client.start() for client in clients))

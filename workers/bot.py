@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from kiss.backoff import backoff
+from kiss.cancelling import cancel_and_wait
 from kiss.client import (
     ChannelEvent,
     ClientError,
@@ -147,18 +148,35 @@ class ExampleBot:
         else:
             log.error("#%s %s failed: %s", self.client.channel_id, type_, outcome.reason)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        await self.client.start()
-        log.info(
-            "bot %s on #%s (%s) started; topics: %s",
-            self.client.bot,
-            self.client.channel_name,
-            self.client.channel_id,
-            ", ".join(self.topics),
-        )
-        asks = [asyncio.create_task(self._subscribe(t)) for t in self.topics]
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set or the task is cancelled (kiss.client.run cancels it on
+        SIGTERM/SIGINT), also while ``start()`` still waits for Redis."""
+        if stop is None:
+            await self._run()
+            return
+        running = asyncio.create_task(self._run())
+        stopping = asyncio.create_task(stop.wait())
         try:
-            await stop.wait()
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_and_wait([running, stopping])
+        failure = None if running.cancelled() else running.exception()
+        if failure is not None:
+            raise failure
+
+    async def _run(self) -> None:
+        asks: list[asyncio.Task[None]] = []
+        try:
+            await self.client.start()
+            log.info(
+                "bot %s on #%s (%s) started; topics: %s",
+                self.client.bot,
+                self.client.channel_name,
+                self.client.channel_id,
+                ", ".join(self.topics),
+            )
+            asks = [asyncio.create_task(self._subscribe(t)) for t in self.topics]
+            await asyncio.Event().wait()
         finally:
             for task in asks:
                 task.cancel()

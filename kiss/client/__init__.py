@@ -15,7 +15,9 @@ from kiss.client.errors import (
 )
 from kiss.client.events import ChannelEvent, Gap, Notification, Revocation, parse_entry
 from kiss.client.options import ClientOptions
+from kiss.client.replay import StartPosition
 from kiss.client.requests import SubscriptionOutcome
+from kiss.client.runner import run
 from kiss.client.typed import *  # noqa: F403  (the typed event classes: typed.__all__)
 from kiss.client.typed import __all__ as _typed_names
 
@@ -32,8 +34,10 @@ __all__ = [
     "OutcomeTimeout",
     "PendingSubscription",
     "Revocation",
+    "StartPosition",
     "SubscriptionOutcome",
     "SubscriptionRejected",
     "parse_entry",
+    "run",
     *_typed_names,
 ]

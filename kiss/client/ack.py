@@ -10,18 +10,12 @@ first, the entries are still pending and get reclaimed (at least once, never los
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
-from collections.abc import Iterator
 
 import redis.asyncio as aioredis
 
-from kiss.backoff import backoff
 from kiss.client.options import ClientOptions
-from kiss.client.redis_errors import is_transient
-
-log = logging.getLogger(__name__)
-
+from kiss.client.retry import RedisRetry
 
 # KEYS: the streams. ARGV, per stream in KEYS order: group, number of ids, the ids.
 _XACK_ALL = """
@@ -71,19 +65,14 @@ class Acker:
         self.acked += sum(len(ids) for ids in batch.values())
 
     async def run(self) -> None:
-        delays: Iterator[float] | None = None
+        retry = RedisRetry(self.options, "sending the acks kept meanwhile")
         while True:
             await self._ready.wait()
             await asyncio.sleep(self.options.ack_linger)  # let more acks join this flush
             self._ready.clear()
             try:
                 await self.flush()
-                delays = None
+                retry.succeeded()
             except Exception as error:
-                if not is_transient(error):
-                    raise
-                delays = delays or backoff(self.options.backoff_base, self.options.backoff_max)
-                delay = next(delays)
-                log.warning("acks kept until Redis is back (%s); retry in %.2fs", error, delay)
-                await asyncio.sleep(delay)
+                await retry.failed(error)
                 self._ready.set()

@@ -4,13 +4,14 @@ The drop-in successor of the seed's Unix-socket client (same constructor head, `
 ``stop()``): events come from the channel's Redis stream through the bot's consumer group,
 at least once, acknowledged when the handler returns and left pending when it raises.
 
-    client = HubEventSubClient("1234", "el_serda", redis_url="redis://...")
+    client = HubEventSubClient("1234", "el_serda", redis_url="redis://...", bot="greeter")
 
     @client.on("stream.online")
     async def online(event: Notification) -> None: ...
 
     await client.start()
     await client.subscribe("stream.online")          # validated at once, recorded by the hub
+    await client.listen("channel.follow", followed)  # or both in one call
     ...
     await client.stop()
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -33,10 +35,10 @@ from kiss.client.connection import DEFAULT_REDIS_URL, HubConnection
 from kiss.client.errors import ClientError
 from kiss.client.events import ChannelEvent, Gap, Revocation
 from kiss.client.inbox import Inbox
-from kiss.client.options import ClientOptions
+from kiss.client.options import ClientOptions, consumer_name
 from kiss.client.presence import PresenceCard
 from kiss.client.redis_errors import TRANSIENT
-from kiss.client.replay import Position, replay, rewind
+from kiss.client.replay import Position, StartPosition, first_read_id, replay, rewind
 from kiss.client.requests import (
     SubscriptionOutcome,
     last_outcome_id,
@@ -53,8 +55,25 @@ from kiss.keys import Keys
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BOT = "kissbot"
 ANY = "*"
+_BOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def checked_bot_name(bot: str | None) -> str:
+    """The bot's name, which names its consumer group: required, a short word."""
+    if not bot:
+        raise ClientError(
+            "HubEventSubClient needs bot='<name>': the name of your bot's consumer group. "
+            "Every bot name gets every event of the channel, and processes with the same name "
+            "share them out (the demo bots are 'kissbot'), so pick a name of your own."
+        )
+    if not _BOT_NAME.fullmatch(bot):
+        raise ClientError(
+            f"bot name {bot!r}: use up to 64 letters, digits, '_', '.' or '-' "
+            "(starting with a letter or digit)"
+        )
+    return bot
+
 
 E = TypeVar("E", bound=ChannelEvent)
 Handler = Callable[[E], Awaitable[None] | None]
@@ -94,7 +113,8 @@ class HubEventSubClient:
         channel_name: str,
         redis_url: str = DEFAULT_REDIS_URL,
         *,
-        bot: str = DEFAULT_BOT,
+        bot: str | None = None,
+        start: StartPosition = "now",
         keys: Keys | None = None,
         options: ClientOptions | None = None,
         connection: HubConnection | None = None,
@@ -102,7 +122,8 @@ class HubEventSubClient:
     ) -> None:
         self.channel_id = str(channel_id)  # the seed passed ints; streams are keyed by text
         self.channel_name = channel_name
-        self.bot = bot
+        self.bot = checked_bot_name(bot)
+        self._first_id = first_read_id(start)  # a bad start raises here, not at start()
         if connection is not None and (
             options is not None or (keys is not None and keys != connection.keys)
         ):
@@ -114,14 +135,17 @@ class HubEventSubClient:
         options = self.connection.options
         self.inbox = Inbox(
             stream=self.keys.channel_stream(self.channel_id),
-            group=self.keys.bot_group(bot),
-            dead_letters=self.keys.bot_dead_letters(self.channel_id, bot),
+            group=self.keys.bot_group(self.bot),
+            dead_letters=self.keys.bot_dead_letters(self.channel_id, self.bot),
             capacity=options.queue_size,
+            consumer=consumer_name(self.bot, options.instance),
         )
         self._card: PresenceCard | None = None
         self._handlers: dict[str, list[Handler[Any]]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self._started = False
+        self._iterating = False
+        self._unhandled: set[str] = set()  # kinds and types already logged as unhandled
         self.handled = 0
         self.failed = 0
 
@@ -151,14 +175,21 @@ class HubEventSubClient:
         return self._register("revocation")(handler)
 
     def _register(self, key: str) -> Callable[[H], H]:
-        if self._started:
-            raise ClientError("register handlers before start()")
+        if self._iterating:
+            raise ClientError("this client delivers through events(): use handlers or events()")
 
         def decorator(handler: H) -> H:
             self._handlers.setdefault(key, []).append(handler)
+            if self._started and self._dispatcher is None:  # the first, after start()
+                self._start_dispatcher()
             return handler
 
         return decorator
+
+    def _unregister(self, key: str, handler: Handler[Any]) -> None:
+        handlers = self._handlers.get(key, [])
+        if handler in handlers:
+            handlers.remove(handler)
 
     def _handlers_for(self, event: ChannelEvent) -> list[Handler[Any]]:
         if isinstance(event, Gap):
@@ -166,6 +197,28 @@ class HubEventSubClient:
         if isinstance(event, Revocation):
             return self._handlers.get("revocation", [])
         return [*self._handlers.get(event.type, []), *self._handlers.get(ANY, [])]
+
+    def _log_unhandled(self, event: ChannelEvent) -> None:
+        """Once per type: an entry no handler takes is acknowledged, and that is said."""
+        what = event.type if event.kind == "notification" else event.kind
+        if what in self._unhandled:
+            return
+        self._unhandled.add(what)
+        how = (
+            f"@client.on({what!r}) or @client.on('*')"
+            if event.kind == "notification"
+            else (f"@client.on_{event.kind}")
+        )
+        log.warning(
+            "bot %s on #%s: no handler takes %s %s (entry %s); acknowledged without handling. "
+            "Register %s to handle them; said once per type.",
+            self.bot,
+            self.channel_id,
+            event.kind,
+            event.type,
+            event.stream_id,
+            how,
+        )
 
     # -- life cycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -180,10 +233,10 @@ class HubEventSubClient:
             channel_id=self.channel_id,
             channel_name=self.channel_name,
             bot=self.bot,
-            consumer=self.connection.consumer,
+            consumer=self.inbox.consumer,
             started_at=time.time(),
         )
-        await self.connection.attach(self.inbox, self._card)
+        await self.connection.attach(self.inbox, self._card, self._first_id)
         try:
             await send_request(
                 self.connection.redis, self.keys, self._fields("hello"), wait_seconds=None
@@ -192,13 +245,18 @@ class HubEventSubClient:
             log.warning("hello not sent (%s); presence will announce the bot", error)
         self._started = True
         if self._handlers:
-            self._dispatcher = asyncio.create_task(
-                self._dispatch(), name=f"kiss-bot-{self.bot}-{self.channel_id}"
-            )
+            self._start_dispatcher()
+
+    def _start_dispatcher(self) -> None:
+        self._dispatcher = asyncio.create_task(
+            self._dispatch(), name=f"kiss-bot-{self.bot}-{self.channel_id}"
+        )
 
     async def stop(self) -> None:
         """Stop delivering; what is not acknowledged stays pending and comes back later."""
         if not self._started:
+            if self._owns_connection:  # a start() cut short (e.g. while Redis was down)
+                await self.connection.close()
             return
         self._started = False
         if self._dispatcher is not None:
@@ -223,8 +281,11 @@ class HubEventSubClient:
             await self._handle(event)
 
     async def _handle(self, event: ChannelEvent) -> None:
+        handlers = self._handlers_for(event)
+        if not handlers:
+            self._log_unhandled(event)
         try:
-            for handler in self._handlers_for(event):
+            for handler in handlers:
                 result = handler(event)
                 if inspect.isawaitable(result):
                     await result
@@ -255,6 +316,7 @@ class HubEventSubClient:
             raise ClientError("call start() before events()")
         if self._dispatcher is not None:
             raise ClientError("this client has handlers: use either handlers or events()")
+        self._iterating = True
         while True:
             event = await self.inbox.get()
             done = False
@@ -324,6 +386,28 @@ class HubEventSubClient:
         ControlPlaneTimeout when nobody answers. ``await result.outcome()`` for Twitch's word.
         """
         return await self._request("subscribe", type_, version, condition, wait_seconds)
+
+    async def listen(
+        self,
+        type_: str,
+        handler: Handler[Any],
+        version: str | None = None,
+        condition: Mapping[str, str] | None = None,
+        *,
+        wait_seconds: float | None = None,
+    ) -> PendingSubscription:
+        """Handle a type and subscribe to it, in one call (pyTwitchAPI's ``listen_*``,
+        twurple's ``on*``): ``on(type_)(handler)``, then ``subscribe(...)``.
+
+        Before or after ``start()``. If the subscription is refused, the handler is taken
+        back and the error raised.
+        """
+        self.on(type_)(handler)
+        try:
+            return await self.subscribe(type_, version, condition, wait_seconds=wait_seconds)
+        except BaseException:
+            self._unregister(type_, handler)
+            raise
 
     async def unsubscribe(
         self,

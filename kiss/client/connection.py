@@ -27,6 +27,8 @@ from kiss.client.presence import PresenceCard, group_figures, presence_fields
 from kiss.client.reader import GroupReader, ensure_groups
 from kiss.client.reclaim import reclaim_once
 from kiss.client.redis_errors import is_missing_group, is_transient
+from kiss.client.resume import resume
+from kiss.client.retry import until_done
 from kiss.client.rows import fields_arg
 from kiss.keys import Keys
 
@@ -45,7 +47,7 @@ def connect_redis(url: str, options: ClientOptions) -> aioredis.Redis:
         socket_timeout=options.block_ms / 1000 + 10,
         socket_connect_timeout=5,
         retry=Retry(NoBackoff(), 0),
-        client_name=f"kiss-bot:{options.consumer}",  # CLIENT LIST shows who holds what
+        client_name=f"kiss-bot:{options.instance}",  # CLIENT LIST shows who holds what
     )
     return aioredis.Redis(connection_pool=pool)
 
@@ -80,10 +82,6 @@ class HubConnection:
         self._cards: dict[str, PresenceCard] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
-    @property
-    def consumer(self) -> str:
-        return self.options.consumer
-
     def _start_task(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(self._guarded(name, body), name=name))
 
@@ -106,30 +104,24 @@ class HubConnection:
             self._start_task("kiss-client-reclaim", self._reclaim_loop)
             self._start_task("kiss-client-presence", self._presence_loop)
 
-    async def attach(self, inbox: Inbox, card: PresenceCard) -> None:
-        """Create the bot's group if new, then read its stream with the shared readers.
+    async def attach(self, inbox: Inbox, card: PresenceCard, first_id: str = "$") -> None:
+        """Create the bot's group if new (delivering what follows ``first_id``), take back
+        what this consumer and dead ones left pending, then read new entries with the
+        shared readers.
 
         While Redis is unreachable this waits, retrying with backoff: a bot may start first.
         """
-        delays: Iterator[float] | None = None
-        while True:
-            try:
-                await ensure_groups(self.redis, [inbox.stream], inbox.group)
-                break
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                delays = delays or backoff(self.options.backoff_base, self.options.backoff_max)
-                delay = next(delays)
-                log.warning(
-                    "Redis unavailable (%s); joining %s again in %.2fs", error, inbox.stream, delay
-                )
-                await asyncio.sleep(delay)
+
+        async def join() -> None:
+            await ensure_groups(self.redis, [inbox.stream], inbox.group, first_id)
+            await resume(self.redis, inbox, self.options)
+
+        await until_done(join, self.options, f"joining {inbox.stream}")
         self._ensure_started()
         readers = self._readers.setdefault(inbox.group, [])
         reader = next((r for r in readers if not r.full), None)
         if reader is None:
-            reader = GroupReader(self.redis, inbox.group, self.consumer, self.options)
+            reader = GroupReader(self.redis, inbox.group, inbox.consumer, self.options)
             readers.append(reader)
             self._start_task(f"kiss-client-reader-{inbox.group}-{len(readers)}", reader.run)
         reader.add(inbox)
@@ -149,7 +141,7 @@ class HubConnection:
         self._cards.pop(card.key, None)
         try:
             await self.acker.flush()
-            await forget(self.redis, inbox.stream, inbox.group, self.consumer)
+            await forget(self.redis, inbox.stream, inbox.group, inbox.consumer)
             await self._write_presence([card], state="stopped")
         except Exception as error:
             if not (is_transient(error) or is_missing_group(error)):
@@ -166,7 +158,7 @@ class HubConnection:
         """One reclaim pass over every attached bot; the number of entries taken back."""
         taken = 0
         for part in chunks(self.inboxes()):
-            report = await reclaim_once(self.redis, part, self.consumer, self.options)
+            report = await reclaim_once(self.redis, part, self.options)
             taken += report.claimed + report.dead
         return taken
 
@@ -174,9 +166,7 @@ class HubConnection:
         """Forget crashed consumers of these bots' groups that hold nothing any more."""
         forgotten = 0
         for part in chunks(self.inboxes()):
-            forgotten += await sweep(
-                self.redis, part, self.consumer, self.options.dead_consumer_idle_ms
-            )
+            forgotten += await sweep(self.redis, part, self.options.dead_consumer_idle_ms)
         return forgotten
 
     async def _reclaim_loop(self) -> None:

@@ -1,6 +1,6 @@
 """Forgetting consumer names that hold nothing, so that groups do not collect dead ones.
 
-Every process is a consumer of its bots' groups (host-pid); a process that stops cleanly
+Every process is a consumer of its bots' groups (bot@instance); a process that stops cleanly
 forgets itself, and a periodic sweep forgets crashed ones once the reclaim has taken their
 entries and they stayed idle long enough. Forgetting is atomic with the check that the
 consumer holds nothing: ``XGROUP DELCONSUMER`` would drop its pending entries.
@@ -39,7 +39,7 @@ async def forget(redis: aioredis.Redis, stream: str, group: str, consumer: str) 
     return bool(result != -1)
 
 
-async def sweep(redis: aioredis.Redis, inboxes: Sequence[Inbox], me: str, idle_ms: int) -> int:
+async def sweep(redis: aioredis.Redis, inboxes: Sequence[Inbox], idle_ms: int) -> int:
     """Forget the stale consumers of these bots' groups; how many were forgotten."""
     async with redis.pipeline(transaction=False) as pipe:
         for inbox in inboxes:
@@ -49,6 +49,6 @@ async def sweep(redis: aioredis.Redis, inboxes: Sequence[Inbox], me: str, idle_m
     for inbox, found in zip(inboxes, infos, strict=True):
         if isinstance(found, Exception):
             continue  # the group is gone: the reader creates it again
-        for name in stale_consumers(found, me, idle_ms):
+        for name in stale_consumers(found, inbox.consumer, idle_ms):
             forgotten += await forget(redis, inbox.stream, inbox.group, name)
     return forgotten

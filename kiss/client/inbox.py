@@ -21,6 +21,7 @@ class Inbox:
     group: str
     dead_letters: str
     capacity: int
+    consumer: str = field(kw_only=True)  # this process's name in the group: bot@instance
     on_room: Callable[[], None] = lambda: None
     in_flight: set[str] = field(default_factory=set)
     _queue: deque[ChannelEvent] = field(default_factory=deque)

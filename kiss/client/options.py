@@ -8,8 +8,21 @@ from dataclasses import dataclass, field
 
 
 def default_consumer_name() -> str:
-    """This process's consumer name within a bot's group: host and pid."""
+    """Host and pid: a name for a process that never needs its own entries back after a
+    restart (workers/control.py). A bot's consumer name is ``consumer_name`` instead."""
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def default_instance() -> str:
+    """The host's name: the same after a restart (a pid is not), so that a restarted process
+    finds the entries it held when it died. Two processes of one bot on one host need an
+    ``instance`` each."""
+    return socket.gethostname()
+
+
+def consumer_name(bot: str, instance: str) -> str:
+    """A process's consumer name within its bot's group: bot name and instance, stable."""
+    return f"{bot}@{instance}"
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,8 @@ class ClientOptions:
     backoff_max: float = 5.0
     # Redis connections in the shared pool (each reader has one more, of its own).
     max_connections: int = 32
-    consumer: str = field(default_factory=default_consumer_name)
+    # Which process of a bot this is: its consumer name is ``<bot>@<instance>``.
+    instance: str = field(default_factory=default_instance)
 
     def __post_init__(self) -> None:
         for name in ("block_ms", "count", "streams_per_reader", "queue_size", "max_deliveries"):
@@ -52,5 +66,7 @@ class ClientOptions:
                 raise ValueError(f"ClientOptions.{name} must be at least 1")
         if self.presence_ttl <= self.presence_interval:
             raise ValueError("ClientOptions.presence_ttl must exceed presence_interval")
+        if not self.instance or any(c.isspace() for c in self.instance):
+            raise ValueError(f"ClientOptions.instance must be a word, got {self.instance!r}")
         if not 0 < self.backoff_base <= self.backoff_max:
             raise ValueError("ClientOptions needs 0 < backoff_base <= backoff_max")

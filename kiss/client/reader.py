@@ -12,19 +12,20 @@ import asyncio
 import functools
 import logging
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection, Connection
 from redis.exceptions import ResponseError
 
-from kiss.backoff import backoff
+from kiss.client.dead_letters import quarantine
 from kiss.client.errors import MalformedEntry
 from kiss.client.events import parse_entry
 from kiss.client.inbox import Inbox
 from kiss.client.options import ClientOptions
-from kiss.client.redis_errors import is_group_exists, is_missing_group, is_transient
-from kiss.client.rows import StreamReply, fields_arg, raw_stream_reply
+from kiss.client.redis_errors import is_group_exists, is_missing_group
+from kiss.client.retry import RedisRetry
+from kiss.client.rows import StreamReply, raw_stream_reply
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,11 @@ KEEPALIVE: dict[int, int] = {
 }
 
 
-async def ensure_groups(redis: aioredis.Redis, streams: Sequence[str], group: str) -> None:
-    """Create the group on each stream at id 0 (a new bot gets what is retained).
+async def ensure_groups(
+    redis: aioredis.Redis, streams: Sequence[str], group: str, first_id: str = "0"
+) -> None:
+    """Create the group on each stream where it is new, delivering what comes after
+    ``first_id`` ("0": all that is retained, "$": only new entries).
 
     "Group exists" is the normal case: that bot has a place already and keeps it.
     """
@@ -46,33 +50,11 @@ async def ensure_groups(redis: aioredis.Redis, streams: Sequence[str], group: st
         return
     async with redis.pipeline(transaction=False) as pipe:
         for stream in streams:
-            pipe.xgroup_create(stream, group, id="0", mkstream=True)
+            pipe.xgroup_create(stream, group, id=first_id, mkstream=True)
         results = await pipe.execute(raise_on_error=False)
     for result in results:
         if isinstance(result, Exception) and not is_group_exists(result):
             raise result
-
-
-async def quarantine(
-    redis: aioredis.Redis,
-    inbox: Inbox,
-    stream_id: str,
-    fields: Mapping[str, str],
-    reason: str,
-    maxlen: int,
-) -> None:
-    """Move an entry to the bot's dead letters and acknowledge it, in one round trip."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.xadd(
-            inbox.dead_letters,
-            fields_arg(
-                {**fields, "origin_id": stream_id, "origin_stream": inbox.stream, "reason": reason}
-            ),
-            maxlen=maxlen,
-            approximate=True,
-        )
-        pipe.xack(inbox.stream, inbox.group, stream_id)
-        await pipe.execute()
 
 
 class GroupReader:
@@ -160,7 +142,7 @@ class GroupReader:
         return raw_stream_reply(raw)
 
     async def _serve(self) -> None:
-        delays: Iterator[float] | None = None
+        retry = RedisRetry(self.options, f"reading for {self.group}")
         while True:
             if self._streams is None:
                 self._streams = [s for s in self.inboxes if s not in self._full]
@@ -170,23 +152,18 @@ class GroupReader:
                 await self._wake.wait()
                 continue
             try:
-                if self._groups_lost:
+                if self._groups_lost:  # re-created at "0": their entries are all unread
                     await ensure_groups(self.redis, list(self.inboxes), self.group)
                     self._groups_lost = False
                 await self._dispatch(await self._read(streams))
-                delays = None
+                retry.succeeded()
             except Exception as error:
                 if is_missing_group(error):
                     log.warning("group %s vanished from Redis; creating it again", self.group)
                     self._groups_lost = True
                     continue
-                if not is_transient(error):
-                    raise
-                delays = delays or backoff(self.options.backoff_base, self.options.backoff_max)
-                delay = next(delays)
-                log.warning("Redis unavailable (%s); reading again in %.2fs", error, delay)
+                await retry.failed(error)
                 self._groups_lost = True  # a restarted Redis may have lost them
-                await asyncio.sleep(delay)
 
     async def _dispatch(self, reply: StreamReply) -> None:
         for stream, entries in reply:
@@ -203,8 +180,9 @@ class GroupReader:
                         inbox,
                         stream_id,
                         fields,
-                        str(error),
-                        self.options.dead_letter_maxlen,
+                        deliveries=1,
+                        reason=str(error),
+                        maxlen=self.options.dead_letter_maxlen,
                     )
             if not inbox.has_room():
                 self._full.add(stream)

@@ -14,6 +14,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from kiss.client.dead_letters import add_dead_letter
 from kiss.client.errors import MalformedEntry
 from kiss.client.events import parse_entry
 from kiss.client.inbox import Inbox
@@ -53,8 +54,10 @@ class ReclaimReport:
 
 
 async def reclaim_once(
-    redis: aioredis.Redis, inboxes: Sequence[Inbox], consumer: str, options: ClientOptions
+    redis: aioredis.Redis, inboxes: Sequence[Inbox], options: ClientOptions
 ) -> ReclaimReport:
+    """Claim for each inbox's consumer what stayed idle in its group, dead-letter what is
+    past the delivery bound."""
     plans = await _plans(redis, inboxes, options)
     if not plans:
         return ReclaimReport()
@@ -63,7 +66,9 @@ async def reclaim_once(
     async with redis.pipeline(transaction=False) as pipe:
         for inbox, todo in plans:
             ids = [*todo.claim, *todo.dead]
-            pipe.xclaim(inbox.stream, inbox.group, consumer, options.min_idle_ms, list[Any](ids))
+            pipe.xclaim(
+                inbox.stream, inbox.group, inbox.consumer, options.min_idle_ms, list[Any](ids)
+            )
         claimed = await pipe.execute(raise_on_error=False)
     report = ReclaimReport()
     async with redis.pipeline(transaction=False) as pipe:
@@ -120,34 +125,27 @@ def _settle_claimed(
             continue  # trimmed away while pending
         if stream_id in todo.dead:
             report.dead += 1
-            _dead_letter(pipe, inbox, stream_id, fields, todo.dead[stream_id], options)
+            deliveries = todo.dead[stream_id]
+            add_dead_letter(
+                pipe,
+                inbox,
+                stream_id,
+                fields,
+                deliveries=deliveries,
+                reason=f"handler failed {deliveries} times",
+                maxlen=options.dead_letter_maxlen,
+            )
             continue
         report.claimed += 1
         try:
             inbox.put(parse_entry(stream_id, fields, todo.claim[stream_id] + 1))
         except MalformedEntry as error:
-            _dead_letter(pipe, inbox, stream_id, fields, 0, options, str(error))
-
-
-def _dead_letter(
-    pipe: Any,
-    inbox: Inbox,
-    stream_id: str,
-    fields: Mapping[str, str],
-    deliveries: int,
-    options: ClientOptions,
-    reason: str = "",
-) -> None:
-    pipe.xadd(
-        inbox.dead_letters,
-        {
-            **fields,
-            "origin_id": stream_id,
-            "origin_stream": inbox.stream,
-            "deliveries": str(deliveries),
-            "reason": reason or f"handler failed {deliveries} times",
-        },
-        maxlen=options.dead_letter_maxlen,
-        approximate=True,
-    )
-    pipe.xack(inbox.stream, inbox.group, stream_id)
+            add_dead_letter(
+                pipe,
+                inbox,
+                stream_id,
+                fields,
+                deliveries=todo.claim[stream_id],
+                reason=str(error),
+                maxlen=options.dead_letter_maxlen,
+            )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Literal
 
 import redis.asyncio as aioredis
 
@@ -17,6 +18,26 @@ from kiss.client.events import ChannelEvent, parse_entry
 from kiss.client.rows import entries
 
 Position = str | float | datetime
+# Where a bot name seen for the first time on a channel starts: only what comes after it
+# starts, everything the stream retains, or the entries from a time (epoch seconds, or an
+# aware datetime) on. A bot that ran before goes on from its own place, whatever this says.
+StartPosition = Literal["now", "beginning"] | float | datetime
+
+_LAST_SEQUENCE = 2**64 - 1
+
+
+def first_read_id(start: StartPosition) -> str:
+    """The id a new consumer group starts after, for ``XGROUP CREATE``."""
+    if start == "now":
+        return "$"
+    if start == "beginning":
+        return "0"
+    given: object = start  # callers are not all type-checked
+    if not isinstance(given, int | float | datetime) or isinstance(given, bool):
+        raise ValueError(f"start must be 'now', 'beginning' or a time, got {start!r}")
+    ms = int(start_id(given).partition("-")[0])
+    # Just before the first id of that millisecond, so its entries are delivered.
+    return f"{ms - 1}-{_LAST_SEQUENCE}" if ms > 0 else "0"
 
 
 def start_id(position: Position) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ import redis.asyncio as aioredis
 
 from kiss.client.options import ClientOptions
 from kiss.keys import Keys
+from tests.redis_server import PrivateRedis
 
 # Test timing: short idle and intervals, so reclaim and presence show within a second.
 FAST = ClientOptions(
@@ -26,7 +28,7 @@ FAST = ClientOptions(
     max_deliveries=3,
     backoff_base=0.02,
     backoff_max=0.2,
-    consumer="test-consumer",
+    instance="test",
 )
 
 
@@ -91,3 +93,12 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, to stop and start."""
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    yield server
+    server.stop()

@@ -14,6 +14,7 @@ import redis
 from kiss.client import (
     ChannelEvent,
     ClientError,
+    ControlPlaneTimeout,
     Gap,
     HubConnection,
     HubEventSubClient,
@@ -29,7 +30,9 @@ from tests.client.conftest import FAST, add_entries, entry, wait_for
 def make_client(
     redis_url: str, keys: Keys, channel: str = "100", bot: str = "kissbot"
 ) -> HubEventSubClient:
-    return HubEventSubClient(channel, f"chan{channel}", redis_url, keys=keys, options=FAST, bot=bot)
+    return HubEventSubClient(
+        channel, f"chan{channel}", redis_url, keys=keys, options=FAST, bot=bot, start="beginning"
+    )
 
 
 def pending_count(redis_client: redis.Redis, keys: Keys, channel: str, bot: str = "kissbot") -> int:
@@ -252,7 +255,9 @@ async def test_events_iterator_leaves_a_failed_event_pending(
         await client.stop()
 
 
-async def test_handlers_and_iterator_do_not_mix(redis_url: str, keys: Keys) -> None:
+async def test_handlers_and_iterator_do_not_mix(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
     client = make_client(redis_url, keys)
     client.on("stream.online")(lambda e: None)
     with pytest.raises(ClientError, match="before events"):
@@ -261,10 +266,17 @@ async def test_handlers_and_iterator_do_not_mix(redis_url: str, keys: Keys) -> N
     try:
         with pytest.raises(ClientError, match="either handlers or events"):
             await anext(client.events())
-        with pytest.raises(ClientError, match="before start"):
-            client.on("stream.offline")(lambda e: None)
     finally:
         await client.stop()
+    iterating = make_client(redis_url, keys, channel="101")
+    await iterating.start()
+    try:
+        add_entries(redis_client, keys, "101", 1)
+        await anext(iterating.events())
+        with pytest.raises(ClientError, match="use handlers or events"):
+            iterating.on("stream.offline")(lambda e: None)
+    finally:
+        await iterating.stop()
 
 
 async def test_unknown_topic_handler_is_refused_at_once(redis_url: str, keys: Keys) -> None:
@@ -335,13 +347,13 @@ async def test_a_thousand_bots_share_a_few_connections(
         streams_per_reader=250,
         presence_interval=1.0,
         reclaim_interval=1.0,
-        consumer=f"thousand-{keys.prefix}",
+        instance=f"thousand-{keys.prefix}",
     )
     connection = HubConnection(redis_url, keys=keys, options=options)
     counts: Counter[str] = Counter()
     clients = []
     for n in range(1000):
-        client = HubEventSubClient(str(n), f"c{n}", keys=keys, connection=connection)
+        client = HubEventSubClient(str(n), f"c{n}", keys=keys, connection=connection, bot="k")
         client.on("stream.online")(lambda e: counts.update([e.channel_id]))
         clients.append(client)
     await asyncio.gather(*(c.start() for c in clients))
@@ -361,7 +373,7 @@ async def test_a_thousand_bots_share_a_few_connections(
         readers = sum(len(r) for r in connection._readers.values())
         assert readers == 4
         names = [c["name"] for c in redis_client.client_list()]
-        assert readers < names.count(f"kiss-bot:{options.consumer}") <= 32 + readers
+        assert readers < names.count(f"kiss-bot:{options.instance}") <= 32 + readers
     finally:
         await asyncio.gather(*(c.stop() for c in clients))
         await connection.close()
@@ -416,9 +428,119 @@ async def test_a_shared_connection_owns_keys_and_options(redis_url: str, keys: K
     connection = HubConnection(redis_url, keys=keys, options=FAST)
     try:
         with pytest.raises(ClientError, match="give keys and options to it"):
-            HubEventSubClient("1", "one", options=FAST, connection=connection)
+            HubEventSubClient("1", "one", options=FAST, connection=connection, bot="b")
         with pytest.raises(ClientError, match="give keys and options to it"):
-            HubEventSubClient("1", "one", keys=Keys("other"), connection=connection)
-        assert HubEventSubClient("1", "one", keys=keys, connection=connection).keys == keys
+            HubEventSubClient("1", "one", keys=Keys("other"), connection=connection, bot="b")
+        assert HubEventSubClient("1", "one", keys=keys, connection=connection, bot="b").keys == keys
     finally:
         await connection.close()
+
+
+@pytest.mark.parametrize(
+    ("bot", "problem"),
+    [(None, "needs bot='<name>'"), ("", "needs bot="), ("two words", "bot name 'two words'")],
+)
+def test_a_bot_name_is_required_and_checked(bot: str | None, problem: str) -> None:
+    with pytest.raises(ClientError, match=problem):
+        HubEventSubClient("1", "one", bot=bot)
+
+
+async def test_a_new_bot_starts_from_now_by_default(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    add_entries(redis_client, keys, "100", 3)  # old news for this bot
+    client = HubEventSubClient("100", "chan100", redis_url, keys=keys, options=FAST, bot="new")
+    seen: list[int] = []
+    client.on("stream.online")(lambda e: seen.append(e.event["n"]))
+    await client.start()
+    try:
+        redis_client.xadd(keys.channel_stream("100"), entry("100", event={"n": 99}))
+        await wait_for(lambda: seen == [99], what="only the entry after start")
+    finally:
+        await client.stop()
+
+
+async def test_a_new_bot_starts_from_a_time(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    ids = add_entries(redis_client, keys, "100", 4)
+    from_ms = int(ids[2].split("-")[0])
+    client = HubEventSubClient(
+        "100", "c", redis_url, keys=keys, options=FAST, bot="later", start=from_ms / 1000
+    )
+    seen: list[str] = []
+    client.on("stream.online")(lambda e: seen.append(e.stream_id))
+    await client.start()
+    try:
+        expected = [i for i in ids if int(i.split("-")[0]) >= from_ms]
+        await wait_for(lambda: seen == expected, what="the entries from that time on")
+    finally:
+        await client.stop()
+    with pytest.raises(ValueError, match="start must be 'now', 'beginning' or a time"):
+        HubEventSubClient("100", "c", bot="x", start="yesterday")  # type: ignore[arg-type]
+
+
+async def test_a_type_no_handler_takes_is_logged_once_per_type(
+    redis_url: str, redis_client: redis.Redis, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(redis_url, keys)
+    seen: list[str] = []
+    client.on("stream.online")(lambda e: seen.append(e.type))
+    stream = keys.channel_stream("100")
+    for type_ in ("channel.ban", "channel.ban", "stream.offline", "stream.online"):
+        redis_client.xadd(stream, entry("100", type_=type_))
+    await client.start()
+    try:
+        await wait_for(lambda: seen == ["stream.online"], what="the handled one")
+        await wait_for(lambda: pending_count(redis_client, keys, "100") == 0, what="all acked")
+    finally:
+        await client.stop()
+    unhandled = [r.getMessage() for r in caplog.records if "no handler takes" in r.getMessage()]
+    assert len(unhandled) == 2
+    assert (
+        "notification channel.ban" in unhandled[0] and "@client.on('channel.ban')" in unhandled[0]
+    )
+    assert "notification stream.offline" in unhandled[1]
+
+
+async def test_listen_subscribes_and_handles_in_one_call(
+    redis_url: str, redis_client: redis.Redis, keys: Keys
+) -> None:
+    client = make_client(redis_url, keys, channel="102")
+    await client.start()
+    seen: list[str] = []
+    try:
+        listening = asyncio.create_task(
+            client.listen("stream.online", lambda e: seen.append(e.message_id), wait_seconds=5)
+        )
+
+        # The control plane's part: accept the request it finds.
+        def accepted() -> bool:
+            for _, fields in entries(redis_client.xrange(keys.control_requests())):
+                if fields["op"] == "subscribe":
+                    assert (fields["type"], fields["channel_id"]) == ("stream.online", "102")
+                    reply = keys.control_reply(fields["request_id"])
+                    redis_client.lpush(reply, '{"ok": true, "error": null}')
+                    return True
+            return False
+
+        await wait_for(accepted, what="a subscribe request")
+        pending = await listening
+        assert (pending.type, pending.condition) == (
+            "stream.online",
+            {"broadcaster_user_id": "102"},
+        )
+        redis_client.xadd(keys.channel_stream("102"), entry("102", message_id="m1"))
+        await wait_for(lambda: seen == ["m1"], what="the handler, registered after start()")
+    finally:
+        await client.stop()
+
+
+async def test_a_refused_listen_takes_its_handler_back(redis_url: str, keys: Keys) -> None:
+    client = make_client(redis_url, keys)
+    try:
+        with pytest.raises(ControlPlaneTimeout):
+            await client.listen("stream.online", lambda e: None, wait_seconds=0.05)
+        assert client._handlers["stream.online"] == []
+    finally:
+        await client.stop()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -15,20 +13,12 @@ from tests.client.conftest import FAST, add_entries, entry, wait_for
 from tests.redis_server import PrivateRedis
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(str(tmp_path))
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_a_redis_restart_keeps_the_bots_place(
     private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     keys = Keys(prefix="restart")
     direct = redis.Redis.from_url(private_redis.url, decode_responses=True)
-    client = HubEventSubClient("7", "seven", private_redis.url, keys=keys, options=FAST)
+    client = HubEventSubClient("7", "seven", private_redis.url, keys=keys, options=FAST, bot="b")
     seen: list[int] = []
 
     @client.on("stream.online")
@@ -40,9 +30,7 @@ async def test_a_redis_restart_keeps_the_bots_place(
         add_entries(direct, keys, "7", 3)
         await wait_for(lambda: seen == [0, 1, 2], what="before the restart")
         await wait_for(
-            lambda: (
-                direct.xpending(keys.channel_stream("7"), keys.bot_group("kissbot"))["pending"] == 0
-            ),
+            lambda: direct.xpending(keys.channel_stream("7"), keys.bot_group("b"))["pending"] == 0,
             what="acked before the restart",
         )
         private_redis.stop()  # closes the bot's blocked read: it must reconnect
@@ -61,7 +49,7 @@ async def test_a_lost_group_is_created_again(
     redis_url: str, redis_client: redis.Redis, keys: Keys
 ) -> None:
     connection = HubConnection(redis_url, keys=keys, options=FAST)
-    client = HubEventSubClient("9", "nine", keys=keys, connection=connection)
+    client = HubEventSubClient("9", "nine", keys=keys, connection=connection, bot="b")
     seen: list[int] = []
     client.on("stream.online")(lambda e: seen.append(e.event["n"]))
     await client.start()
@@ -82,7 +70,7 @@ async def test_a_lost_group_is_created_again(
 async def test_a_bot_started_before_redis_waits_for_it(private_redis: PrivateRedis) -> None:
     keys = Keys(prefix="early")
     private_redis.stop()
-    client = HubEventSubClient("8", "eight", private_redis.url, keys=keys, options=FAST)
+    client = HubEventSubClient("8", "eight", private_redis.url, keys=keys, options=FAST, bot="b")
     seen: list[int] = []
     client.on("stream.online")(lambda e: seen.append(e.event["n"]))
     starting = asyncio.create_task(client.start())

@@ -31,8 +31,8 @@ async def test_sweep_forgets_only_consumers_that_hold_nothing(
     redis_client.xreadgroup(group, "holding", {stream: ">"}, count=1)
     [(_, [(done, _)])] = streams(redis_client.xreadgroup(group, "finished", {stream: ">"}, count=1))
     redis_client.xack(stream, group, done)
-    inbox = Inbox(stream, group, "dl", capacity=10)
-    assert await sweep(aredis, [inbox], "me", idle_ms=0) == 1
+    inbox = Inbox(stream, group, "dl", capacity=10, consumer="me")
+    assert await sweep(aredis, [inbox], idle_ms=0) == 1
     names = [c["name"] for c in redis_client.xinfo_consumers(stream, group)]
     assert names == ["holding"]
     assert not await forget(aredis, stream, group, "holding")

@@ -105,7 +105,7 @@ async def hub(sim: Simulator, redis_url: str, keys: Keys) -> Hub:
 
 def client_for(redis_url: str, keys: Keys, channel: str, **kwargs: Any) -> HubEventSubClient:
     return HubEventSubClient(
-        channel, f"chan{channel}", redis_url, keys=keys, options=FAST, **kwargs
+        channel, f"chan{channel}", redis_url, keys=keys, options=FAST, bot="kissbot", **kwargs
     )
 
 
@@ -183,7 +183,7 @@ from kiss.keys import Keys
 async def main() -> None:
     client = HubEventSubClient(
         "505", "crashy", sys.argv[1], keys=Keys(sys.argv[2]),
-        options=ClientOptions(consumer="doomed"),
+        bot="kissbot", options=ClientOptions(instance="doomed"),
     )
     client.on("stream.online")(lambda event: asyncio.Event().wait())  # never returns
     await client.start()
@@ -285,12 +285,13 @@ async def test_a_thousand_bots_consume_at_once(hub: Hub, redis_url: str, keys: K
             # Nothing crashes here: under this load an entry may wait in a bot's inbox longer
             # than FAST's 150 ms, and a reclaim would deliver it twice (at least once, by design).
             min_idle_ms=60_000,
-            consumer=f"e2e-{keys.prefix}",
+            instance=f"e2e-{keys.prefix}",
         )
         connection = HubConnection(redis_url, keys=keys, options=options)
         counts: Counter[str] = Counter()
         clients = [
-            HubEventSubClient(c, f"chan{c}", keys=keys, connection=connection) for c in channels
+            HubEventSubClient(c, f"chan{c}", keys=keys, connection=connection, bot="e2e")
+            for c in channels
         ]
         for client in clients:
             client.on("stream.online")(lambda e: counts.update([e.channel_id]))

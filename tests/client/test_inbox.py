@@ -9,7 +9,7 @@ from tests.client.conftest import entry
 
 def make(capacity: int = 2) -> tuple[Inbox, list[int]]:
     woken: list[int] = []
-    inbox = Inbox("s", "g", "d", capacity, on_room=lambda: woken.append(1))
+    inbox = Inbox("s", "g", "d", capacity, consumer="c", on_room=lambda: woken.append(1))
     return inbox, woken
 
 

@@ -34,7 +34,10 @@ async def test_one_read_serves_many_streams_and_skips_full_inboxes(
 ) -> None:
     options = replace(FAST, count=10)
     reader = GroupReader(aredis, "bot:x", "c", options)
-    inboxes = [Inbox(keys.channel_stream(str(n)), "bot:x", "dl", capacity=2) for n in range(3)]
+    inboxes = [
+        Inbox(keys.channel_stream(str(n)), "bot:x", "dl", capacity=2, consumer="c")
+        for n in range(3)
+    ]
     await ensure_groups(aredis, [i.stream for i in inboxes], "bot:x")
     for inbox in inboxes:
         reader.add(inbox)
@@ -59,7 +62,7 @@ async def test_a_malformed_entry_goes_to_the_dead_letters(
 ) -> None:
     stream, dead = keys.channel_stream("1"), keys.bot_dead_letters("1", "x")
     reader = GroupReader(aredis, "bot:x", "c", FAST)
-    inbox = Inbox(stream, "bot:x", dead, capacity=10)
+    inbox = Inbox(stream, "bot:x", dead, capacity=10, consumer="c")
     await ensure_groups(aredis, [stream], "bot:x")
     reader.add(inbox)
     bad = redis_client.xadd(stream, {**entry("1"), "kind": "mystery"})

@@ -47,8 +47,8 @@ async def test_only_one_of_two_consumers_reclaims_an_entry(
     add_entries(redis_client, keys, "1", 2)
     redis_client.xreadgroup(group, "crashed", {stream: ">"})
     options = replace(FAST, min_idle_ms=50)
-    a = Inbox(stream, group, keys.bot_dead_letters("1", "b"), 10)
-    b = Inbox(stream, group, keys.bot_dead_letters("1", "b"), 10)
+    a = Inbox(stream, group, keys.bot_dead_letters("1", "b"), 10, consumer="consumer-a")
+    b = Inbox(stream, group, keys.bot_dead_letters("1", "b"), 10, consumer="consumer-b")
     await wait_for(
         lambda: all(
             int(p["time_since_delivered"]) >= 60
@@ -56,8 +56,8 @@ async def test_only_one_of_two_consumers_reclaims_an_entry(
         ),
         what="entries idle",
     )
-    first = await reclaim_once(aredis, [a], "consumer-a", options)
-    second = await reclaim_once(aredis, [b], "consumer-b", options)
+    first = await reclaim_once(aredis, [a], options)
+    second = await reclaim_once(aredis, [b], options)
     assert (first.claimed, second.claimed) == (2, 0)
     assert [e.delivery_count for e in (await a.get(), await a.get())] == [2, 2]
 
@@ -71,8 +71,8 @@ async def test_entries_past_the_bound_are_dead_lettered_and_acked(
     redis_client.xreadgroup(group, "x", {stream: ">"})
     for _ in range(2):  # two more deliveries: three in all
         redis_client.xclaim(stream, group, "x", 0, [stream_id])
-    inbox = Inbox(stream, group, keys.bot_dead_letters("1", "b"), 10)
-    report = await reclaim_once(aredis, [inbox], "me", replace(FAST, min_idle_ms=0))
+    inbox = Inbox(stream, group, keys.bot_dead_letters("1", "b"), 10, consumer="me")
+    report = await reclaim_once(aredis, [inbox], replace(FAST, min_idle_ms=0))
     assert (report.claimed, report.dead) == (0, 1)
     assert len(inbox) == 0
     assert redis_client.xpending(stream, group)["pending"] == 0

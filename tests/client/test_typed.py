@@ -157,7 +157,9 @@ def test_a_class_that_is_not_an_event_class_is_refused() -> None:
 
 
 def make_client(redis_url: str, keys: Keys) -> HubEventSubClient:
-    return HubEventSubClient("100", "chan100", redis_url, keys=keys, options=FAST)
+    return HubEventSubClient(
+        "100", "chan100", redis_url, bot="typed", keys=keys, options=FAST, start="beginning"
+    )
 
 
 async def test_a_handler_registered_by_class_gets_typed_events(

@@ -121,7 +121,7 @@ async def test_the_bot_subscribes_and_logs_each_event(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("INFO", logger="kiss.bot")
-    client = HubEventSubClient("42", "answer", redis_url, keys=keys, options=FAST)
+    client = HubEventSubClient("42", "answer", redis_url, keys=keys, options=FAST, bot="b")
     example = ExampleBot(client, ("stream.online", "channel.follow"), outcome_seconds=5)
     stop = asyncio.Event()
     running = asyncio.create_task(example.run(stop))
@@ -150,7 +150,14 @@ async def test_without_a_control_plane_the_bot_still_consumes_and_asks_again(
     redis_url: str, redis_client: redis.Redis, keys: Keys, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = HubEventSubClient(
-        "42", "answer", redis_url, keys=keys, options=FAST, control_timeout=0.1
+        "42",
+        "answer",
+        redis_url,
+        keys=keys,
+        options=FAST,
+        control_timeout=0.1,
+        bot="b",
+        start="beginning",
     )
     example = ExampleBot(client, ("stream.online",), retry_max=0.2)
     stop = asyncio.Event()

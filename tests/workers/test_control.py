@@ -372,7 +372,7 @@ async def test_a_bot_subscribes_through_the_control_worker(
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
-    client = HubEventSubClient("10", "ten", redis_url, keys=keys, options=FAST)
+    client = HubEventSubClient("10", "ten", redis_url, keys=keys, options=FAST, bot="b")
     try:
         pending = await client.subscribe("stream.online")
         with pytest.raises(SubscriptionRejected, match="has not granted bits:read"):
@@ -438,7 +438,7 @@ async def test_subscribing_again_to_a_live_subscription_answers_at_once(
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
-    client = HubEventSubClient("10", "ten", redis_url, keys=keys, options=FAST)
+    client = HubEventSubClient("10", "ten", redis_url, keys=keys, options=FAST, bot="b")
     try:
         pending = await client.subscribe("stream.online")
         outcome = await pending.outcome(wait_seconds=5)
