@@ -8,12 +8,19 @@ processes, each running its share of the 1,000 ``HubEventSubClient`` objects on 
 - events handled per second by the bots (over the load's duration);
 - lost events (sent by the simulator, never handled) and duplicates (handled twice);
 - latency p50 / p99 from the simulator's send (``message_timestamp``) to the handler;
-- memory per bot (growth of a bot process's RSS per bot attached) and the processes' RSS.
+- memory per bot (growth of a bot process's RSS per bot attached) and the processes' RSS;
+- the CPU the bot processes spent per event, against a bare redis-py consumer's.
+
+The baseline runs in the same run, right after the bots, on a second load over the same
+streams: as many processes, each with as many reading connections as a bot process has
+readers (one per ``streams_per_reader`` channels), each an XREADGROUP with COUNT over its
+streams, a handler that does nothing, and XACKs batched every 20 ms on one more connection.
+The bots are stopped by then, so the two phases do not share the CPU.
 
     python bench/fanout.py [--quick] [--rate 5000] [--seconds 30] [--processes N]
 
 The last line is one JSON object with the figures. ``--quick`` finishes within 60 s.
-Targets: nothing lost, p99 at most 20 ms.
+Targets: nothing lost, p99 at most 10 ms, bot CPU per event at most 2.5 x the bare consumer's.
 """
 
 from __future__ import annotations
@@ -56,7 +63,8 @@ from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simula
 
 BOTS = 1_000
 TYPE = "stream.online"  # a scope-less type: every channel subscribes with the app token
-TARGETS = {"lost": 0, "p99_ms": 20.0}
+TARGETS = {"lost": 0, "p99_ms": 10.0, "cpu_ratio": 2.5}
+BARE_GROUP = "bench-bare"
 
 
 def rss_bytes() -> int:
@@ -112,6 +120,60 @@ async def bot_process(prefix: str, channels: list[str], out: IO[str]) -> None:
         "rss_mb": peak / 1e6,
     }
     print(orjson.dumps(report).decode(), file=out, flush=True)
+
+
+async def bare_process(prefix: str, channels: list[str], out: IO[str]) -> None:
+    """The baseline: what reading and acknowledging the same entries costs with redis-py alone."""
+    import redis.asyncio as aioredis
+
+    from kiss.client import ClientOptions
+
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    keys = Keys(prefix)
+    options = ClientOptions(consumer=f"bare-{os.getpid()}", count=128)
+    acks: dict[str, list[str]] = {}
+    handled = 0
+
+    async def reader(streams: list[str]) -> None:
+        nonlocal handled
+        client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+        wanted: dict[Any, Any] = dict.fromkeys(streams, ">")
+        try:
+            while not stop.is_set():
+                reply: Any = await client.xreadgroup(
+                    BARE_GROUP, options.consumer, wanted, count=options.count, block=200
+                )
+                for stream, entries in reply or ():
+                    handled += len(entries)
+                    acks.setdefault(stream, []).extend(stream_id for stream_id, _ in entries)
+        finally:
+            await client.aclose()
+
+    async def acknowledger() -> None:
+        """XACK in batches: every 20 ms, one pipeline of one XACK per stream read meanwhile."""
+        client = aioredis.Redis.from_url(REDIS_URL, decode_responses=True)
+        try:
+            while not stop.is_set() or acks:
+                if not acks:
+                    await asyncio.sleep(0.02)
+                    continue
+                batch = dict(acks)
+                acks.clear()
+                pipe = client.pipeline(transaction=False)
+                for stream, ids in batch.items():
+                    pipe.xack(stream, BARE_GROUP, *ids)
+                await pipe.execute()
+                await asyncio.sleep(0.02)
+        finally:
+            await client.aclose()
+
+    streams = [keys.channel_stream(channel) for channel in channels]
+    per_reader = options.streams_per_reader
+    groups = [streams[i : i + per_reader] for i in range(0, len(streams), per_reader)]
+    print("ready", file=out, flush=True)
+    await asyncio.gather(acknowledger(), *(reader(group) for group in groups))
+    print(orjson.dumps({"handled": handled}).decode(), file=out, flush=True)
 
 
 # -- the harness -------------------------------------------------------------------------
@@ -186,13 +248,13 @@ class Harness:
 
 
 def start_bots(
-    stack: ExitStack, harness: Harness, channels: list[str], processes: int
+    stack: ExitStack, harness: Harness, channels: list[str], processes: int, mode: str = "--bot"
 ) -> list[subprocess.Popen[str]]:
     bots = []
     for index in range(processes):
         share = channels[index::processes]
-        command = [sys.executable, __file__, "--bot-process", harness.keys.prefix, *share]
-        log = stack.enter_context((harness.tmp / f"bots-{index}.log").open("w"))
+        command = [sys.executable, __file__, f"{mode}-process", harness.keys.prefix, *share]
+        log = stack.enter_context((harness.tmp / f"{mode[2:]}-{index}.log").open("w"))
         bots.append(
             stack.enter_context(
                 process(command, env=harness.env(), stdout=subprocess.PIPE, stderr=log)
@@ -203,6 +265,57 @@ def start_bots(
         if bot.stdout.readline().strip() != "ready":
             raise SystemExit(f"bench: a bot process did not start (see {harness.tmp})")
     return bots
+
+
+def load_and_drain(
+    harness: Harness, channels: list[str], group: str, rate: float, seconds: float
+) -> tuple[int, float]:
+    """One load through the hub, until ``group`` has read and acknowledged all of it."""
+    routed_before = harness.routed()
+    load = harness.control.load(rate=rate, channels=channels, duration=seconds, type_=TYPE)
+    status = wait_for(
+        lambda: (s := harness.control.load_status(load)) and not s["running"] and s,
+        seconds + 60,
+        "the load to finish",
+    )
+    sent = int(status["delivered"])
+    wait_for(lambda: harness.routed() - routed_before >= sent, 60, "the load to reach Redis")
+    drained_at = wait_for(
+        lambda: harness.drained(channels, group) and time.time(),
+        60,
+        f"{group} to drain the streams",
+    )
+    return sent, max(1e-3, drained_at - status["started_at"])
+
+
+def stop_reporting(children: list[subprocess.Popen[str]]) -> list[dict[str, Any]]:
+    """SIGTERM each child and read the one JSON line it prints on its way out."""
+    reports = []
+    for child in children:
+        child.send_signal(signal.SIGTERM)
+    for child in children:
+        assert child.stdout is not None
+        reports.append(orjson.loads(child.stdout.readline()))
+        child.wait(timeout=30)
+    return reports
+
+
+def bare_baseline(
+    harness: Harness, channels: list[str], processes: int, rate: float, seconds: float
+) -> float:
+    """CPU per event of the bare consumer on a load of its own; returns microseconds."""
+    with ExitStack() as stack:
+        pipe = harness.redis.pipeline(transaction=False)
+        for channel in channels:
+            pipe.xgroup_create(harness.keys.channel_stream(channel), BARE_GROUP, "$", mkstream=True)
+        pipe.execute()
+        consumers = start_bots(stack, harness, channels, processes, mode="--bare")
+        cpu_before = sum(cpu_seconds(consumer.pid) for consumer in consumers)
+        say(f"baseline: bare redis-py consumers, {rate:,.0f} events/s for {seconds:g} s")
+        load_and_drain(harness, channels, BARE_GROUP, rate, seconds)
+        cpu = sum(cpu_seconds(consumer.pid) for consumer in consumers) - cpu_before
+        handled = sum(int(r["handled"]) for r in stop_reporting(consumers))
+    return cpu / max(1, handled) * 1e6
 
 
 def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, Any]:
@@ -231,29 +344,12 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
 
         cpu_before = sum(cpu_seconds(bot.pid) for bot in bots)
         say(f"load: {rate:,.0f} events/s for {seconds:g} s across {BOTS} channels")
-        load = harness.control.load(rate=rate, channels=channels, duration=seconds, type_=TYPE)
-        status = wait_for(
-            lambda: (s := harness.control.load_status(load)) and not s["running"] and s,
-            seconds + 60,
-            "the load to finish",
-        )
-        sent = int(status["delivered"])
-        wait_for(lambda: harness.routed() >= sent, 60, "the load to reach Redis")
-        drained_at = wait_for(
-            lambda: harness.drained(channels, harness.keys.bot_group("kissbot")) and time.time(),
-            60,
-            "the bots to drain their streams",
-        )
-        load_seconds = max(1e-3, drained_at - status["started_at"])
+        group = harness.keys.bot_group("kissbot")
+        sent, load_seconds = load_and_drain(harness, channels, group, rate, seconds)
         routed = harness.routed()
         bot_cpu = sum(cpu_seconds(bot.pid) for bot in bots) - cpu_before
-        reports = []
-        for bot in bots:
-            bot.send_signal(signal.SIGTERM)
-        for bot in bots:
-            assert bot.stdout is not None
-            reports.append(orjson.loads(bot.stdout.readline()))
-            bot.wait(timeout=30)
+        reports = stop_reporting(bots)
+        bare_us = bare_baseline(harness, channels, processes, rate, seconds)
         listener.send_signal(signal.SIGTERM)
         listener.wait(timeout=30)
 
@@ -278,14 +374,17 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
         "legs_p99_ms": [r["legs_p99_ms"] for r in reports],
         # CPU the bot processes spent per event (reading, dispatch, handler, ack, presence).
         "bot_cpu_us_per_event": round(bot_cpu / max(1, handled) * 1e6, 1),
+        "bare_cpu_us_per_event": round(bare_us, 1),
         "memory_per_bot_kb": round(statistics.mean(r["bytes_per_bot"] for r in reports) / 1024, 1),
         "bot_process_rss_mb": [round(r["rss_mb"], 1) for r in reports],
         "quick": quick,
         "seconds": round(time.monotonic() - started, 1),
     }
+    figures["cpu_ratio"] = round(figures["bot_cpu_us_per_event"] / max(0.1, bare_us), 2)
     figures["targets_met"] = {
         "lost": figures["lost"] <= TARGETS["lost"],
         "p99_ms": figures["latency_p99_ms"] <= TARGETS["p99_ms"],
+        "cpu_ratio": figures["cpu_ratio"] <= TARGETS["cpu_ratio"],
     }
     return figures
 
@@ -302,10 +401,12 @@ def main() -> None:
         help="bot processes (default: one per core; more only compete for the CPU)",
     )
     parser.add_argument("--bot-process", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-process", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bot_process:
-        prefix, *channels = args.bot_process
-        asyncio.run(bot_process(prefix, channels, sys.stdout))
+    if args.bot_process or args.bare_process:
+        prefix, *channels = args.bot_process or args.bare_process
+        child = bot_process if args.bot_process else bare_process
+        asyncio.run(child(prefix, channels, sys.stdout))
         return
     seconds = args.seconds or (8.0 if args.quick else 30.0)
     figures = run(args.quick, args.rate, seconds, args.processes)
