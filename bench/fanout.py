@@ -131,7 +131,7 @@ async def bare_process(prefix: str, channels: list[str], out: IO[str]) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     keys = Keys(prefix)
-    options = ClientOptions(consumer=f"bare-{os.getpid()}", count=128)
+    options = ClientOptions(instance=f"bare-{os.getpid()}", count=128)
     acks: dict[str, list[str]] = {}
     handled = 0
 
@@ -142,7 +142,7 @@ async def bare_process(prefix: str, channels: list[str], out: IO[str]) -> None:
         try:
             while not stop.is_set():
                 reply: Any = await client.xreadgroup(
-                    BARE_GROUP, options.consumer, wanted, count=options.count, block=200
+                    BARE_GROUP, options.instance, wanted, count=options.count, block=200
                 )
                 for stream, entries in reply or ():
                     handled += len(entries)
@@ -344,7 +344,7 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
 
         cpu_before = sum(cpu_seconds(bot.pid) for bot in bots)
         say(f"load: {rate:,.0f} events/s for {seconds:g} s across {BOTS} channels")
-        group = harness.keys.bot_group("kissbot")
+        group = harness.keys.bot_group("bench")
         sent, load_seconds = load_and_drain(harness, channels, group, rate, seconds)
         routed = harness.routed()
         bot_cpu = sum(cpu_seconds(bot.pid) for bot in bots) - cpu_before
