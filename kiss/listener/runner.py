@@ -43,6 +43,8 @@ from kiss.listener.writer import StreamWriter
 
 log = logging.getLogger(__name__)
 
+_READ_FIRST_SECONDS = 0.001
+
 
 class SlotHooks(Protocol):
     """What a slot does when its session is welcomed or lost."""
@@ -187,12 +189,6 @@ class SessionRunner:
         writer = self.writer
         stats = self.stats
         channels = self.channels
-        paused = False
-
-        def resume_when_room() -> None:
-            nonlocal paused
-            ws.resume_reading()
-            paused = False
 
         def hand_over(routed: list[Entry]) -> None:
             stats.delivered += len(routed)
@@ -200,7 +196,6 @@ class SessionRunner:
             routed.clear()
 
         def on_frames(frames: list[BytesLike]) -> None:
-            nonlocal paused
             now = clock()
             received = repr(now)  # one read, one receive time
             routed: list[Entry] = []  # handed to the writer at once, in order
@@ -222,12 +217,9 @@ class SessionRunner:
                         self._dropped(Dropped(why))
                 except Exception:  # a bug must not kill the slot silently
                     log.exception("%s: a frame on socket #%d was not handled", self.slot, conn)
+            # Never a pause, whatever Redis does: the writer spools what Redis cannot take,
+            # and a socket left unread would look like Twitch's silence (keepalive timeout).
             hand_over(routed)
-            if writer.full and not paused:
-                # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
-                paused = True
-                ws.pause_reading()
-                self._spawn(self._when_room(resume_when_room))
 
         try:
             ws.attach(on_frames)
@@ -237,10 +229,6 @@ class SessionRunner:
             code = ws.close_code
             reason = ws.close_reason or ""
             self._apply(self.machine.closed(conn, code, reason, clock()))
-
-    async def _when_room(self, then: Callable[[], None]) -> None:
-        await self.writer.room()
-        then()
 
     async def _open_reconnect(self, url: str) -> None:
         try:
@@ -376,7 +364,15 @@ class SessionRunner:
             deadline = self.machine.deadline
             now = self._clock()
             if deadline is not None and now >= deadline:
-                self._apply(self.machine.tick(now))
+                # The silence is Twitch's only if the sockets have nothing unread: after the
+                # loop was busy (a long flush), frames may wait in the kernel. A timer's
+                # callback runs after the socket reads of its loop pass, so a short sleep
+                # lets them in (and move the deadline) before it is checked again.
+                await asyncio.sleep(_READ_FIRST_SECONDS)
+                deadline = self.machine.deadline
+                now = self._clock()
+                if deadline is not None and now >= deadline:
+                    self._apply(self.machine.tick(now))
                 continue
             delay = 1.0 if deadline is None else min(1.0, deadline - now)
             self._rearm.clear()

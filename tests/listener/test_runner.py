@@ -1,5 +1,6 @@
 """The session runner over real sockets, against a small scripted EventSub server: silence,
-malformed frames, and a clean stop (the simulator covers handovers and close codes)."""
+malformed frames, a Redis away, and a clean stop (the simulator covers handovers and close
+codes)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,8 +22,9 @@ from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
 from kiss.listener.runner import SessionRunner
-from kiss.listener.writer import StreamWriter
+from kiss.listener.writer import StreamWriter, WriterConfig
 from tests.listener.simulated import eventually
+from tests.redis_server import PrivateRedis
 
 UNIT = 0.01
 Script = Callable[[ServerConnection, int], Awaitable[None]]
@@ -46,6 +49,13 @@ def notification(message_id: str, channel: str) -> bytes:
                       "message_timestamp": format_timestamp(),
                       "subscription_type": "channel.update", "subscription_version": "2"},
          "payload": {"subscription": sub, "event": {"broadcaster_user_id": channel}}}
+    )  # fmt: skip
+
+
+def keepalive(number: int) -> bytes:
+    return orjson.dumps(
+        {"metadata": {"message_id": f"k{number}", "message_type": "session_keepalive",
+                      "message_timestamp": format_timestamp()}, "payload": {}}
     )  # fmt: skip
 
 
@@ -76,7 +86,7 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 @contextlib.asynccontextmanager
 async def run_against(
-    script: Script, aredis: aioredis.Redis, keys: Keys
+    script: Script, aredis: aioredis.Redis, keys: Keys, config: WriterConfig | None = None
 ) -> AsyncIterator[tuple[SessionRunner, Recorder, StreamWriter]]:
     connections = 0
 
@@ -87,7 +97,7 @@ async def run_against(
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        writer = StreamWriter(aredis, keys, "L1")
+        writer = StreamWriter(aredis, keys, "L1", config)
         recorder = Recorder()
         machine = SessionMachine(SessionConfig(time_unit=UNIT, slack_seconds=0.1))
         runner = SessionRunner(
@@ -124,6 +134,45 @@ async def test_silence_past_the_keepalive_reconnects_and_marks_a_gap(
         kinds = [(fields or {})["kind"] for _, fields in entries]
         assert kinds == ["notification", "gap"]
         assert runner.stats.reconnects >= 1
+
+
+async def test_a_redis_away_for_longer_than_the_keepalive_neither_stops_reading_nor_the_session(
+    keys: Keys, tmp_path: Path
+) -> None:
+    # Redis is not running: the writer cannot write a thing. The runner must read on (the
+    # events go to the spool), so the keepalives arrive and the session is kept.
+    server = PrivateRedis(str(tmp_path))
+    count, keepalives = 3000, 0
+    done = asyncio.Event()
+
+    async def script(ws: ServerConnection, number: int) -> None:
+        nonlocal keepalives
+        await ws.send(welcome(f"S{number}").decode())
+        for index in range(count):
+            await ws.send(notification(f"n{index}", "42").decode())
+        for index in range(20):  # 1 s of keepalives: four times the silence tolerated
+            await asyncio.sleep(0.05)
+            await ws.send(keepalive(index).decode())
+            keepalives += 1
+        done.set()
+        await ws.wait_closed()
+
+    config = WriterConfig(retry_delay_seconds=0.02, memory_entries=100, spool_directory=tmp_path)
+    client = aioredis.Redis.from_url(server.url)
+    try:
+        async with run_against(script, client, keys, config) as (runner, recorder, writer):
+            await asyncio.wait_for(done.wait(), 30)
+            await eventually(lambda: writer.pending == count, what="every event kept")
+            assert recorder.lost == [] and len(recorder.welcomed) == 1
+            assert runner.phase == "active" and writer.stats.failures > 0
+            server.start()
+            await asyncio.wait_for(writer.drained(), 20)
+            sync_client = redis.Redis.from_url(server.url)
+            assert sync_client.xlen(keys.channel_stream("42")) == count
+            sync_client.close()
+    finally:
+        await client.aclose()
+        server.stop()
 
 
 async def test_malformed_frames_are_counted_and_the_session_goes_on(
