@@ -113,6 +113,12 @@ def _scan(path: Path) -> tuple[int, int, str | None]:
     return offset, entries, None
 
 
+def spooled_entries(directory: Path) -> int:
+    """How many entries the spool in ``directory`` holds, read or not, without taking it
+    (for operators and tests: the owner may be running)."""
+    return sum(_scan(path)[1] for path in sorted(directory.glob(f"*{_SUFFIX}")))
+
+
 class Spool:
     """An append-only, size-bounded queue of entries on disk (see the module doc)."""
 
