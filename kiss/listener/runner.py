@@ -44,6 +44,8 @@ from kiss.listener.writer import StreamWriter
 log = logging.getLogger(__name__)
 
 _READ_FIRST_SECONDS = 0.001
+# A pause for a Redis that is behind lasts at most this long; then the writer spools.
+PAUSE_MAX_SECONDS = 1.0
 
 
 class SlotHooks(Protocol):
@@ -189,6 +191,18 @@ class SessionRunner:
         writer = self.writer
         stats = self.stats
         channels = self.channels
+        paused = False
+
+        async def resume_when_room() -> None:
+            nonlocal paused
+            try:
+                while not await self._room_within(PAUSE_MAX_SECONDS):
+                    writer.stalled()  # Redis takes nothing: the writer spools, we read on
+            finally:
+                ws.resume_reading()
+                paused = False
+                self.machine.resumed(clock())
+                self._rearm.set()
 
         def hand_over(routed: list[Entry]) -> None:
             stats.delivered += len(routed)
@@ -196,6 +210,7 @@ class SessionRunner:
             routed.clear()
 
         def on_frames(frames: list[BytesLike]) -> None:
+            nonlocal paused
             now = clock()
             received = repr(now)  # one read, one receive time
             routed: list[Entry] = []  # handed to the writer at once, in order
@@ -217,9 +232,16 @@ class SessionRunner:
                         self._dropped(Dropped(why))
                 except Exception:  # a bug must not kill the slot silently
                     log.exception("%s: a frame on socket #%d was not handled", self.slot, conn)
-            # Never a pause, whatever Redis does: the writer spools what Redis cannot take,
-            # and a socket left unread would look like Twitch's silence (keepalive timeout).
             hand_over(routed)
+            if writer.behind and not paused:
+                # Redis answers but is behind (a flood): pause, so that TCP pushes back and
+                # the hot path stays in memory. The machine does not count the pause as
+                # Twitch's silence; a failing or stalled Redis sends entries to the spool
+                # instead, and reading goes on.
+                paused = True
+                ws.pause_reading()
+                self.machine.paused(now)
+                self._spawn(resume_when_room())
 
         try:
             ws.attach(on_frames)
@@ -229,6 +251,13 @@ class SessionRunner:
             code = ws.close_code
             reason = ws.close_reason or ""
             self._apply(self.machine.closed(conn, code, reason, clock()))
+
+    async def _room_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self.writer.room(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _open_reconnect(self, url: str) -> None:
         try:

@@ -10,9 +10,11 @@ order: Redis finds the next batch waiting when it finishes one instead of idling
 listener reads a reply and packs the next (the listener and Redis then work side by side).
 The hot path (``add``) never awaits.
 
-The writer never makes its callers wait: entries go to a bounded memory queue, and when it
-is full or Redis fails, to the spool on disk (``kiss/listener/spool.py``), which is written
-to Redis in order, before anything newer, when Redis answers again. Only a full spool (or,
+Entries go to a bounded memory queue. While Redis answers but is behind (a flood), a full
+queue asks the readers to pause (``behind``/``room``: TCP pushes back, the hot path stays
+in memory); when Redis fails, or a pause lasts (``stalled``), entries go to the spool on
+disk (``kiss/listener/spool.py``) instead, and the readers read on. The spool is written to
+Redis in order, before anything newer, when Redis answers again. Only a full spool (or,
 without one, a full memory queue) drops entries: they are counted, logged once, and each
 channel affected gets a gap marker in the place of the missing events.
 """
@@ -87,8 +89,9 @@ class WriterConfig:
     maxlen: int = 10_000
     dedup_ttl_seconds: int = 1200  # longer than Twitch's 10-minute replay window
     batch_max: int = 150
-    # The memory queue's bound, those in flight included; past it entries go to the spool.
-    memory_entries: int = 1000
+    # The memory queue's bound, those in flight included: past it the readers pause while
+    # Redis answers (it is behind), and entries go to the spool when it does not.
+    memory_entries: int = 400
     pipeline_depth: int = 2  # batches in flight at once
     retry_delay_seconds: float = 0.5
     # At shutdown, how long to keep trying a Redis that cannot take the last entries: a
@@ -146,6 +149,8 @@ class StreamWriter:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._room = asyncio.Event()
+        self._room.set()
         self.spool: Spool | None = None
         self._spilling = False  # entries go to the spool, after the ones already there
         self._from_spool = False  # the buffer holds entries read from the spool
@@ -189,7 +194,7 @@ class StreamWriter:
     def extend(self, entries: Sequence[Entry]) -> None:
         """Queue entries, in order (a network read's worth at a time on the hot path)."""
         buffer = self._buffer
-        if self._spilling or self._lost or len(buffer) >= self.config.memory_entries:
+        if self._spilling or self._lost or self._redis_down:
             self._overflow(entries)  # the rare path: the spool, or dropping
             return
         was_empty = not buffer
@@ -198,6 +203,26 @@ class StreamWriter:
             # The flush loop runs until the buffer is empty: only the first entry wakes it.
             self._idle.clear()
             self._wakeup.set()
+        if len(buffer) >= self.config.memory_entries:
+            self._room.clear()  # Redis answers but is behind: the readers pause
+
+    @property
+    def behind(self) -> bool:
+        """The memory queue is full while Redis answers: readers should pause (``room``)."""
+        return not self._room.is_set()
+
+    async def room(self) -> None:
+        """Wait until the memory queue has room, or entries go to the spool meanwhile."""
+        await self._room.wait()
+
+    def stalled(self) -> None:
+        """A pause lasted too long (Redis takes nothing, without an error): new entries go
+        to the spool, so that the readers read on."""
+        if self.spool is not None and not self._spilling:
+            log.warning("redis has taken nothing for a while; entries go to the spool %s",
+                        self.spool.directory)  # fmt: skip
+            self._spilling = True
+            self._room.set()
 
     def _overflow(self, entries: Sequence[Entry]) -> None:
         """Keep entries the memory queue has no room for (or that must follow the spool's)."""
@@ -206,9 +231,13 @@ class StreamWriter:
         self._idle.clear()
         self._wakeup.set()
         spool = self.spool
-        if spool is None:
-            if len(self._buffer) < self.config.memory_entries and self._mark_losses(self._queue):
+        if spool is None:  # Redis is down, or was: memory up to its bound
+            if len(self._buffer) < self.config.memory_entries:
+                if self._lost:
+                    self._mark_losses(self._queue)
                 self._buffer.extend(entries)
+                if len(self._buffer) >= self.config.memory_entries:
+                    self._room.clear()
                 return
         else:
             self._spilling = True
@@ -337,6 +366,8 @@ class StreamWriter:
     def _failed(self, level: int, what: str) -> None:
         self.stats.failures += 1
         self._spill_buffer()
+        if self.spool is not None:
+            self._room.set()  # what comes now goes to the spool: the readers read on
         if not self._redis_down:  # once per outage, not twice a second
             self._redis_down = True
             kept = "kept in the spool" if self.spool is not None else "kept in memory"
@@ -459,6 +490,8 @@ class StreamWriter:
         taken = len(sent.batch)
         del self._buffer[:taken]
         self._sent -= taken
+        if len(self._buffer) < self.config.memory_entries:
+            self._room.set()
         self._marked.update(sent.marks)
         self.stats.flushes += 1
         self.stats.last_flush_at = self._clock()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -171,6 +172,50 @@ async def test_a_redis_away_for_longer_than_the_keepalive_neither_stops_reading_
             assert sync_client.xlen(keys.channel_stream("42")) == count
             sync_client.close()
     finally:
+        await client.aclose()
+        server.stop()
+
+
+async def test_a_stalled_redis_pauses_the_reading_briefly_then_the_spool_takes_over(
+    keys: Keys, tmp_path: Path
+) -> None:
+    # Redis frozen (SIGSTOP): no error, no answer. The readers pause when the memory queue
+    # is full, a pause the keepalive deadline does not count, then the spool takes over.
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    count = 3000
+    done = asyncio.Event()
+
+    async def script(ws: ServerConnection, number: int) -> None:
+        await ws.send(welcome(f"S{number}").decode())
+        await done.wait()
+        for index in range(count):
+            await ws.send(notification(f"n{index}", "42").decode())
+        for index in range(30):  # 1.5 s of keepalives: six times the silence tolerated
+            await asyncio.sleep(0.05)
+            await ws.send(keepalive(index).decode())
+        await ws.wait_closed()
+
+    config = WriterConfig(retry_delay_seconds=0.02, memory_entries=100, spool_directory=tmp_path)
+    client = aioredis.Redis.from_url(server.url)
+    assert server.process is not None
+    try:
+        async with run_against(script, client, keys, config) as (_runner, recorder, writer):
+            await eventually(lambda: recorder.welcomed, what="welcome")
+            server.process.send_signal(signal.SIGSTOP)
+            done.set()
+            await eventually(lambda: writer.pending == count, within=30, what="every event kept")
+            assert writer.spool is not None and writer.spool.entries > 0
+            assert recorder.lost == [] and len(recorder.welcomed) == 1
+            server.process.send_signal(signal.SIGCONT)
+            await asyncio.wait_for(writer.drained(), 20)
+            sync_client = redis.Redis.from_url(server.url)
+            assert sync_client.xlen(keys.channel_stream("42")) == count
+            sync_client.close()
+            assert recorder.lost == []
+    finally:
+        if server.process is not None:
+            server.process.send_signal(signal.SIGCONT)
         await client.aclose()
         server.stop()
 

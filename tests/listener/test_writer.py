@@ -200,14 +200,20 @@ def message_ids(client: redis.Redis, keys: Keys, channel: str = "42") -> list[st
     return [str((fields or {})["message_id"]) for _, fields in rows]
 
 
-async def test_a_full_memory_queue_goes_on_in_the_spool_and_order_holds(
+async def test_a_full_memory_queue_asks_to_pause_then_a_stall_goes_on_in_the_spool_in_order(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys, tmp_path: Path
 ) -> None:
     import asyncio
 
     config = WriterConfig(memory_entries=3, batch_max=4, spool_directory=tmp_path)
     writer = StreamWriter(aredis, keys, "L1", config)
-    for index in range(20):
+    for index in range(3):
+        writer.add(entry_of(keys, f"m{index}"))
+    assert writer.behind  # Redis answers (it is not known to fail): readers pause
+    waiter = asyncio.create_task(writer.room())
+    writer.stalled()  # the pause lasted: the spool takes what comes
+    await asyncio.wait_for(waiter, 5)
+    for index in range(3, 20):
         writer.add(entry_of(keys, f"m{index}"))
     assert writer.spool is not None and writer.spool.entries == 17
     assert writer.pending == 20
@@ -276,6 +282,8 @@ async def test_a_full_spool_drops_counts_logs_once_and_leaves_gap_markers_in_the
     writer = StreamWriter(aredis, keys, "L1", config)
     for index in range(12):  # the writer is not running: as if Redis were away
         writer.add(entry_of(keys, f"m{index}", channel=str(index % 2)))
+        if writer.behind:
+            writer.stalled()
     assert writer.stats.dropped == 7  # 2 in memory, 3 in the spool
     assert caplog.text.count("dropping events") == 1
     task = asyncio.create_task(writer.run())
