@@ -351,4 +351,7 @@ class Listener:
             stopping=self.stopping,
             shards=tuple(self.manager.held) if self.manager is not None else (),
             delivery=self.writer.delivery,
+            spool_entries=self.writer.spool.entries if self.writer.spool is not None else 0,
+            spool_bytes=self.writer.spool_bytes,
+            dropped=self.writer.stats.dropped,
         )

@@ -57,6 +57,9 @@ class Snapshot:
     stopping: bool = False
     shards: tuple[str, ...] = ()
     delivery: DeliveryStats | None = None
+    spool_entries: int = 0  # waiting on disk for Redis (kiss/listener/spool.py)
+    spool_bytes: int = 0
+    dropped: int = 0  # neither written nor kept: the spool was full
 
 
 def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from kiss.errors import ConfigError
 from kiss.keys import Keys
 from kiss.listener.entries import Entry
-from kiss.listener.spool import Spool, SpoolInUse, encode_record
+from kiss.listener.spool import Spool, SpoolInUse, encode_record, spool_directory
+from kiss.settings import load_settings
 
 KEYS = Keys("spool-test")
 
@@ -143,3 +145,36 @@ def test_an_unusable_directory_is_named(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(ConfigError, match="spool directory"):
         Spool(blocker / "spool", 1 << 20)
+
+
+@pytest.mark.parametrize(
+    ("given", "size"),
+    [(2_000_000, 2_000_000), ("1GiB", 2**30), ("500 MB", 500_000_000), ("1.5MiB", 1_572_864)],
+)
+def test_the_spool_size_setting_takes_bytes_or_units(given: object, size: int) -> None:
+    assert load_settings(spool={"max_bytes": given}).spool.max_bytes == size
+
+
+def test_the_default_spool_is_a_gigabyte_beside_the_working_data() -> None:
+    settings = load_settings()
+    assert settings.spool.max_bytes == 2**30
+    assert spool_directory(settings.spool.directory, "listener-1") == Path(".kiss-spool/listener-1")
+
+
+@pytest.mark.parametrize(
+    ("spool", "problem"),
+    [
+        ({"max_bytes": "lots"}, "spool.max_bytes='lots'"),
+        ({"max_bytes": 1000}, "spool.max_bytes=1000"),
+        ({"directory": "."}, "spool.directory"),
+    ],
+)
+def test_bad_spool_settings_are_named(spool: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_settings(spool=spool)
+
+
+@pytest.mark.parametrize("listener_id", ["../etc", "a/b", "", ".hidden", "x\n"])
+def test_a_listener_id_that_cannot_name_a_directory_is_refused(listener_id: str) -> None:
+    with pytest.raises(ConfigError, match="cannot name its spool directory"):
+        spool_directory(Path(".kiss-spool"), listener_id)
