@@ -223,6 +223,7 @@ class SessionMachine:
         self.phase = Phase.CONNECTING
         self.primary = conn
         self.pending = None
+        self._pauses = 0  # a fresh session: the pauses of the lost one's sockets are moot
         self.session_id = None
         self._handover_deadline = None
         self._deadline = now + self._protocol(WELCOME_WINDOW_SECONDS)
