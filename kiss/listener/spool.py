@@ -18,6 +18,7 @@ are not and that they must be read again. A lock on the directory keeps a second
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -289,8 +290,13 @@ class Spool:
         self._read = self._committed
 
     def close(self) -> None:
+        """Release the spool; an empty one leaves no directory behind."""
         self.sync()
         self._close_write()
+        if not self._segments:
+            with contextlib.suppress(OSError):
+                (self.directory / "lock").unlink()
+                self.directory.rmdir()
         os.close(self._lock_fd)
 
     # -- segments -------------------------------------------------------------------------

@@ -132,6 +132,18 @@ def test_a_corrupt_record_is_cut_off_by_its_checksum(tmp_path: Path) -> None:
     assert read_all(Spool(tmp_path, 1 << 20)) == [entry(0)]
 
 
+def test_an_empty_spool_leaves_no_directory_behind(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "L1", 1 << 20)
+    spool.append([entry(0)])
+    spool.close()
+    assert (tmp_path / "L1").is_dir()  # something to replay
+    again = Spool(tmp_path / "L1", 1 << 20)
+    read_all(again)
+    again.commit()
+    again.close()
+    assert not (tmp_path / "L1").exists()
+
+
 def test_a_second_process_cannot_use_the_same_spool(tmp_path: Path) -> None:
     first = Spool(tmp_path, 1 << 20)
     with pytest.raises(SpoolInUse, match="in use by another process"):
