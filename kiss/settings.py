@@ -85,6 +85,48 @@ class StreamsSection(_Section):
     max_age_seconds: int = Field(default=7 * 24 * 3600, ge=60)
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+def parse_size(value: object) -> int:
+    """Bytes from an int or a text such as ``"1GiB"``, ``"500 MB"`` or ``"1048576"``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "").replace("_", "")
+        number = text.rstrip("kmgtib")
+        unit = text[len(number) :]
+        if number and unit in _SIZE_UNITS:
+            try:
+                return int(float(number) * _SIZE_UNITS[unit])
+            except ValueError:
+                pass
+    raise ValueError(
+        f"{value!r} is not a size (bytes, or a number with B, KB, MB, GB, KiB, MiB, GiB)"
+    )
+
+
+class SpoolSection(_Section):
+    """Where the listener keeps the events Redis cannot take (it is down or behind)."""
+
+    # Relative to the working directory; each listener uses <directory>/<listener id>.
+    directory: Path = Path(".kiss-spool")
+    max_bytes: int = Field(default=2**30, ge=1 << 20)  # 1 GiB; at least 1 MiB
+
+    @field_validator("max_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> int:
+        return parse_size(value)
+
+    @field_validator("directory")
+    @classmethod
+    def _not_empty(cls, value: Path) -> Path:
+        if str(value) in ("", "."):
+            raise ValueError("must name a directory of its own, such as .kiss-spool")
+        return value
+
+
 class SimulatorSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -113,6 +155,7 @@ class Settings(BaseSettings):
     eventsub: EventSubSection = EventSubSection()
     twitch: TwitchSection = TwitchSection()
     streams: StreamsSection = StreamsSection()
+    spool: SpoolSection = SpoolSection()
     simulator: SimulatorSection = SimulatorSection()
 
     @field_validator("redis_url")

@@ -178,6 +178,7 @@ class SessionMachine:
         self._lost_reason = "process restart"
         self._deadline: float | None = None
         self._handover_deadline: float | None = None
+        self._pauses = 0  # sockets the adapter stopped reading (its own backpressure)
         self._awaiting_reconnect_socket = False
         self._cutoff_second = -1
         self._heard_at = -1.0
@@ -188,8 +189,28 @@ class SessionMachine:
     @property
     def deadline(self) -> float | None:
         """When ``tick`` must next be called, or None."""
-        candidates = [d for d in (self._deadline, self._handover_deadline) if d is not None]
+        silence = self._deadline if not self._pauses else None
+        candidates = [d for d in (silence, self._handover_deadline) if d is not None]
         return min(candidates) if candidates else None
+
+    def paused(self, now: float) -> None:
+        """The adapter stopped reading a socket: what it does not read is not Twitch's
+        silence, so the keepalive (and welcome) deadline waits until ``resumed``."""
+        self._pauses += 1
+
+    def resumed(self, now: float) -> None:
+        """Reading again: Twitch gets a whole silence window from now (the frames it sent
+        meanwhile are read at once and move the deadline on)."""
+        self._pauses = max(0, self._pauses - 1)
+        if self._pauses or self._deadline is None:
+            return
+        if self.phase is Phase.CONNECTING:
+            window = WELCOME_WINDOW_SECONDS
+        elif self.keepalive_seconds is not None:
+            window = self.keepalive_seconds * self.config.keepalive_factor
+        else:
+            return
+        self._deadline = max(self._deadline, now + self._protocol(window))
 
     @property
     def awaiting_reconnect_socket(self) -> bool:
@@ -205,6 +226,7 @@ class SessionMachine:
         self.phase = Phase.CONNECTING
         self.primary = conn
         self.pending = None
+        self._pauses = 0  # a fresh session: the pauses of the lost one's sockets are moot
         self.session_id = None
         self._handover_deadline = None
         self._deadline = now + self._protocol(WELCOME_WINDOW_SECONDS)
@@ -284,7 +306,7 @@ class SessionMachine:
         """Check the deadlines; call when ``deadline`` has passed."""
         if self._handover_deadline is not None and now >= self._handover_deadline:
             return self._lose("no welcome on the reconnect_url socket in time", None, now)
-        if self._deadline is None or now < self._deadline:
+        if self._deadline is None or now < self._deadline or self._pauses:
             return []
         if self.phase is Phase.CONNECTING:
             return self._lose("no session_welcome in time", None, now)

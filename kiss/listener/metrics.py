@@ -102,9 +102,29 @@ class ListenerCollector(Collector):
         for kind, count in self._refusals.counts.items():
             refused.add_metric([snap.listener_id, kind], count)
         yield refused
+        yield from _spool_families(snap)
         if snap.delivery is not None:
             yield from _delivery_families(snap.listener_id, snap.delivery)
         yield from _lease_families(snap)
+
+
+def _spool_families(snap: Snapshot) -> Iterator[Any]:
+    """The spool: what waits on disk while Redis is away or behind, and what a full one
+    dropped (each channel concerned gets a gap marker)."""
+    one, values = ["listener"], [snap.listener_id]
+    entries = GaugeMetricFamily(
+        "kiss_listener_spool_entries", "Entries in the spool, waiting for Redis", labels=one
+    )
+    entries.add_metric(values, snap.spool_entries)
+    size = GaugeMetricFamily("kiss_listener_spool_bytes", "Spool size on disk", labels=one)
+    size.add_metric(values, snap.spool_bytes)
+    dropped = CounterMetricFamily(
+        "kiss_listener_spool_dropped", "Entries dropped: the spool was full", labels=one
+    )
+    dropped.add_metric(values, snap.dropped)
+    yield entries
+    yield size
+    yield dropped
 
 
 def _delivery_families(listener_id: str, delivery: DeliveryStats) -> Iterator[Any]:

@@ -44,6 +44,10 @@ from kiss.listener.writer import StreamWriter
 
 log = logging.getLogger(__name__)
 
+_READ_FIRST_SECONDS = 0.001
+# A pause for a Redis that is behind lasts at most this long; then the writer spools.
+PAUSE_MAX_SECONDS = 1.0
+
 
 class SlotHooks(Protocol):
     """What a slot does when its session is welcomed or lost."""
@@ -193,10 +197,16 @@ class SessionRunner:
         channels = self.channels
         paused = False
 
-        def resume_when_room() -> None:
+        async def resume_when_room() -> None:
             nonlocal paused
-            ws.resume_reading()
-            paused = False
+            try:
+                while not await self._room_within(PAUSE_MAX_SECONDS):
+                    writer.stalled()  # Redis takes nothing: the writer spools, we read on
+            finally:
+                ws.resume_reading()
+                paused = False
+                self.machine.resumed(clock())
+                self._rearm.set()
 
         def hand_over(routed: list[Entry]) -> None:
             stats.delivered += len(routed)
@@ -227,11 +237,15 @@ class SessionRunner:
                 except Exception as error:  # contained to this frame; counted, logged sparingly
                     self.refusals.contain(error, f"{self.slot} #{conn}")
             hand_over(routed)
-            if writer.full and not paused:
-                # Redis is behind: stop reading, so TCP pushes back instead of memory growing.
+            if writer.behind and not paused:
+                # Redis answers but is behind (a flood): pause, so that TCP pushes back and
+                # the hot path stays in memory. The machine does not count the pause as
+                # Twitch's silence; a failing or stalled Redis sends entries to the spool
+                # instead, and reading goes on.
                 paused = True
                 ws.pause_reading()
-                self._spawn(self._when_room(resume_when_room))
+                self.machine.paused(now)
+                self._spawn(resume_when_room())
 
         try:
             ws.attach(on_frames)
@@ -242,9 +256,12 @@ class SessionRunner:
             reason = ws.close_reason or ""
             self._apply(self.machine.closed(conn, code, reason, clock()))
 
-    async def _when_room(self, then: Callable[[], None]) -> None:
-        await self.writer.room()
-        then()
+    async def _room_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self.writer.room(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def _open_reconnect(self, url: str) -> None:
         try:
@@ -379,7 +396,15 @@ class SessionRunner:
             deadline = self.machine.deadline
             now = self._clock()
             if deadline is not None and now >= deadline:
-                self._apply(self.machine.tick(now))
+                # The silence is Twitch's only if the sockets have nothing unread: after the
+                # loop was busy (a long flush), frames may wait in the kernel. A timer's
+                # callback runs after the socket reads of its loop pass, so a short sleep
+                # lets them in (and move the deadline) before it is checked again.
+                await asyncio.sleep(_READ_FIRST_SECONDS)
+                deadline = self.machine.deadline
+                now = self._clock()
+                if deadline is not None and now >= deadline:
+                    self._apply(self.machine.tick(now))
                 continue
             delay = 1.0 if deadline is None else min(1.0, deadline - now)
             self._rearm.clear()

@@ -34,6 +34,7 @@ from kiss.listener.leases import LeaseStore
 from kiss.listener.runner import SessionRunner
 from kiss.listener.slots import ConduitShard, WebsocketSession
 from kiss.listener.socket import Dial
+from kiss.listener.spool import spool_directory
 from kiss.listener.state import SlotSnapshot, Snapshot, StateReporter, restore_slot
 from kiss.listener.user_sessions import MAX_SESSIONS_PER_USER, sessions_to_open
 from kiss.listener.writer import StreamWriter, WriterConfig
@@ -81,9 +82,9 @@ class ListenerOptions:
     ) -> ListenerOptions:
         eventsub = settings.eventsub
         slack = min(1.0, max(0.25, 5 * time_unit))
+        listener_id = listener_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         return cls(
-            listener_id=listener_id
-            or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+            listener_id=listener_id,
             transport=transport or eventsub.transport,
             ws_url=settings.twitch.eventsub_ws_url,
             keepalive_timeout_seconds=eventsub.keepalive_timeout_seconds,
@@ -96,7 +97,11 @@ class ListenerOptions:
             heartbeat_interval=min(1.0, eventsub.shard_lease_seconds / 3),
             wanted_sessions_poll_seconds=max(0.05, 2.0 * time_unit),
             session=SessionConfig(time_unit=time_unit, slack_seconds=slack),
-            writer=WriterConfig(maxlen=settings.streams.maxlen),
+            writer=WriterConfig(
+                maxlen=settings.streams.maxlen,
+                spool_directory=spool_directory(settings.spool.directory, listener_id),
+                spool_max_bytes=settings.spool.max_bytes,
+            ),
         )
 
     @property
@@ -356,4 +361,7 @@ class Listener:
             unconfirmed=tuple(shard for shard in held if shard not in confirmed),
             delivery=self.writer.delivery,
             lease_counts=tuple(manager.counts.items()) if manager is not None else (),
+            spool_entries=self.writer.spool.entries if self.writer.spool is not None else 0,
+            spool_bytes=self.writer.spool_bytes,
+            dropped=self.writer.stats.dropped,
         )

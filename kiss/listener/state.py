@@ -62,6 +62,9 @@ class Snapshot:
     # process), handed_over (planned), reclaimed (lapsed while Redis was away), lost.
     lease_counts: tuple[tuple[str, int], ...] = ()
     unconfirmed: tuple[str, ...] = ()  # shards run but not renewed within a lease (Redis away)
+    spool_entries: int = 0  # waiting on disk for Redis (kiss/listener/spool.py)
+    spool_bytes: int = 0
+    dropped: int = 0  # neither written nor kept: the spool was full
 
 
 def assess(snapshot: Snapshot) -> tuple[bool, list[str]]:

@@ -9,6 +9,14 @@ Up to ``pipeline_depth`` batches are in flight at once on the writer's own conne
 order: Redis finds the next batch waiting when it finishes one instead of idling while the
 listener reads a reply and packs the next (the listener and Redis then work side by side).
 The hot path (``add``) never awaits.
+
+Entries go to a bounded memory queue. While Redis answers but is behind (a flood), a full
+queue asks the readers to pause (``behind``/``room``: TCP pushes back, the hot path stays
+in memory); when Redis fails, or a pause lasts (``stalled``), entries go to the spool on
+disk (``kiss/listener/spool.py``) instead, and the readers read on. The spool is written to
+Redis in order, before anything newer, when Redis answers again. Only a full spool (or,
+without one, a full memory queue) drops entries: they are counted, logged once, and each
+channel affected gets a gap marker in the place of the missing events.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from pathlib import Path
 from typing import cast
 
 import hiredis
@@ -28,9 +37,12 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.connection import AbstractConnection
 
+from kiss.eventsub.session import Gap
+from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.delivery_stats import DeliveryStats
-from kiss.listener.entries import FIELDS, Entry
+from kiss.listener.entries import FIELDS, Entry, gap_entry
+from kiss.listener.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +89,20 @@ class WriterConfig:
     maxlen: int = 10_000
     dedup_ttl_seconds: int = 1200  # longer than Twitch's 10-minute replay window
     batch_max: int = 150
-    # Readers wait above this many buffered entries, those in flight included (bounded memory).
-    high_water: int = 400
+    # The memory queue's bound, those in flight included: past it the readers pause while
+    # Redis answers (it is behind), and entries go to the spool when it does not.
+    memory_entries: int = 400
     pipeline_depth: int = 2  # batches in flight at once
     retry_delay_seconds: float = 0.5
     # At shutdown, how long to keep trying a Redis that cannot take the last entries: a
     # stop must end (Docker's grace period is 10 s), and say what it could not write.
     close_timeout_seconds: float = 5.0
+    # The spool (None: none, a full memory queue drops) and its bound in bytes on disk.
+    spool_directory: Path | None = None
+    spool_max_bytes: int = 1 << 30
+    # fsync of the spool at most this often: the data is in the kernel at once (a kill -9
+    # loses none), this bounds what a power loss takes.
+    spool_sync_seconds: float = 1.0
 
 
 @dataclass(slots=True)
@@ -103,6 +122,8 @@ class WriterStats:
     flushes: int = 0
     failures: int = 0
     last_flush_at: float | None = None
+    dropped: int = 0  # entries neither written nor kept: the spool (or memory) was full
+    gaps: int = 0  # gap markers written for them
 
 
 class StreamWriter:
@@ -130,6 +151,19 @@ class StreamWriter:
         self._idle.set()
         self._room = asyncio.Event()
         self._room.set()
+        self.spool: Spool | None = None
+        self._spilling = False  # entries go to the spool, after the ones already there
+        self._from_spool = False  # the buffer holds entries read from the spool
+        self._lost: dict[str, list[float]] = {}  # channel -> [first, last] drop time
+        self._synced_at = 0.0
+        self._redis_down = False
+        directory = self.config.spool_directory
+        if directory is not None:
+            self.spool = Spool(directory, self.config.spool_max_bytes)
+            if not self.spool.empty:  # left by a previous run: written before anything new
+                self._spilling = True
+                self._idle.clear()
+                self._wakeup.set()
         self._sha: str | None = None  # the script, loaded once (EVALSHA: no check per flush)
         self._tracked: dict[str, Callable[[], float | None]] = {}
         self._marked: dict[str, float] = {}
@@ -145,7 +179,13 @@ class StreamWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        """Entries not yet in Redis: in memory and in the spool."""
+        spooled = self.spool.entries if self.spool is not None and not self._from_spool else 0
+        return len(self._buffer) + spooled
+
+    @property
+    def spool_bytes(self) -> int:
+        return self.spool.size if self.spool is not None else 0
 
     def add(self, entry: Entry) -> None:
         """Queue an entry. Duplicates are dropped by the script, in Redis, when it is written."""
@@ -154,22 +194,95 @@ class StreamWriter:
     def extend(self, entries: Sequence[Entry]) -> None:
         """Queue entries, in order (a network read's worth at a time on the hot path)."""
         buffer = self._buffer
+        if self._spilling or self._lost or self._redis_down:
+            self._overflow(entries)  # the rare path: the spool, or dropping
+            return
         was_empty = not buffer
         buffer.extend(entries)
         if was_empty and buffer:
             # The flush loop runs until the buffer is empty: only the first entry wakes it.
             self._idle.clear()
             self._wakeup.set()
-        if len(buffer) >= self.config.high_water:
-            self._room.clear()
+        if len(buffer) >= self.config.memory_entries:
+            self._room.clear()  # Redis answers but is behind: the readers pause
 
     @property
-    def full(self) -> bool:
+    def behind(self) -> bool:
+        """The memory queue is full while Redis answers: readers should pause (``room``)."""
         return not self._room.is_set()
 
     async def room(self) -> None:
-        """Wait until the buffer is below its high-water mark (readers call this when full)."""
+        """Wait until the memory queue has room, or entries go to the spool meanwhile."""
         await self._room.wait()
+
+    def stalled(self) -> None:
+        """A pause lasted too long (Redis takes nothing, without an error): new entries go
+        to the spool, so that the readers read on."""
+        if self.spool is not None and not self._spilling:
+            log.warning("redis has taken nothing for a while; entries go to the spool %s",
+                        self.spool.directory)  # fmt: skip
+            self._spilling = True
+            self._room.set()
+
+    def _overflow(self, entries: Sequence[Entry]) -> None:
+        """Keep entries the memory queue has no room for (or that must follow the spool's)."""
+        if not entries:
+            return
+        self._idle.clear()
+        self._wakeup.set()
+        spool = self.spool
+        if spool is None:  # Redis is down, or was: memory up to its bound
+            if len(self._buffer) < self.config.memory_entries:
+                if self._lost:
+                    self._mark_losses(self._queue)
+                self._buffer.extend(entries)
+                if len(self._buffer) >= self.config.memory_entries:
+                    self._room.clear()
+                return
+        else:
+            self._spilling = True
+            if (not self._lost or self._mark_losses(spool.append)) and spool.append(entries):
+                return
+        self._drop(entries)
+
+    def _queue(self, entries: Sequence[Entry]) -> bool:
+        self._buffer.extend(entries)
+        return True
+
+    def _drop(self, entries: Sequence[Entry]) -> None:
+        """No room anywhere: count, log once, remember which channels need a gap marker."""
+        if not self._lost:
+            where = (
+                f"the spool is full ({self.spool.size} of {self.spool.max_bytes} bytes "
+                f"in {self.spool.directory})"
+                if self.spool is not None
+                else f"the memory queue is full ({len(self._buffer)} entries) and there is no spool"
+            )
+            log.error("%s: dropping events until there is room; each channel will get a gap "
+                      "marker", where)  # fmt: skip
+        self.stats.dropped += len(entries)
+        now = self._clock()
+        for entry in entries:
+            window = self._lost.get(entry.channel_id)
+            if window is None:
+                self._lost[entry.channel_id] = [now, now]
+            else:
+                window[1] = now
+
+    def _mark_losses(self, put: Callable[[Sequence[Entry]], bool]) -> bool:
+        """Room again after drops: the gap markers go first, where the events are missing."""
+        stamp = format_timestamp(int(self._clock() * 1_000_000_000))
+        markers = [
+            gap_entry(self.keys, channel, Gap(first, last, "listener spool full"), stamp)
+            for channel, (first, last) in sorted(self._lost.items())
+        ]
+        if not put(markers):
+            return False
+        log.warning("room again after %d events were dropped: gap markers on %d channels",
+                    self.stats.dropped, len(markers))  # fmt: skip
+        self.stats.gaps += len(markers)
+        self._lost.clear()
+        return True
 
     def track(self, hash_key: str, last_message_at: Callable[[], float | None]) -> None:
         """Write a slot's progress (``last_message_at`` in ``hash_key``) with each flush."""
@@ -206,12 +319,24 @@ class StreamWriter:
                         connection, self._connection = self._connection, None
                         await self.redis.connection_pool.release(connection)
         except TimeoutError:
-            log.error(
-                "redis did not take the last %d entries within %.0f s of the shutdown: "
-                "they are not written",
-                len(self._buffer),
-                self.config.close_timeout_seconds,
-            )
+            self._spill_buffer()
+            if self.spool is not None and not self._buffer:
+                log.warning(
+                    "redis did not take the last entries within %.0f s of the shutdown: %d "
+                    "entries are kept in the spool %s, written when the listener starts again",
+                    self.config.close_timeout_seconds, self.spool.entries, self.spool.directory,
+                )  # fmt: skip
+            else:
+                log.error(
+                    "redis did not take the last %d entries within %.0f s of the shutdown: "
+                    "they are not written",
+                    len(self._buffer),
+                    self.config.close_timeout_seconds,
+                )
+        finally:
+            if self.spool is not None:
+                spool, self.spool = self.spool, None  # a ``run`` still looping leaves it alone
+                spool.close()
         return len(self._buffer)
 
     async def drained(self) -> None:
@@ -219,21 +344,80 @@ class StreamWriter:
         await self._idle.wait()
 
     async def _flush_all(self) -> None:
-        while self._buffer:
+        while self._buffer or (self.spool is not None and self.spool.unread):
+            self._sync_spool()
             try:
+                if not self._buffer:
+                    self._refill()
                 await self.flush()
+                self._written_all()
             except redis.exceptions.NoScriptError:
                 self._sha = None  # Redis restarted and lost its script cache: load it again
             except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-                self.stats.failures += 1
-                log.warning("redis write failed (%s); retrying", error)
+                self._failed(logging.WARNING, f"redis write failed ({error})")
                 await asyncio.sleep(self.config.retry_delay_seconds)
             except redis.exceptions.ResponseError as error:
-                # e.g. OOM at maxmemory: keep the entries and retry; readers wait meanwhile.
-                self.stats.failures += 1
-                log.error("redis refused the batch (%s); retrying", error)
+                # e.g. OOM at maxmemory: keep the entries (spooled) and retry.
+                self._failed(logging.ERROR, f"redis refused the batch ({error})")
                 await asyncio.sleep(self.config.retry_delay_seconds)
+        self._sync_spool()
         self._idle.set()
+
+    def _failed(self, level: int, what: str) -> None:
+        self.stats.failures += 1
+        self._spill_buffer()
+        if self.spool is not None:
+            self._room.set()  # what comes now goes to the spool: the readers read on
+        if not self._redis_down:  # once per outage, not twice a second
+            self._redis_down = True
+            kept = "kept in the spool" if self.spool is not None else "kept in memory"
+            log.log(level, "%s; retrying, entries are %s meanwhile", what, kept)
+
+    def _refill(self) -> None:
+        """The spool's next entries into the (empty) memory queue, in order."""
+        assert self.spool is not None
+        self._buffer.extend(self.spool.read(self.config.memory_entries))
+        self._from_spool = True
+
+    def _written_all(self) -> None:
+        """The buffer reached Redis: what came from the spool is forgotten there."""
+        if self._redis_down:
+            self._redis_down = False
+            log.warning("redis answers again; writing the %d entries kept meanwhile",
+                        self.pending)  # fmt: skip
+        spool = self.spool
+        if spool is None:
+            return
+        if self._from_spool:
+            spool.commit()
+            self._from_spool = False
+        if self._spilling and spool.empty:
+            self._spilling = False  # caught up: back to memory only
+            if self._lost:
+                self._mark_losses(self._queue)
+
+    def _spill_buffer(self) -> None:
+        """Redis failed: the memory queue goes to the spool, so that a kill -9 meanwhile loses
+        nothing; entries read from the spool are read again from it instead."""
+        spool = self.spool
+        if spool is None or not self._buffer:
+            return
+        if self._from_spool:
+            spool.rewind()
+            self._from_spool = False
+        elif not spool.prepend(self._buffer):  # older than what the spool holds
+            return  # full: they stay in memory
+        self._spilling = True
+        self._buffer.clear()
+        self._sent = 0
+
+    def _sync_spool(self) -> None:
+        spool = self.spool
+        if spool is not None:
+            now = time.monotonic()
+            if now - self._synced_at >= self.config.spool_sync_seconds:
+                self._synced_at = now
+                spool.sync()
 
     async def flush(self) -> int:
         """Write the buffer once, without retrying, keeping up to ``pipeline_depth`` batches
@@ -306,7 +490,7 @@ class StreamWriter:
         taken = len(sent.batch)
         del self._buffer[:taken]
         self._sent -= taken
-        if len(self._buffer) < self.config.high_water:
+        if len(self._buffer) < self.config.memory_entries:
             self._room.set()
         self._marked.update(sent.marks)
         self.stats.flushes += 1

@@ -137,6 +137,28 @@ def test_keepalive_watchdog_follows_the_last_message(
     assert (Lost("keepalive timeout (silence)") in outputs) is lost
 
 
+def test_the_adapters_own_pause_of_the_reading_is_not_twitchs_silence() -> None:
+    machine = established()  # deadline T0 + 16
+    machine.paused(T0 + 5)
+    assert machine.deadline is None
+    assert machine.tick(T0 + 100) == []  # not reading: silence cannot be measured
+    machine.paused(T0 + 100)  # a second socket paused too (a handover)
+    machine.resumed(T0 + 100)
+    assert machine.tick(T0 + 200) == []
+    machine.resumed(T0 + 200)
+    assert machine.deadline == pytest.approx(T0 + 216)  # a whole window from the resume
+    assert machine.tick(T0 + 215.9) == []
+    assert Lost("keepalive timeout (silence)") in machine.tick(T0 + 216)
+
+
+def test_a_short_pause_does_not_shorten_the_window() -> None:
+    machine = established()
+    machine.receive(1, keepalive(T0 + 10), T0 + 10)  # deadline T0 + 26
+    machine.paused(T0 + 11)
+    machine.resumed(T0 + 11.5)
+    assert machine.deadline == pytest.approx(T0 + 27.5)
+
+
 def test_time_unit_scales_the_protocol_durations() -> None:
     machine = SessionMachine(SessionConfig(time_unit=0.02, keepalive_factor=1.5, slack_seconds=0.1))
     machine.opened(1, T0)

@@ -24,8 +24,9 @@ def snapshot() -> Snapshot:
                   "90.003", b"{}")  # fmt: skip
     delivery.record([entry] * 2)
     return Snapshot(
-        "L1", "conduit", 1.0, slots, pending=4, written=125, duplicates=7, delivery=delivery
-    )
+        "L1", "conduit", 1.0, slots, pending=4, written=125, duplicates=7, delivery=delivery,
+        spool_entries=3, spool_bytes=2048, dropped=9,
+    )  # fmt: skip
 
 
 def test_metrics_endpoint_serves_the_listener_figures() -> None:
@@ -43,6 +44,9 @@ def test_metrics_endpoint_serves_the_listener_figures() -> None:
     assert 'kiss_listener_entries_written_total{listener="L1"} 125.0' in text
     assert 'kiss_listener_duplicates_total{listener="L1"} 7.0' in text
     assert 'kiss_listener_pending_entries{listener="L1"} 4.0' in text
+    assert 'kiss_listener_spool_entries{listener="L1"} 3.0' in text
+    assert 'kiss_listener_spool_bytes{listener="L1"} 2048.0' in text
+    assert 'kiss_listener_spool_dropped_total{listener="L1"} 9.0' in text
     assert "kiss_listener_seconds_since_last_message" in text
     assert 'kiss_listener_events_by_type_total{listener="L1",type="stream.online"} 2.0' in text
     assert 'kiss_listener_latency_seconds_bucket{le="0.0025",listener="L1"} 0.0' in text

@@ -1,12 +1,15 @@
 """The session runner over real sockets, against a small scripted EventSub server: silence,
-malformed frames, and a clean stop (the simulator covers handovers and close codes)."""
+malformed frames, a Redis away, and a clean stop (the simulator covers handovers and close
+codes)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -21,8 +24,9 @@ from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
 from kiss.listener.refusals import Refusals
 from kiss.listener.runner import SessionRunner
-from kiss.listener.writer import StreamWriter
+from kiss.listener.writer import StreamWriter, WriterConfig
 from tests.listener.simulated import eventually
+from tests.redis_server import PrivateRedis
 
 UNIT = 0.01
 Script = Callable[[ServerConnection, int], Awaitable[None]]
@@ -48,6 +52,21 @@ def notification(message_id: str, channel: str) -> bytes:
                       "subscription_type": "channel.update", "subscription_version": "2"},
          "payload": {"subscription": sub, "event": {"broadcaster_user_id": channel}}}
     )  # fmt: skip
+
+
+def keepalive(number: int) -> bytes:
+    return orjson.dumps(
+        {"metadata": {"message_id": f"k{number}", "message_type": "session_keepalive",
+                      "message_timestamp": format_timestamp()}, "payload": {}}
+    )  # fmt: skip
+
+
+def notifications(server: PrivateRedis, keys: Keys) -> int:
+    """Channel 42's notifications (a gap marker may follow once the script falls silent)."""
+    client = redis.Redis.from_url(server.url)
+    rows = client.xrange(keys.channel_stream("42")) or []
+    client.close()
+    return sum(1 for _, fields in rows if (fields or {}).get(b"kind") == b"notification")
 
 
 class Recorder:
@@ -91,6 +110,7 @@ async def run_against(
     keys: Keys,
     writer_class: type[StreamWriter] = StreamWriter,
     refusals: Refusals | None = None,
+    config: WriterConfig | None = None,
 ) -> AsyncIterator[tuple[SessionRunner, Recorder, StreamWriter]]:
     connections = 0
 
@@ -101,7 +121,7 @@ async def run_against(
 
     async with serve(handler, "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]
-        writer = writer_class(aredis, keys, "L1")
+        writer = writer_class(aredis, keys, "L1", config)
         recorder = Recorder()
         machine = SessionMachine(SessionConfig(time_unit=UNIT, slack_seconds=0.1))
         runner = SessionRunner(
@@ -138,6 +158,84 @@ async def test_silence_past_the_keepalive_reconnects_and_marks_a_gap(
         kinds = [(fields or {})["kind"] for _, fields in entries]
         assert kinds == ["notification", "gap"]
         assert runner.stats.reconnects >= 1
+
+
+async def test_a_redis_away_for_longer_than_the_keepalive_neither_stops_reading_nor_the_session(
+    keys: Keys, tmp_path: Path
+) -> None:
+    # Redis is not running: the writer cannot write a thing. The runner must read on (the
+    # events go to the spool), so the keepalives arrive and the session is kept.
+    server = PrivateRedis(str(tmp_path))
+    count, keepalives = 3000, 0
+    done = asyncio.Event()
+
+    async def script(ws: ServerConnection, number: int) -> None:
+        nonlocal keepalives
+        await ws.send(welcome(f"S{number}").decode())
+        for index in range(count):
+            await ws.send(notification(f"n{index}", "42").decode())
+        for index in range(20):  # 1 s of keepalives: four times the silence tolerated
+            await asyncio.sleep(0.05)
+            await ws.send(keepalive(index).decode())
+            keepalives += 1
+        done.set()
+        await ws.wait_closed()
+
+    config = WriterConfig(retry_delay_seconds=0.02, memory_entries=100, spool_directory=tmp_path)
+    client = aioredis.Redis.from_url(server.url)
+    try:
+        async with run_against(script, client, keys, config=config) as (runner, recorder, writer):
+            await asyncio.wait_for(done.wait(), 30)
+            await eventually(lambda: writer.pending == count, what="every event kept")
+            assert recorder.lost == [] and len(recorder.welcomed) == 1
+            assert runner.phase == "active" and writer.stats.failures > 0
+            server.start()
+            await asyncio.wait_for(writer.drained(), 20)
+            assert notifications(server, keys) == count
+    finally:
+        await client.aclose()
+        server.stop()
+
+
+async def test_a_stalled_redis_pauses_the_reading_briefly_then_the_spool_takes_over(
+    keys: Keys, tmp_path: Path
+) -> None:
+    # Redis frozen (SIGSTOP): no error, no answer. The readers pause when the memory queue
+    # is full, a pause the keepalive deadline does not count, then the spool takes over.
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    count = 3000
+    done = asyncio.Event()
+
+    async def script(ws: ServerConnection, number: int) -> None:
+        await ws.send(welcome(f"S{number}").decode())
+        await done.wait()
+        for index in range(count):
+            await ws.send(notification(f"n{index}", "42").decode())
+        for index in range(30):  # 1.5 s of keepalives: six times the silence tolerated
+            await asyncio.sleep(0.05)
+            await ws.send(keepalive(index).decode())
+        await ws.wait_closed()
+
+    config = WriterConfig(retry_delay_seconds=0.02, memory_entries=100, spool_directory=tmp_path)
+    client = aioredis.Redis.from_url(server.url)
+    assert server.process is not None
+    try:
+        async with run_against(script, client, keys, config=config) as (_runner, recorder, writer):
+            await eventually(lambda: recorder.welcomed, what="welcome")
+            server.process.send_signal(signal.SIGSTOP)
+            done.set()
+            await eventually(lambda: writer.pending == count, within=30, what="every event kept")
+            assert writer.spool is not None and writer.spool.entries > 0
+            assert recorder.lost == [] and len(recorder.welcomed) == 1
+            server.process.send_signal(signal.SIGCONT)
+            await asyncio.wait_for(writer.drained(), 20)
+            assert notifications(server, keys) == count
+    finally:
+        if server.process is not None:
+            server.process.send_signal(signal.SIGCONT)
+        await client.aclose()
+        server.stop()
 
 
 async def test_malformed_frames_are_counted_and_the_session_goes_on(

@@ -156,14 +156,21 @@ async def test_slot_progress_and_channels_travel_with_the_entries(
 
 
 async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_land_once(
-    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+    tmp_path: Path, keys: Keys
 ) -> None:
     import asyncio
 
-    config = WriterConfig(batch_max=5, pipeline_depth=3, retry_delay_seconds=0.01)
+    # A Redis of the test's own: its clients are cut (never on the shared one).
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    redis_client = redis.Redis.from_url(server.url, decode_responses=True)
+    aredis = aioredis.Redis.from_url(server.url, decode_responses=True)
+    count = 3000
+    config = WriterConfig(
+        batch_max=5, pipeline_depth=3, retry_delay_seconds=0.01, memory_entries=count
+    )
     writer = StreamWriter(aredis, keys, "L1", config)
     task = asyncio.create_task(writer.run())
-    count = 3000
     for index in range(count):
         writer.add(entry_of(keys, f"m{index}", channel=str(index % 4)))
         writer.remember(keys.listener_slot_channels("s"), str(index))
@@ -175,6 +182,7 @@ async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_la
     await asyncio.wait_for(writer.drained(), 20)
     await writer.close()
     await asyncio.wait_for(task, 5)
+    await aredis.aclose()
     assert writer.stats.failures >= 1, "the connection was not cut while batches were in flight"
     for channel in range(4):
         entries = redis_client.xrange(keys.channel_stream(str(channel))) or []
@@ -183,23 +191,145 @@ async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_la
         ]
     assert writer.stats.written + writer.stats.duplicates >= count
     assert redis_client.scard(keys.listener_slot_channels("s")) == count
+    redis_client.close()
+    server.stop()
 
 
-async def test_a_full_buffer_makes_readers_wait_until_a_flush(
-    aredis: aioredis.Redis, keys: Keys
+def message_ids(client: redis.Redis, keys: Keys, channel: str = "42") -> list[str]:
+    rows = client.xrange(keys.channel_stream(channel)) or []
+    return [str((fields or {})["message_id"]) for _, fields in rows]
+
+
+async def test_a_full_memory_queue_asks_to_pause_then_a_stall_goes_on_in_the_spool_in_order(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys, tmp_path: Path
 ) -> None:
     import asyncio
 
-    writer = StreamWriter(aredis, keys, "L1", WriterConfig(high_water=3, batch_max=10))
+    config = WriterConfig(memory_entries=3, batch_max=4, spool_directory=tmp_path)
+    writer = StreamWriter(aredis, keys, "L1", config)
     for index in range(3):
         writer.add(entry_of(keys, f"m{index}"))
-    assert writer.full
+    assert writer.behind  # Redis answers (it is not known to fail): readers pause
     waiter = asyncio.create_task(writer.room())
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    await writer.flush()
+    writer.stalled()  # the pause lasted: the spool takes what comes
     await asyncio.wait_for(waiter, 5)
-    assert not writer.full
+    for index in range(3, 20):
+        writer.add(entry_of(keys, f"m{index}"))
+    assert writer.spool is not None and writer.spool.entries == 17
+    assert writer.pending == 20
+    task = asyncio.create_task(writer.run())
+    await asyncio.wait_for(writer.drained(), 5)
+    writer.add(entry_of(keys, "m20"))  # caught up: memory again, after the spooled ones
+    await asyncio.wait_for(writer.drained(), 5)
+    assert writer.spool.empty and writer.spool.size == 0
+    await writer.close()
+    await asyncio.wait_for(task, 5)
+    assert message_ids(redis_client, keys) == [f"m{index}" for index in range(21)]
+
+
+async def test_entries_received_while_redis_is_down_are_spooled_and_land_once_in_order(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    server = PrivateRedis(str(tmp_path))
+    server.start()
+    keys = Keys("down")
+    client = aioredis.Redis.from_url(server.url, decode_responses=True)
+    sync_client = redis.Redis.from_url(server.url, decode_responses=True)
+    config = WriterConfig(
+        retry_delay_seconds=0.05, memory_entries=50, spool_directory=tmp_path / "spool"
+    )
+    writer = StreamWriter(client, keys, "L1", config)
+    task = asyncio.create_task(writer.run())
+    try:
+        writer.add(entry_of(keys, "m0"))
+        await asyncio.wait_for(writer.drained(), 5)
+        server.stop()
+        for index in range(1, 6):
+            writer.add(entry_of(keys, f"m{index}"))
+        await eventually(lambda: writer.stats.failures > 0, what="a failed write")
+        # On the failure the memory queue went to disk: a kill -9 now would lose nothing.
+        await eventually(lambda: writer._buffer == [] or writer._from_spool, what="spilled")
+        for index in range(6, 200):
+            writer.add(entry_of(keys, f"m{index}"))
+        assert writer.spool is not None and writer.spool.entries == 199
+        server.start()
+        await asyncio.wait_for(writer.drained(), 10)
+        assert message_ids(sync_client, keys) == [f"m{index}" for index in range(200)]
+        assert writer.stats.dropped == 0
+    finally:
+        await writer.close()
+        await asyncio.wait_for(task, 5)
+        await client.aclose()
+        sync_client.close()
+        server.stop()
+
+
+async def test_a_full_spool_drops_counts_logs_once_and_leaves_gap_markers_in_their_place(
+    aredis: aioredis.Redis,
+    redis_client: redis.Redis,
+    keys: Keys,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    from kiss.listener.spool import encode_record
+
+    record = len(encode_record([entry_of(keys, "m0")]))
+    config = WriterConfig(memory_entries=2, spool_directory=tmp_path, spool_max_bytes=record * 3)
+    writer = StreamWriter(aredis, keys, "L1", config)
+    for index in range(12):  # the writer is not running: as if Redis were away
+        writer.add(entry_of(keys, f"m{index}", channel=str(index % 2)))
+        if writer.behind:
+            writer.stalled()
+    assert writer.stats.dropped == 7  # 2 in memory, 3 in the spool
+    assert caplog.text.count("dropping events") == 1
+    task = asyncio.create_task(writer.run())
+    await asyncio.wait_for(writer.drained(), 5)
+    writer.add(entry_of(keys, "m12", channel="0"))
+    await asyncio.wait_for(writer.drained(), 5)
+    await writer.close()
+    await asyncio.wait_for(task, 5)
+    assert writer.stats.gaps == 2
+    for channel, kept in (("0", ["m0", "m2", "m4", "gap", "m12"]), ("1", ["m1", "m3", "gap"])):
+        rows = [f or {} for _, f in redis_client.xrange(keys.channel_stream(channel)) or []]
+        assert [f["message_id"] if f["kind"] != "gap" else "gap" for f in rows] == kept
+        gap = orjson.loads(next(f for f in rows if f["kind"] == "gap")["event"])
+        assert gap["reason"] == "listener spool full" and gap["from"] <= gap["to"]
+
+
+async def test_entries_redis_did_not_take_at_shutdown_wait_in_the_spool_for_the_next_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    server = PrivateRedis(str(tmp_path))
+    keys = Keys("later")
+    client = aioredis.Redis.from_url(server.url, decode_responses=True)
+    config = WriterConfig(
+        retry_delay_seconds=0.05, close_timeout_seconds=0.3, spool_directory=tmp_path / "spool"
+    )
+    writer = StreamWriter(client, keys, "L1", config)  # Redis is not started
+    for index in range(5):
+        writer.add(entry_of(keys, f"m{index}"))
+    assert await asyncio.wait_for(writer.close(), 5) == 0
+    assert "5 entries are kept in the spool" in caplog.text
+    server.start()
+    try:
+        again = StreamWriter(client, keys, "L1", config)
+        again.add(entry_of(keys, "m5"))  # after the spool's, whatever arrives first
+        task = asyncio.create_task(again.run())
+        await asyncio.wait_for(again.drained(), 5)
+        await again.close()
+        await asyncio.wait_for(task, 5)
+        sync_client = redis.Redis.from_url(server.url, decode_responses=True)
+        assert message_ids(sync_client, keys) == [f"m{index}" for index in range(6)]
+        sync_client.close()
+    finally:
+        await client.aclose()
+        server.stop()
 
 
 async def test_ids_with_control_characters_are_written_intact(
