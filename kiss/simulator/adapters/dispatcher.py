@@ -20,7 +20,7 @@ from kiss.simulator.twitch.clock import timestamp
 from kiss.simulator.twitch.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.twitch.payloads import event_for
 from kiss.simulator.twitch.problems import bad_request, not_found
-from kiss.simulator.twitch.routing import target_session, target_shard
+from kiss.simulator.twitch.routing import shard_watchers, target_session, target_shard
 from kiss.simulator.twitch.state import SimulatorState
 
 
@@ -152,7 +152,6 @@ class Dispatcher:
 
     async def shard_disabled(self, conduit: Conduit, shard: Shard) -> list[str]:
         """``conduit.shard.disabled`` to the subscriptions watching this conduit's client."""
-        topic = catalog.lookup("conduit.shard.disabled", "1")
         event = {
             "conduit_id": conduit.id,
             "shard_id": shard.id,
@@ -160,15 +159,7 @@ class Dispatcher:
             "transport": shard.to_json()["transport"],
         }
         message_ids = []
-        for sub in subs_rules.matching(
-            self.state.subscriptions.values(), topic.type, topic.version, None, None
-        ):
-            watched = sub.condition.get("conduit_id")
-            if sub.condition.get("client_id") != conduit.client_id or watched not in (
-                None,
-                conduit.id,
-            ):
-                continue
+        for sub in shard_watchers(self.state, conduit):
             message_id = await self.deliver(sub, event)
             if message_id is not None:
                 message_ids.append(message_id)

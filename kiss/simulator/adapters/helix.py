@@ -15,7 +15,7 @@ from kiss.simulator.adapters.responses import json_body, json_response, problem_
 from kiss.simulator.twitch import conduits, subscriptions
 from kiss.simulator.twitch.identity import Token
 from kiss.simulator.twitch.problems import TwitchProblem, bad_request
-from kiss.simulator.twitch.ratelimit import RateLimiter
+from kiss.simulator.twitch.ratelimit import RateLimiter, bucket_key
 from kiss.simulator.twitch.state import SimulatorState
 
 Action = Callable[[web.Request, Token, float], Awaitable[tuple[int, Any]]]
@@ -25,10 +25,6 @@ async def _conduit_parameters(request: web.Request) -> Any:
     """Conduit calls take their parameters in the JSON body or the query string."""
     body = await json_body(request, required=not request.query)
     return conduits.parameters(request.query, body)
-
-
-def bucket_key(token: Token) -> str:
-    return token.client_id if token.is_app else f"{token.client_id}:{token.user_id}"
 
 
 class HelixApi:

@@ -18,7 +18,7 @@ from aiohttp import web
 from kiss.simulator.adapters.compat import MockApi
 from kiss.simulator.adapters.control import ControlApi
 from kiss.simulator.adapters.dispatcher import Dispatcher
-from kiss.simulator.adapters.helix import HelixApi, bucket_key
+from kiss.simulator.adapters.helix import HelixApi
 from kiss.simulator.adapters.load import LoadGenerator
 from kiss.simulator.adapters.oauth import OAuthApi
 from kiss.simulator.adapters.responses import problem_response
@@ -28,7 +28,7 @@ from kiss.simulator.config import SimulatorConfig
 from kiss.simulator.faults import Faults
 from kiss.simulator.twitch import conduits
 from kiss.simulator.twitch.problems import TwitchProblem
-from kiss.simulator.twitch.ratelimit import RateLimiter
+from kiss.simulator.twitch.ratelimit import RateLimiter, bucket_key
 from kiss.simulator.twitch.state import SimulatorState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -1,15 +1,12 @@
 """The webhook transport: callback verification, signed notifications, revocations.
 
-Messages carry Twitch's ``Twitch-Eventsub-*`` headers and the signature
-``sha256=HMAC-SHA256(secret, message_id + timestamp + body)`` (twitch-eventsub.md §8).
+Messages carry the headers and signature of ``twitch.webhook_messages``.
 A callback that fails ``max_failures`` notifications in a row is disabled with
 ``notification_failures_exceeded`` and told so by a revocation.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import uuid
 from collections.abc import Callable
@@ -17,16 +14,10 @@ from collections.abc import Callable
 import aiohttp
 import orjson
 
+from kiss.simulator.twitch import webhook_messages
 from kiss.simulator.twitch.clock import timestamp
 from kiss.simulator.twitch.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.twitch.state import SimulatorState
-
-
-def signature(secret: str, message_id: str, message_timestamp: str, body: bytes) -> str:
-    digest = hmac.new(
-        secret.encode(), message_id.encode() + message_timestamp.encode() + body, hashlib.sha256
-    )
-    return "sha256=" + digest.hexdigest()
 
 
 class WebhookSender:
@@ -54,17 +45,7 @@ class WebhookSender:
         message_id = str(uuid.uuid4())
         sent_at = timestamp(self.clock())
         body = orjson.dumps(payload)
-        headers = {
-            "Content-Type": "application/json",
-            "Twitch-Eventsub-Message-Id": message_id,
-            "Twitch-Eventsub-Message-Retry": "0",
-            "Twitch-Eventsub-Message-Type": message_type,
-            "Twitch-Eventsub-Message-Signature": signature(secret, message_id, sent_at, body),
-            "Twitch-Eventsub-Message-Timestamp": sent_at,
-        }
-        if sub is not None:
-            headers["Twitch-Eventsub-Subscription-Type"] = sub.type
-            headers["Twitch-Eventsub-Subscription-Version"] = sub.version
+        headers = webhook_messages.headers(secret, message_id, message_type, sent_at, body, sub)
         timeout = aiohttp.ClientTimeout(total=max(1.0, self.state.seconds(10)))
         try:
             async with self.http.post(

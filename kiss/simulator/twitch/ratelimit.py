@@ -5,6 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kiss.simulator.twitch.identity import Token
+
+
+def bucket_key(token: Token) -> str:
+    """App tokens share one bucket per client id; user tokens one per client id + user."""
+    return token.client_id if token.is_app else f"{token.client_id}:{token.user_id}"
+
 
 @dataclass(frozen=True)
 class Verdict:

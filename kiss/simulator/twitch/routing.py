@@ -1,15 +1,17 @@
 """Where a notification goes: a websocket subscription's session, or a conduit's shard.
 
 A conduit hashes the channel to one shard; when that shard is disabled the event is retried
-once on the next shard, then dropped (twitch-eventsub.md §3).
+once on the next shard, then dropped (twitch-eventsub.md §3). A disabled shard is announced
+to the client's ``conduit.shard.disabled`` subscriptions.
 """
 
 from __future__ import annotations
 
 import zlib
 
-from kiss.simulator.twitch.model import Shard, Subscription
+from kiss.simulator.twitch.model import Conduit, Shard, Subscription
 from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.subscriptions import matching
 
 
 def shard_index(channel: str, shard_count: int) -> int:
@@ -45,3 +47,13 @@ def target_session(state: SimulatorState, sub: Subscription) -> str | None:
         return session.id if session is not None and session.live else None
     shard = target_shard(state, sub)
     return shard.session_id if shard is not None and shard.method == "websocket" else None
+
+
+def shard_watchers(state: SimulatorState, conduit: Conduit) -> list[Subscription]:
+    """The ``conduit.shard.disabled`` subscriptions of the conduit's client, for it or any."""
+    return [
+        sub
+        for sub in matching(state.subscriptions.values(), "conduit.shard.disabled", "1", None, None)
+        if sub.condition.get("client_id") == conduit.client_id
+        and sub.condition.get("conduit_id") in (None, conduit.id)
+    ]

@@ -13,7 +13,6 @@ import pytest
 from aiohttp import web
 
 from kiss.simulator import Simulator
-from kiss.simulator.adapters.webhooks import signature
 from tests.simulator.conftest import Api, wait_for
 
 SECRET = "s3cret-for-tests"
@@ -142,11 +141,6 @@ async def test_callbacks_must_be_https_except_loopback(api: Api) -> None:
             token, "stream.online", {"broadcaster_user_id": "1"}, transport
         )
         assert status == 400 and "https" in body["message"]
-
-
-def test_signature_is_twitchs_hmac() -> None:
-    expected = hmac.new(b"key-key-key", b"id" + b"ts" + b"{}", hashlib.sha256).hexdigest()
-    assert signature("key-key-key", "id", "ts", b"{}") == "sha256=" + expected
 
 
 async def test_conduit_webhook_shard(sim: Simulator, api: Api, receiver: Receiver) -> None:

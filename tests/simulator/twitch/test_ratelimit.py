@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kiss.simulator.twitch.ratelimit import RateLimiter
+from kiss.simulator.twitch.identity import Token
+from kiss.simulator.twitch.ratelimit import RateLimiter, bucket_key
 
 
 def test_bucket_empties_then_refills() -> None:
@@ -34,3 +35,12 @@ def test_headers_and_drain() -> None:
     }
     drained = limiter.drain("c", 100.0)
     assert drained.remaining == 0 and not limiter.take("c", 100.0).allowed
+
+
+def test_app_tokens_share_a_bucket_per_client_user_tokens_per_client_and_user() -> None:
+    def token(user_id: str | None) -> Token:
+        return Token(f"at-{user_id}", "c", user_id, frozenset(), 0.0)
+
+    assert bucket_key(token(None)) == "c"
+    assert bucket_key(token("1001")) == "c:1001"
+    assert bucket_key(token("1001")) != bucket_key(token("1002"))

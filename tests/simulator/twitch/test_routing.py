@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kiss.simulator import SimulatorConfig
 from kiss.simulator.twitch.model import Conduit, Session, Subscription
-from kiss.simulator.twitch.routing import shard_index, target_session
+from kiss.simulator.twitch.routing import shard_index, shard_watchers, target_session
 from kiss.simulator.twitch.state import SimulatorState
 
 
@@ -61,3 +61,29 @@ def test_websocket_subscription_goes_to_its_live_session() -> None:
         "y", "stream.online", "1", {}, "webhook", "c", "t", 1, callback="https://x"
     )
     assert target_session(state, webhook) is None
+
+
+def test_shard_watchers_are_the_clients_for_this_conduit_or_any() -> None:
+    state, conduit = conduit_world(1)
+
+    def watcher(sub_id: str, condition: dict[str, str], status: str = "enabled") -> None:
+        state.add_subscription(
+            Subscription(
+                sub_id,
+                "conduit.shard.disabled",
+                "1",
+                condition,
+                "websocket",
+                "c",
+                "t",
+                0,
+                status=status,
+            )
+        )
+
+    watcher("any", {"client_id": conduit.client_id})
+    watcher("this", {"client_id": conduit.client_id, "conduit_id": conduit.id})
+    watcher("other-conduit", {"client_id": conduit.client_id, "conduit_id": "zz"})
+    watcher("other-client", {"client_id": "someone-else"})
+    watcher("disabled", {"client_id": conduit.client_id}, status="websocket_disconnected")
+    assert sorted(sub.id for sub in shard_watchers(state, conduit)) == ["any", "this"]
