@@ -2,7 +2,7 @@
 
 One description, two uses: the bot client decodes ``event`` into these classes
 (``kiss.client.typed``), and the simulator builds its payloads from them
-(``kiss.simulator.payloads``), so what a bot parses is what the simulator sends.
+(``kiss.simulator.twitch.payloads``), so what a bot parses is what the simulator sends.
 
 The annotation says what Twitch documents: ``X | None`` is a field Twitch sends as null
 at times. Decoding is forward compatible: unknown fields are ignored, and a field Twitch

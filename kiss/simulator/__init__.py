@@ -6,7 +6,7 @@
 See ``kiss/simulator/README.md`` for the control API and the CLI.
 """
 
+from kiss.simulator.adapters.server import Simulator
 from kiss.simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig
-from kiss.simulator.server import Simulator
 
 __all__ = ["DEMO_CLIENT_ID", "DEMO_CLIENT_SECRET", "Simulator", "SimulatorConfig"]

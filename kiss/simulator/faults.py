@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from kiss.simulator.problems import bad_request
+from kiss.simulator.twitch.problems import bad_request
 
 KINDS = ("5xx", "ratelimit")
 

@@ -29,7 +29,7 @@ from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
 from kiss.eventsub.events import EVENT_TYPES, Event
 from kiss.keys import Keys
-from kiss.simulator.payloads import event_for
+from kiss.simulator.twitch.payloads import event_for
 from tests.client.conftest import FAST, entry, wait_for
 
 NOW = 1_700_000_000.0

@@ -11,10 +11,11 @@ from __future__ import annotations
 import pytest
 
 from kiss.eventsub import catalog
-from kiss.simulator import DEMO_CLIENT_ID, SimulatorConfig, conduits, sessions, subscriptions
-from kiss.simulator.identity import Token
-from kiss.simulator.problems import TwitchProblem
-from kiss.simulator.state import SimulatorState
+from kiss.simulator import DEMO_CLIENT_ID, SimulatorConfig
+from kiss.simulator.twitch import conduits, sessions, subscriptions
+from kiss.simulator.twitch.identity import Token
+from kiss.simulator.twitch.problems import TwitchProblem
+from kiss.simulator.twitch.state import SimulatorState
 
 NOW = 1_700_000_000.0
 BROADCASTER, MODERATOR, CHATTER, BYSTANDER = "1001", "2002", "3003", "4004"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiss.simulator.faults import Faults, RawFrame, parse_fault, parse_raw_frames
-from kiss.simulator.problems import TwitchProblem
+from kiss.simulator.twitch.problems import TwitchProblem
 
 
 def test_kinds_default_their_status() -> None:
