@@ -27,7 +27,8 @@ README_REDIS = 'redis_url="redis://127.0.0.1:6379/0"'
 
 def readme_bot() -> str:
     section = README.read_text().split("## Writing a bot", 1)[1]
-    return re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", section, re.S)
+    return blocks[0]
 
 
 def test_the_readme_bot_subscribes_prints_typed_events_and_stops(
