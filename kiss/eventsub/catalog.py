@@ -115,11 +115,11 @@ class Topic:
         The owner must have granted one of ``any_scope`` and one of each of ``scope_groups``
         (``channel.moderate``: one read-or-manage scope per kind of action). On an app token
         (conduit, webhook) a chat type also needs ``user:bot`` from the chatting user and
-        ``channel:bot`` from the broadcaster (unless they are the same user). An invalid stored token refuses,
-        and so does the owner's on a websocket whatever the type (it creates the
-        subscription). With no stored token, a websocket subscription is refused (it needs
-        that user's token); an app-token one goes ahead: the user may have authorized the
-        client elsewhere, and Twitch's answer becomes the outcome.
+        ``channel:bot`` from the broadcaster (unless they are the same user). An invalid
+        stored token refuses, and so does the owner's on a websocket whatever the type (it
+        creates the subscription). With no stored token, a websocket subscription is refused
+        (it needs that user's token); an app-token one goes ahead: the user may have
+        authorized the client elsewhere, and Twitch's answer becomes the outcome.
         """
         where = f"{self.type} v{self.version}"
         owner = self.owner_of(condition) or ""
