@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from kiss.simulator import Simulator
-from tests.simulator.conftest import Api, wait_for
+from tests.simulator.conftest import Api
+from tests.waiting import wait_for_async as wait_for
 
 SECRET = "s3cret-for-tests"
 
