@@ -11,6 +11,7 @@ import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from kiss import localrun
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 
@@ -18,6 +19,8 @@ REDIS_URL = os.environ.get("KISS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
     "KISS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# A `kiss run` of the developer's in this directory must not lend its settings to the tests.
+os.environ.setdefault(localrun.PATH_VARIABLE, "")
 
 
 @pytest.fixture(autouse=True)
