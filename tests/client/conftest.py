@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -16,7 +15,6 @@ import redis.asyncio as aioredis
 
 from kiss.client.options import ClientOptions
 from kiss.keys import Keys
-from tests.redis_server import PrivateRedis
 
 # Test timing: short idle and intervals, so reclaim and presence show within a second.
 FAST = ClientOptions(
@@ -93,12 +91,3 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    """A redis-server of the test's own, to stop and start."""
-    server = PrivateRedis(str(tmp_path))
-    server.start()
-    yield server
-    server.stop()
