@@ -14,7 +14,9 @@ import pytest
 from kiss import localrun
 from kiss.settings import load_settings
 
-SIMULATOR: dict[str, object] = {"twitch": {"helix_url": "http://127.0.0.1:4567/helix", "client_id": "demo"}}
+SIMULATOR: dict[str, object] = {
+    "twitch": {"helix_url": "http://127.0.0.1:4567/helix", "client_id": "demo"}
+}
 
 
 @pytest.fixture(autouse=True)
