@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from kiss import localrun
 from kiss.errors import ConfigError
+from kiss.logs import LogFormat
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 TWITCH_EVENTSUB_WS_URL = "wss://eventsub.wss.twitch.tv/ws"
@@ -153,6 +154,7 @@ class Settings(BaseSettings):
     celery_queue: str = "kiss"
     secret_key_file: Path = Path(".kissbot.key")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: LogFormat = "text"  # json: one object per line (kiss/logs.py)
     metrics_port: int = Field(default=9808, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"  # the metrics ports have no auth: this machine only
     eventsub: EventSubSection = EventSubSection()

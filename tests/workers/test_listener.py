@@ -22,6 +22,7 @@ from kiss.keys import Keys
 from kiss.listener.leases import lease_holder
 from kiss.listener.spool import spooled_entries
 from kiss.settings import load_settings
+from kiss.simulator.config import DEMO_CLIENT_SECRET
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from tests.redis_server import PrivateRedis
 from tests.waiting import wait_for
@@ -265,3 +266,18 @@ def test_refused_credentials_end_the_process_with_the_reason(hub: Hub) -> None:
     log = hub.log("refused")
     assert "listener cannot start" in log and "client credentials refused" in log
     assert "wrong-secret-value" not in log
+
+
+def test_json_logs_name_the_process_the_listener_and_the_slot(hub: Hub) -> None:
+    hub.env["KISSBOT_LOG_FORMAT"] = "json"
+    process = start_and_route(hub, "jsonl")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0, hub.log("jsonl")
+    lines = [orjson.loads(line) for line in hub.log("jsonl").splitlines() if line.strip()]
+    assert lines and all(line["process"] == "listener" for line in lines)
+    assert all(line["listener_id"] == "jsonl" for line in lines)
+    assert {"time", "level", "logger", "message", "pid"} <= set(lines[0])
+    welcomed = [line for line in lines if "welcomed" in line["message"]]
+    assert welcomed and all(line["slot"].startswith("conduit:") for line in welcomed)
+    assert any("stopped cleanly" in line["message"] for line in lines)
+    assert DEMO_CLIENT_SECRET not in hub.log("jsonl")  # the app token's secret
