@@ -183,6 +183,16 @@ def test_the_postgresql_healthcheck_asks_over_tcp() -> None:
     assert test[test.index("-U") + 1] == "kiss" and test[test.index("-d") + 1] == "kiss"
 
 
+def test_the_listener_spools_to_a_volume_it_may_write() -> None:
+    listener = compose()["services"]["listener"]
+    directory = listener["environment"]["KISSBOT_SPOOL__DIRECTORY"]
+    assert f"listener-spool:{directory}" in listener["volumes"]
+    assert "kiss-secrets:/var/lib/kiss" in listener["volumes"]  # the hub's volumes kept
+    assert "KISSBOT_REDIS_URL" in listener["environment"]  # and the hub's environment
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert re.search(rf"install -d -o kiss -g kiss -m 700 .*{directory}", dockerfile)
+
+
 def test_the_migration_waits_for_the_database_within_a_bound() -> None:
     command = compose()["services"]["migrate"]["command"]
     assert command[:3] == ["kiss", "db", "upgrade"]
