@@ -184,7 +184,12 @@ def _call(action: Callable[[], Any]) -> Any:
     except SimulatorError as error:
         raise click.ClickException(str(error)) from None
     except OSError as error:
-        raise click.ClickException(f"cannot reach the simulator: {error}") from None
+        from kiss.errors import unreachable
+
+        request = getattr(error, "request", None)  # requests' errors know the URL they tried
+        url = getattr(request, "url", None)
+        text = unreachable(url, error) if isinstance(url, str) else str(error)
+        raise click.ClickException(f"the simulator: {text}") from None
 
 
 @simulator.command()

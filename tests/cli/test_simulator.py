@@ -122,7 +122,8 @@ def test_session_commands(running: SimulatorHandle) -> None:
 
 def test_unreachable_simulator_is_a_clear_error() -> None:
     code, output = kiss("simulator", "stats", "--url", "http://127.0.0.1:1")
-    assert code != 0 and "cannot reach the simulator" in output
+    assert code != 0
+    assert "the simulator: cannot reach http://127.0.0.1:1/control/stats" in output
 
 
 def test_bad_serve_option_is_rejected() -> None:
