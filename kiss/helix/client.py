@@ -13,7 +13,6 @@ Statuses listed in ``expect`` come back as a response instead (a 409 on create i
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import requests
 
 from kiss.auth.credentials import client_credentials
 from kiss.auth.provider import Token, TokenProvider, resolve
+from kiss.backoff import backoff
 from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError, unreachable
 from kiss.helix import metrics
 from kiss.helix.ratelimit import RateLimiter, RateLimitHeaders
@@ -122,6 +122,7 @@ class HelixClient:
         expect: Collection[int] = (),
     ) -> HelixResponse:
         method = method.upper()
+        delays = backoff(self.backoff_base, self.backoff_base * 2 ** max(0, self.retries - 1))
         failures = 0
         rate_limited = 0
         refreshed = False
@@ -132,7 +133,7 @@ class HelixClient:
                 failures += 1
                 if failures > self.retries:
                     raise
-                self._backoff(failures)
+                self._sleep(next(delays))
                 continue
             if response.status == 401 and not refreshed:
                 refreshed = True
@@ -154,7 +155,7 @@ class HelixClient:
                         method=method,
                         path=path,
                     )
-                self._backoff(failures)
+                self._sleep(next(delays))
                 continue
             if 200 <= response.status < 300 or response.status in expect:
                 return response
@@ -164,9 +165,6 @@ class HelixClient:
                 method=method,
                 path=path,
             )
-
-    def _backoff(self, attempt: int) -> None:
-        self._sleep(random.uniform(0, self.backoff_base * 2 ** (attempt - 1)))
 
     def _send(
         self,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ import redis.asyncio as aioredis
 
 from kiss.client.options import ClientOptions
 from kiss.keys import Keys
+from tests.waiting import wait_for_async as wait_for  # noqa: F401  (the suites' import)
 
 # Test timing: short idle and intervals, so reclaim and presence show within a second.
 FAST = ClientOptions(
@@ -65,25 +65,6 @@ def add_entries(
     for n in range(count):
         pipe.xadd(stream, entry(channel_id, event={"n": n}, **kwargs))
     return [str(stream_id) for stream_id in pipe.execute()]
-
-
-async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]],
-    within: float = 10.0,
-    what: str = "",
-    describe: Callable[[], str] | None = None,
-) -> None:
-    """Poll a condition until it holds; fail naming it after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.01)
-    state = f"; {describe()}" if describe else ""
-    raise AssertionError(f"not within {within}s: {what or condition}{state}")
 
 
 @pytest.fixture
