@@ -16,8 +16,8 @@ DISRUPTIVE = re.compile(
     r"\bshutdown\b|debug_sleep|CLIENT\s+(KILL|PAUSE)|FLUSHALL|FLUSHDB|CONFIG\s+SET|\bSHUTDOWN\b",
 )
 PRIVATE = ("private_redis", "PrivateRedis")
-# Not Redis: http.server's and socketserver's shutdown().
-NOT_REDIS = re.compile(r"\b(server|httpd)\.shutdown\(\)")
+# Not Redis: http.server's and socketserver's shutdown(), a socket's shutdown(SHUT_RDWR).
+NOT_REDIS = re.compile(r"\b(server|httpd)\.shutdown\(\)|\.shutdown\(socket\.SHUT_\w+\)")
 
 
 def offenders(source: str, name: str) -> list[str]:
@@ -38,7 +38,7 @@ def offenders(source: str, name: str) -> list[str]:
 def test_the_rule_catches_a_client_kill_on_the_shared_redis() -> None:
     shared = "def test_x(redis_client):\n    redis_client.client_kill_filter(_id=1)\n"
     own = "def test_y(private_redis):\n    c = connect(private_redis.url)\n    c.flushall()\n"
-    http = "def test_z(server):\n    server.shutdown()\n"
+    http = "def test_z(server, sock):\n    server.shutdown()\n    sock.shutdown(socket.SHUT_RDWR)\n"
     assert offenders(shared, "t") == ["t:test_x"]
     assert offenders(own, "t") == []
     assert offenders(http, "t") == []
