@@ -25,7 +25,7 @@ import requests
 from kiss.auth.credentials import client_credentials
 from kiss.auth.provider import Token, TokenProvider, resolve
 from kiss.backoff import backoff
-from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError
+from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError, unreachable
 from kiss.helix import metrics
 from kiss.helix.ratelimit import RateLimiter, RateLimitHeaders
 from kiss.keys import Keys
@@ -194,9 +194,9 @@ class HelixClient:
             )
         except requests.RequestException as error:
             metrics.HELIX_REQUESTS.labels(method, endpoint, "0").inc()
-            # The error text may quote the URL, never the headers: safe to keep.
+            url = f"{self.base_url}/{path.lstrip('/')}"
             raise TransientHelixError(
-                0, f"{type(error).__name__}: {error}", method=method, path=path
+                0, unreachable(url, error), method=method, path=path
             ) from error
         metrics.HELIX_REQUESTS.labels(method, endpoint, str(raw.status_code)).inc()
         body = self._decode(raw)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -15,7 +14,6 @@ import redis.asyncio as aioredis
 
 from kiss.client.options import ClientOptions
 from kiss.keys import Keys
-from tests.redis_server import PrivateRedis
 from tests.waiting import wait_for_async as wait_for  # noqa: F401  (the suites' import)
 
 # Test timing: short idle and intervals, so reclaim and presence show within a second.
@@ -74,12 +72,3 @@ async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    """A redis-server of the test's own, to stop and start."""
-    server = PrivateRedis(str(tmp_path))
-    server.start()
-    yield server
-    server.stop()
