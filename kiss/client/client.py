@@ -49,6 +49,7 @@ from kiss.client.requests import (
 )
 from kiss.client.rows import entries
 from kiss.client.typed import adapter as typed_adapter
+from kiss.contracts.stream_entry import GAP, NOTIFICATION, REVOCATION
 from kiss.eventsub.catalog import Topic, lookup
 from kiss.eventsub.events import Event
 from kiss.keys import Keys
@@ -168,11 +169,11 @@ class HubEventSubClient:
 
     def on_gap(self, handler: H) -> H:
         """Register a handler of gap markers (the listener lost events in a time range)."""
-        return self._register("gap")(handler)
+        return self._register(GAP)(handler)
 
     def on_revocation(self, handler: H) -> H:
         """Register a handler of revocations (Twitch ended a subscription)."""
-        return self._register("revocation")(handler)
+        return self._register(REVOCATION)(handler)
 
     def _register(self, key: str) -> Callable[[H], H]:
         if self._iterating:
@@ -193,20 +194,20 @@ class HubEventSubClient:
 
     def _handlers_for(self, event: ChannelEvent) -> list[Handler[Any]]:
         if isinstance(event, Gap):
-            return self._handlers.get("gap", [])
+            return self._handlers.get(GAP, [])
         if isinstance(event, Revocation):
-            return self._handlers.get("revocation", [])
+            return self._handlers.get(REVOCATION, [])
         return [*self._handlers.get(event.type, []), *self._handlers.get(ANY, [])]
 
     def _log_unhandled(self, event: ChannelEvent) -> None:
         """Once per type: an entry no handler takes is acknowledged, and that is said."""
-        what = event.type if event.kind == "notification" else event.kind
+        what = event.type if event.kind == NOTIFICATION else event.kind
         if what in self._unhandled:
             return
         self._unhandled.add(what)
         how = (
             f"@client.on({what!r}) or @client.on('*')"
-            if event.kind == "notification"
+            if event.kind == NOTIFICATION
             else (f"@client.on_{event.kind}")
         )
         log.warning(

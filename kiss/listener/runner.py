@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from websockets.typing import BytesLike
 
+from kiss.contracts.stream_entry import Entry, received_text
 from kiss.eventsub.session import (
     CLOSE_ADVICE,
     CloseSocket,
@@ -37,7 +38,7 @@ from kiss.eventsub.session import (
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff, reconnecting
-from kiss.listener.entries import Entry, Router, gap_entry, revocation_entry
+from kiss.listener.entries import Router, gap_entry, revocation_entry
 from kiss.listener.refusals import REFUSALS, Refusals
 from kiss.listener.socket import Dial, PushConnection, websocket_dialer
 from kiss.listener.writer import StreamWriter
@@ -216,7 +217,7 @@ class SessionRunner:
         def on_frames(frames: list[BytesLike]) -> None:
             nonlocal paused
             now = clock()
-            received = repr(now)  # one read, one receive time
+            received = received_text(now)  # one read, one receive time
             routed: list[Entry] = []  # handed to the writer at once, in order
             for frame in frames:
                 try:

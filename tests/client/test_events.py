@@ -6,6 +6,7 @@ import pytest
 
 from kiss.client.errors import MalformedEntry
 from kiss.client.events import Gap, Notification, Revocation, entry_fields, parse_entry
+from kiss.contracts.stream_entry import Kind
 from tests.client.conftest import entry
 
 
@@ -29,7 +30,7 @@ def test_a_notification_keeps_every_field() -> None:
 @pytest.mark.parametrize(
     ("kind", "cls"), [("notification", Notification), ("revocation", Revocation), ("gap", Gap)]
 )
-def test_each_kind_has_its_type(kind: str, cls: type) -> None:
+def test_each_kind_has_its_type(kind: Kind, cls: type) -> None:
     assert type(parse_entry("1-0", entry("1", kind=kind))) is cls
 
 

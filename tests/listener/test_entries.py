@@ -5,12 +5,12 @@ from typing import Any
 import orjson
 import pytest
 
+from kiss.contracts.stream_entry import FIELDS
 from kiss.errors import MalformedMessage
 from kiss.eventsub.messages import Notification, parse_message
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
 from kiss.listener.entries import (
-    FIELDS,
     Router,
     gap_entry,
     notification_entry,
@@ -26,7 +26,7 @@ def test_notification_entry_carries_every_contract_field() -> None:
     message = notification("m1", "42", event={"user_id": "7"})
     entry = notification_entry(KEYS, message, 1700000000.25)
     assert entry is not None
-    fields = entry.as_dict()
+    fields = entry.fields()
     assert tuple(fields) == FIELDS
     assert fields["kind"] == "notification" and fields["message_id"] == "m1"
     assert (fields["type"], fields["version"], fields["channel_id"]) == (
@@ -56,12 +56,12 @@ def test_revocation_entry_carries_the_reason() -> None:
     entry = revocation_entry(KEYS, revocation("r1", "42", "authorization_revoked"), 2.0)
     assert entry is not None
     assert entry.kind == "revocation"
-    assert orjson.loads(entry.as_dict()["event"]) == {"status": "authorization_revoked"}
+    assert orjson.loads(entry.fields()["event"]) == {"status": "authorization_revoked"}
 
 
 def test_gap_entry_spans_last_message_to_welcome() -> None:
     entry = gap_entry(KEYS, "42", Gap(10.0, 20.5, "4006 network error"), "2026-01-01T00:00:00Z")
-    fields = entry.as_dict()
+    fields = entry.fields()
     assert fields["kind"] == "gap" and fields["channel_id"] == "42"
     assert orjson.loads(fields["event"]) == {
         "from": 10.0,
