@@ -43,12 +43,21 @@ from kiss.client.requests import (
     SubscriptionOutcome,
     last_outcome_id,
     new_request_id,
-    request_fields,
     send_request,
     wait_outcome,
 )
 from kiss.client.rows import entries
 from kiss.client.typed import adapter as typed_adapter
+from kiss.contracts.bot_requests import (
+    ACTIVE,
+    FAILED,
+    HELLO,
+    REMOVED,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    Op,
+    encode_request,
+)
 from kiss.contracts.stream_entry import GAP, NOTIFICATION, REVOCATION
 from kiss.eventsub.catalog import Topic, lookup
 from kiss.eventsub.events import Event
@@ -94,7 +103,7 @@ class PendingSubscription:
 
     async def outcome(self, wait_seconds: float = 30.0) -> SubscriptionOutcome:
         """``active`` / ``removed``, or ``failed`` with Twitch's reason in ``.reason``."""
-        statuses = {"active", "failed"} if self.op == "subscribe" else {"removed", "failed"}
+        statuses = {ACTIVE, FAILED} if self.op == SUBSCRIBE else {REMOVED, FAILED}
         return await wait_outcome(
             self.client.connection.redis,
             self.client.keys,
@@ -240,7 +249,7 @@ class HubEventSubClient:
         await self.connection.attach(self.inbox, self._card, self._first_id)
         try:
             await send_request(
-                self.connection.redis, self.keys, self._fields("hello"), wait_seconds=None
+                self.connection.redis, self.keys, self._fields(HELLO), wait_seconds=None
             )
         except TRANSIENT as error:  # presence says the same, and it retries
             log.warning("hello not sent (%s); presence will announce the bot", error)
@@ -332,9 +341,9 @@ class HubEventSubClient:
 
     # -- subscriptions ------------------------------------------------------------
     def _fields(
-        self, op: str, topic: Topic | None = None, condition: Mapping[str, str] | None = None
+        self, op: Op, topic: Topic | None = None, condition: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        return request_fields(
+        return encode_request(
             new_request_id(),
             op,
             bot=self.bot,
@@ -355,7 +364,7 @@ class HubEventSubClient:
 
     async def _request(
         self,
-        op: str,
+        op: Op,
         type_: str,
         version: str | None,
         condition: Mapping[str, str] | None,
@@ -386,7 +395,7 @@ class HubEventSubClient:
         control plane refuses (e.g. the channel's token lacks the scope), and
         ControlPlaneTimeout when nobody answers. ``await result.outcome()`` for Twitch's word.
         """
-        return await self._request("subscribe", type_, version, condition, wait_seconds)
+        return await self._request(SUBSCRIBE, type_, version, condition, wait_seconds)
 
     async def listen(
         self,
@@ -418,7 +427,7 @@ class HubEventSubClient:
         *,
         wait_seconds: float | None = None,
     ) -> PendingSubscription:
-        return await self._request("unsubscribe", type_, version, condition, wait_seconds)
+        return await self._request(UNSUBSCRIBE, type_, version, condition, wait_seconds)
 
     # -- reprocessing ----------------------------------------------------------------
     def replay(
