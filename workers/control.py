@@ -33,6 +33,7 @@ from kiss.contracts.bot_requests import (
     encode_reply,
 )
 from kiss.contracts.tasks import Subscribe, TaskSender, Unsubscribe, send
+from kiss.contracts.timestamps import epoch_text
 from kiss.errors import KissError, RequestRefused, is_retryable
 from kiss.eventsub.catalog import Authorization, Topic, lookup
 from kiss.keys import Keys
@@ -221,7 +222,7 @@ class ControlWorker:
     def beat(self) -> None:
         self.client.set(
             self.keys.heartbeat(f"control:{self.consumer}"),
-            f"{time.time():.3f}",
+            epoch_text(time.time()),
             px=self.heartbeat_ttl_ms,
         )
 

@@ -8,4 +8,5 @@ the workers' or the database's dependencies.
 - ``bot_requests``: a bot's requests, the control plane's replies, the subscription
   outcomes (bots ⇄ workers/control.py and the reconciler).
 - ``tasks``: the Celery tasks' names and arguments (listener, control, CLI → workers/tasks.py).
+- ``timestamps``: the one text form of the epoch seconds the hub writes (``epoch_text``).
 """

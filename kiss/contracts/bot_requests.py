@@ -18,6 +18,8 @@ from typing import Any, Final, Literal, NamedTuple
 
 import orjson
 
+from kiss.contracts.timestamps import epoch_text
+
 # -- requests ---------------------------------------------------------------------------
 Op = Literal["hello", "subscribe", "unsubscribe"]
 HELLO: Final = "hello"
@@ -34,7 +36,7 @@ REQUEST_FIELDS: Final = (
     "type",
     "version",
     "condition",  # JSON object
-    "ts",  # epoch seconds of the request, 6 decimals
+    "ts",  # epoch seconds of the request, ``epoch_text``
 )
 
 
@@ -69,7 +71,7 @@ def encode_request(
     """The fields of a request entry."""
     values = (
         request_id, op, bot, channel_id, channel_name, type, version,
-        orjson.dumps(dict(condition or {})).decode(), f"{now:.6f}",
+        orjson.dumps(dict(condition or {})).decode(), epoch_text(now),
     )  # fmt: skip
     return dict(zip(REQUEST_FIELDS, values, strict=True))
 

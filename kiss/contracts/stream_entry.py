@@ -7,7 +7,7 @@ what it is (``KINDS``); the event of a revocation is ``{"status": reason}``, of 
 
 ``encode`` is the one way to build an entry from Python values and ``decode`` the one way
 back; the listener's hot path builds the same tuple in one pass from a frame's raw event
-(``received`` formatted by ``received_text``), and the writer's Lua script takes the field
+(``received`` formatted by ``epoch_text``), and the writer's Lua script takes the field
 names and their positions from ``Entry``. Only the standard library and orjson, so that
 the bot client imports it alone.
 """
@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal, NamedTuple
 
 import orjson
+
+from kiss.contracts.timestamps import epoch_text
 
 Kind = Literal["notification", "revocation", "gap"]
 NOTIFICATION: Final = "notification"
@@ -44,7 +46,7 @@ class Entry(NamedTuple):
     channel_id: str
     subscription_id: str
     twitch_ts: str  # Twitch's message_timestamp, as Twitch wrote it
-    received_ts: str  # epoch seconds, ``received_text``
+    received_ts: str  # epoch seconds, ``epoch_text``
     event: bytes  # JSON, as Twitch sent it where it can be
 
     def fields(self) -> dict[str, str | bytes]:
@@ -61,11 +63,6 @@ assert EVENT == "event"
 def position(field: str) -> int:
     """Where a field is in an ``Entry`` (from 0)."""
     return Entry._fields.index(field)
-
-
-def received_text(seconds: float) -> str:
-    """``received_ts``: epoch seconds as the shortest text that reads back the same float."""
-    return repr(seconds)
 
 
 class Decoded(NamedTuple):
@@ -106,7 +103,7 @@ def encode(
     deeper than 254 levels, say)."""
     return Entry(
         stream, dedup, kind, message_id, type_, version, channel_id, subscription_id,
-        twitch_ts, received_text(received_ts), orjson.dumps(event),
+        twitch_ts, epoch_text(received_ts), orjson.dumps(event),
     )  # fmt: skip
 
 

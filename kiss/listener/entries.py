@@ -38,12 +38,12 @@ from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
 from kiss.eventsub.messages import Notification, RawFrame, Revocation, is_channel_id
 from kiss.eventsub.session import Gap
-from kiss.eventsub.timestamps import is_real_date
+from kiss.eventsub.timestamps import format_epoch, is_real_date
 from kiss.keys import Keys
 from kiss.listener.refusals import REFUSALS, Refusals
 
 # Builds an Entry from a ready tuple without a Python-level call: the hot path's one-pass
-# form of ``encode`` (the event already JSON, ``received`` already ``received_text``).
+# form of ``encode`` (the event already JSON, ``received`` already ``epoch_text``).
 _new_entry = tuple.__new__
 
 # Twitch's form, with each field in its range; whether the day exists is checked once a day.
@@ -321,8 +321,9 @@ def revocation_entry(keys: Keys, message: Revocation, received: float) -> Entry 
     )
 
 
-def gap_entry(keys: Keys, channel: str, gap: Gap, twitch_ts: str) -> Entry:
-    """A marker telling the bots that events between gap.start and gap.end may be missing."""
+def gap_entry(keys: Keys, channel: str, gap: Gap, at: float) -> Entry:
+    """A marker telling the bots that events between gap.start and gap.end may be missing,
+    written at ``at`` (epoch seconds; its ``twitch_ts`` in Twitch's form)."""
     return _other_entry(
         keys,
         GAP,
@@ -331,7 +332,7 @@ def gap_entry(keys: Keys, channel: str, gap: Gap, twitch_ts: str) -> Entry:
         "",
         channel,
         "",
-        twitch_ts,
+        format_epoch(at),
         gap.end,
         gap_event(gap.start, gap.end, gap.reason),
     )

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 from websockets.typing import BytesLike
 
-from kiss.contracts.stream_entry import Entry, received_text
+from kiss.contracts.stream_entry import Entry
+from kiss.contracts.timestamps import epoch_text
 from kiss.eventsub.session import (
     CLOSE_ADVICE,
     CloseSocket,
@@ -35,7 +36,6 @@ from kiss.eventsub.session import (
     SessionMachine,
     Welcomed,
 )
-from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff, reconnecting
 from kiss.listener.entries import Router, gap_entry, revocation_entry
@@ -217,7 +217,7 @@ class SessionRunner:
         def on_frames(frames: list[BytesLike]) -> None:
             nonlocal paused
             now = clock()
-            received = received_text(now)  # one read, one receive time
+            received = epoch_text(now)  # one read, one receive time
             routed: list[Entry] = []  # handed to the writer at once, in order
             for frame in frames:
                 try:
@@ -370,11 +370,11 @@ class SessionRunner:
 
     def mark_gap(self, channels: Iterable[str], gap: Gap) -> None:
         """Put a gap marker on each channel's stream; channels new to the slot join it."""
-        stamp = format_timestamp(int(self._clock() * 1_000_000_000))
+        at = self._clock()
         for channel in sorted(channels):
             if channel not in self.channels:
                 self._first_seen(channel)
-            self.writer.add(gap_entry(self.keys, channel, gap, stamp))
+            self.writer.add(gap_entry(self.keys, channel, gap, at))
 
     def _on_lost(self, output: Lost) -> None:
         if self._stop.is_set():

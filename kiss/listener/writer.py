@@ -48,7 +48,6 @@ from kiss.contracts.stream_entry import (
     position,
 )
 from kiss.eventsub.session import Gap
-from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.delivery_stats import DeliveryStats
 from kiss.listener.entries import gap_entry
@@ -301,9 +300,9 @@ class StreamWriter:
 
     def _mark_losses(self, put: Callable[[Sequence[Entry]], bool]) -> bool:
         """Room again after drops: the gap markers go first, where the events are missing."""
-        stamp = format_timestamp(int(self._clock() * 1_000_000_000))
+        at = self._clock()
         markers = [
-            gap_entry(self.keys, channel, Gap(first, last, "listener spool full"), stamp)
+            gap_entry(self.keys, channel, Gap(first, last, "listener spool full"), at)
             for channel, (first, last) in sorted(self._lost.items())
         ]
         if not put(markers):

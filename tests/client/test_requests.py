@@ -45,7 +45,7 @@ def test_request_fields_follow_the_contract() -> None:
         "type": "stream.online",
         "version": "1",
         "condition": '{"broadcaster_user_id":"1"}',
-        "ts": "12.500000",
+        "ts": "12.5",
     }
 
 

@@ -23,7 +23,6 @@ from kiss.contracts.stream_entry import (
     decode,
     encode,
     gap_event,
-    received_text,
     revocation_event,
 )
 
@@ -56,11 +55,6 @@ def test_every_kind_round_trips(kind: Kind) -> None:
 def test_the_kinds_events_name_their_fields() -> None:
     assert EVENTS[REVOCATION] == {"status": "authorization_revoked"}
     assert EVENTS[GAP] == {"from": 10.0, "to": 20.5, "reason": "4006 network error"}
-
-
-def test_received_ts_reads_back_the_same_float() -> None:
-    for seconds in (0.0, 1.0, 1700000000.123456, 1764100000.9999999):
-        assert float(received_text(seconds)) == seconds
 
 
 def test_the_event_is_last_and_the_decoded_order_is_the_fields() -> None:

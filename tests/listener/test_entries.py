@@ -60,9 +60,10 @@ def test_revocation_entry_carries_the_reason() -> None:
 
 
 def test_gap_entry_spans_last_message_to_welcome() -> None:
-    entry = gap_entry(KEYS, "42", Gap(10.0, 20.5, "4006 network error"), "2026-01-01T00:00:00Z")
+    entry = gap_entry(KEYS, "42", Gap(10.0, 20.5, "4006 network error"), 1767225600.25)
     fields = entry.fields()
     assert fields["kind"] == "gap" and fields["channel_id"] == "42"
+    assert fields["twitch_ts"] == "2026-01-01T00:00:00.250000000Z"  # when it was written
     assert orjson.loads(fields["event"]) == {
         "from": 10.0,
         "to": 20.5,

@@ -59,7 +59,7 @@ async def test_the_script_writes_every_kind_as_the_client_decodes_it(
         fast,
         entry_of(keys, "m-parsed", event={"user_id": "7", "text": "ünï 🎉"}),
         revocation_entry(keys, revocation("r1", "42", "authorization_revoked"), 2.25),
-        gap_entry(keys, "42", Gap(10.0, 20.5, "4006 network error"), "2026-01-01T00:00:00Z"),
+        gap_entry(keys, "42", Gap(10.0, 20.5, "4006 network error"), 1767225600.0),
     ]
     assert {entry.kind for entry in entries if entry is not None} == set(KINDS)
     writer = StreamWriter(aredis, keys, "L1")
