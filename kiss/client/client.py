@@ -7,7 +7,7 @@ at least once, acknowledged when the handler returns and left pending when it ra
     client = HubEventSubClient("1234", "el_serda", redis_url="redis://...", bot="greeter")
 
     @client.on("stream.online")
-    async def online(event: Notification) -> None: ...
+    async def online(event: NotificationEvent) -> None: ...
 
     await client.start()
     await client.subscribe("stream.online")          # validated at once, recorded by the hub
@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from kiss.cancelling import cancel_and_wait
 from kiss.client.connection import DEFAULT_REDIS_URL, HubConnection
 from kiss.client.errors import ClientError
-from kiss.client.events import ChannelEvent, Gap, Revocation
+from kiss.client.events import ChannelEvent, GapEvent, RevocationEvent
 from kiss.client.inbox import Inbox
 from kiss.client.options import ClientOptions, consumer_name
 from kiss.client.presence import PresenceCard
@@ -202,9 +202,9 @@ class HubEventSubClient:
             handlers.remove(handler)
 
     def _handlers_for(self, event: ChannelEvent) -> list[Handler[Any]]:
-        if isinstance(event, Gap):
+        if isinstance(event, GapEvent):
             return self._handlers.get(GAP, [])
-        if isinstance(event, Revocation):
+        if isinstance(event, RevocationEvent):
             return self._handlers.get(REVOCATION, [])
         return [*self._handlers.get(event.type, []), *self._handlers.get(ANY, [])]
 

@@ -1,7 +1,8 @@
 """The typed events a bot receives, parsed from its channel stream's entries (no I/O).
 
 An entry's fields are the listener's contract (``kiss/contracts/stream_entry.py``, decoded
-there): ``kind`` says which type it becomes: ``Notification``, ``Revocation`` or ``Gap``.
+there): ``kind`` says which type it becomes: ``NotificationEvent``, ``RevocationEvent`` or
+``GapEvent``.
 """
 
 from __future__ import annotations
@@ -57,12 +58,12 @@ class ChannelEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Notification(ChannelEvent):
+class NotificationEvent(ChannelEvent):
     """A Twitch notification: ``event`` is its event object (or list, for batched types)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Revocation(ChannelEvent):
+class RevocationEvent(ChannelEvent):
     """Twitch revoked the subscription ``subscription_id``; no more events of ``type``."""
 
     @property
@@ -71,7 +72,7 @@ class Revocation(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class Gap(ChannelEvent):
+class GapEvent(ChannelEvent):
     """The listener lost its session between ``gap_from`` and ``gap_to``: events may be missing."""
 
     @property
@@ -87,10 +88,16 @@ class Gap(ChannelEvent):
         return str(self.event.get(GAP_REASON, "")) if isinstance(self.event, dict) else ""
 
 
+# The names these had first, which docs and bots use (they read as the protocol package's
+# kiss.eventsub.messages.Notification and kiss.eventsub.session.Gap: prefer the new ones).
+Notification = NotificationEvent
+Revocation = RevocationEvent
+Gap = GapEvent
+
 _CLASSES: dict[str, type[ChannelEvent]] = {
-    NOTIFICATION: Notification,
-    REVOCATION: Revocation,
-    GAP: Gap,
+    NOTIFICATION: NotificationEvent,
+    REVOCATION: RevocationEvent,
+    GAP: GapEvent,
 }
 
 
