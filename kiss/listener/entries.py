@@ -1,7 +1,7 @@
 """Stream entries built from Twitch's messages, with no I/O (the entry itself, its fields and
 kinds: ``kiss/contracts/stream_entry.py``).
 
-``Router.notification`` is the listener's hot path: a frame in Twitch's exact notification
+``EntryBuilder.notification`` is the listener's hot path: a frame in Twitch's exact notification
 shape becomes an entry in one pass. msgspec decodes the envelope into typed structs and
 keeps the event as raw JSON, written to the stream exactly as Twitch sent it: building the
 event's Python objects only to serialise them again cost 2 of the listener's 12 µs per event.
@@ -127,7 +127,7 @@ def _event_id_reader(field: str | None) -> Callable[[bytes], object] | None:
     return lambda raw: getattr(decode(raw), field)
 
 
-class Router:
+class EntryBuilder:
     """Builds notification entries. Nothing is kept per subscription or channel (a hub holds
     thousands, and computing a stream name costs less than looking it up); the few topics
     seen are kept, with their dedup rules."""
@@ -279,7 +279,7 @@ class Router:
 
 def notification_entry(keys: Keys, message: Notification, received: float) -> Entry | None:
     """The entry of one notification."""
-    return Router(keys).entry(message, received)
+    return EntryBuilder(keys).entry(message, received)
 
 
 def _other_entry(

@@ -38,7 +38,7 @@ from kiss.eventsub.session import (
 )
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff, reconnecting
-from kiss.listener.entries import Router, gap_entry, revocation_entry
+from kiss.listener.entries import EntryBuilder, gap_entry, revocation_entry
 from kiss.listener.refusals import REFUSALS, Refusals
 from kiss.listener.socket import Dial, PushConnection, websocket_dialer
 from kiss.listener.writer import StreamWriter
@@ -105,7 +105,7 @@ class SessionRunner:
         self.channels: set[str] = set(channels or ())
         self._slot_key = keys.listener_slot(slot)
         self.refusals = refusals or REFUSALS  # bad frames: counted, logged once a minute per kind
-        self._router = Router(keys, self.refusals, slot)
+        self._entries = EntryBuilder(keys, self.refusals, slot)
         writer.track(self._slot_key, lambda: machine.last_message_at)
         self._channels_key = keys.listener_slot_channels(slot)
         self._all_channels_key = keys.channels()
@@ -190,7 +190,7 @@ class SessionRunner:
         """
         receive = self.machine.receive
         notified = self.machine.notified
-        route = self._router.notification
+        build_entry = self._entries.notification
         apply = self._apply
         clock = self._clock
         writer = self.writer
@@ -223,7 +223,7 @@ class SessionRunner:
                 try:
                     # The hot path: a notification in Twitch's shape goes straight to an entry;
                     # the machine still does its bookkeeping and may drop it (stale, old socket).
-                    entry = route(frame, received)
+                    entry = build_entry(frame, received)
                     if entry is None:
                         hand_over(routed)  # what the machine outputs comes after them
                         apply(receive(conn, frame, now))
@@ -319,9 +319,9 @@ class SessionRunner:
                 self._on_lost(output)
 
     def _deliver(self, output: Deliver) -> None:
-        entry = self._router.entry(output.message, self._clock())
+        entry = self._entries.entry(output.message, self._clock())
         if entry is None:
-            self.stats.dropped += 1  # refused by the router, which counted and logged it
+            self.stats.dropped += 1  # refused by the builder, which counted and logged it
             return
         self._deliver_entry(entry)
 

@@ -13,7 +13,7 @@ from kiss.client.events import entry_fields, parse_entry
 from kiss.contracts.stream_entry import FIELDS, KINDS, Entry, decode
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
-from kiss.listener.entries import Router, gap_entry, notification_entry, revocation_entry
+from kiss.listener.entries import EntryBuilder, gap_entry, notification_entry, revocation_entry
 from kiss.listener.writer import COUNTER_OF_KIND, StreamWriter, WriterConfig
 from tests.listener.helpers import notification, notification_frame, revocation
 from tests.listener.simulated import eventually
@@ -53,7 +53,7 @@ async def test_the_script_writes_every_kind_as_the_client_decodes_it(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
 ) -> None:
     # The Lua script names the fields itself: what it writes must be what the contract says.
-    fast = Router(keys).notification(notification_frame("m-fast", "42"), "1700000000.5")
+    fast = EntryBuilder(keys).notification(notification_frame("m-fast", "42"), "1700000000.5")
     assert fast is not None  # the hot path's one-pass entry
     entries = [
         fast,
