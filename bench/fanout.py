@@ -72,7 +72,7 @@ def rss_bytes() -> int:
 
 
 async def bot_process(prefix: str, channels: list[str], out: IO[str]) -> None:
-    from kiss.client import ClientOptions, HubConnection, HubEventSubClient, Notification
+    from kiss.client import ClientOptions, HubConnection, HubEventSubClient, NotificationEvent
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,7 +85,7 @@ async def bot_process(prefix: str, channels: list[str], out: IO[str]) -> None:
     # Where the time goes: simulator -> listener, listener -> Redis, Redis -> handler.
     legs: list[tuple[float, float, float]] = []
 
-    def handle(event: Notification) -> None:
+    def handle(event: NotificationEvent) -> None:
         now = time.time()
         sent = parse_timestamp(event.twitch_ts)
         stored = event.stream_ms / 1000

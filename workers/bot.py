@@ -21,10 +21,10 @@ from kiss.client import (
     ChannelEvent,
     ClientError,
     ControlPlaneTimeout,
-    Gap,
+    GapEvent,
     HubEventSubClient,
     OutcomeTimeout,
-    Revocation,
+    RevocationEvent,
 )
 from kiss.errors import KissError
 
@@ -70,12 +70,12 @@ def describe(event: ChannelEvent) -> str:
     """One readable line for an event (what the example bot logs)."""
     where = f"#{event.channel_id} [{event.stream_id}]"
     again = f" (delivery {event.delivery_count})" if event.redelivered else ""
-    if isinstance(event, Gap):
+    if isinstance(event, GapEvent):
         return (
             f"{where} GAP: events between {event.gap_from} and {event.gap_to} may be missing "
             f"({event.reason}){again}"
         )
-    if isinstance(event, Revocation):
+    if isinstance(event, RevocationEvent):
         return f"{where} REVOKED {event.type} v{event.version}: {event.reason}{again}"
     body = event.event if isinstance(event.event, dict) else {}
     saying = _SAYINGS.get(event.type)

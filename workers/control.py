@@ -17,16 +17,24 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
 
-import orjson
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.backoff import backoff
 from kiss.client.options import default_consumer_name
 from kiss.client.rows import entries, streams
+from kiss.contracts.bot_requests import (
+    ACTIVE,
+    HELLO,
+    UNSUBSCRIBE,
+    Request,
+    RequestError,
+    decode_request,
+    encode_reply,
+)
+from kiss.contracts.tasks import Subscribe, TaskSender, Unsubscribe, send
+from kiss.contracts.timestamps import epoch_text
 from kiss.errors import KissError, RequestRefused, is_retryable
 from kiss.eventsub.catalog import Authorization, Topic, lookup
 from kiss.keys import Keys
@@ -38,53 +46,17 @@ from kiss.store.models import ActiveSubscription, DesiredSubscription
 log = logging.getLogger(__name__)
 
 GROUP = "control"
-OPS = ("hello", "subscribe", "unsubscribe")
-SUBSCRIBE_TASK = "kiss.subscribe"
-UNSUBSCRIBE_TASK = "kiss.unsubscribe"
 
 
-@dataclass(frozen=True)
-class ControlRequest:
-    request_id: str
-    op: str
-    bot: str
-    channel_id: str
-    channel_name: str
-    type: str
-    version: str
-    condition: dict[str, Any]
-
-
-def parse_request(fields: Mapping[str, str]) -> ControlRequest:
+def parse_request(fields: Mapping[str, str]) -> Request:
     """The request of one stream entry, or RequestRefused naming the faulty field."""
-    request_id = fields.get("request_id", "")
-    if not request_id:
-        raise RequestRefused("request without request_id")
-    op = fields.get("op", "")
-    if op not in OPS:
-        raise RequestRefused(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
-    channel_id = fields.get("channel_id", "")
-    if not channel_id:
-        raise RequestRefused(f"{op}: channel_id is missing")
     try:
-        condition = orjson.loads(fields.get("condition") or "{}")
-    except orjson.JSONDecodeError as error:
-        raise RequestRefused(f"{op}: condition is not JSON ({error})") from error
-    if not isinstance(condition, dict):
-        raise RequestRefused(f"{op}: condition must be a JSON object")
-    return ControlRequest(
-        request_id=request_id,
-        op=op,
-        bot=fields.get("bot", ""),
-        channel_id=channel_id,
-        channel_name=fields.get("channel_name", ""),
-        type=fields.get("type", ""),
-        version=fields.get("version", ""),
-        condition=condition,
-    )
+        return decode_request(fields)
+    except RequestError as error:
+        raise RequestRefused(str(error)) from error
 
 
-def check_request(request: ControlRequest) -> tuple[Topic, dict[str, str]]:
+def check_request(request: Request) -> tuple[Topic, dict[str, str]]:
     """Topic and cleaned condition of a (un)subscribe; UnknownTopic / InvalidCondition."""
     if not request.type:
         raise RequestRefused(f"{request.op}: type is missing")
@@ -110,16 +82,6 @@ def _live_subscription(session: Session, row: DesiredSubscription) -> str | None
     if active is None or active.status != "enabled" or active.method != row.transport:
         return None
     return active.twitch_id
-
-
-def reply(ok: bool, error: str | None = None) -> bytes:
-    return orjson.dumps({"ok": ok, "error": error})
-
-
-class TaskSender(Protocol):
-    """What this module needs of Celery: ``Celery.send_task``."""
-
-    def send_task(self, name: str, *, kwargs: dict[str, Any], queue: str) -> Any: ...
 
 
 class ControlWorker:
@@ -160,23 +122,23 @@ class ControlWorker:
             self._carry_out(request)
         except KissError as error:
             log.info("refused %s %s: %s", fields.get("op"), fields.get("type"), error)
-            return request_id, reply(False, str(error))
+            return request_id, encode_reply(False, str(error))
         except ValueError as error:  # e.g. a topic that cannot use this transport
-            return request_id, reply(False, str(error))
-        return request_id, reply(True)
+            return request_id, encode_reply(False, str(error))
+        return request_id, encode_reply(True)
 
-    def _carry_out(self, request: ControlRequest) -> None:
-        if request.op == "hello":
+    def _carry_out(self, request: Request) -> None:
+        if request.op == HELLO:
             with self.sessions.begin() as session:
                 store.ensure_channel(session, request.channel_id, request.channel_name)
             return
         topic, condition = check_request(request)
-        if request.op == "unsubscribe":
+        if request.op == UNSUBSCRIBE:
             self._unsubscribe(request, topic, condition)
         else:
             self._subscribe(request, topic, condition)
 
-    def _subscribe(self, request: ControlRequest, topic: Topic, condition: dict[str, str]) -> None:
+    def _subscribe(self, request: Request, topic: Topic, condition: dict[str, str]) -> None:
         with self.sessions.begin() as session:
             problem = topic.scope_problem(
                 condition, self.transport, lambda user_id: stored_authorization(session, user_id)
@@ -204,19 +166,13 @@ class ControlWorker:
                 request.channel_id,
                 type=topic.type,
                 version=topic.version,
-                status="active",
+                status=ACTIVE,
                 subscription_id=live,
             )
         # After the commit: the task must find the row.
-        self.tasks.send_task(
-            SUBSCRIBE_TASK,
-            kwargs={"desired_id": desired_id, "channel_id": request.channel_id},
-            queue=self.queue,
-        )
+        send(self.tasks, Subscribe(desired_id, request.channel_id), self.queue)
 
-    def _unsubscribe(
-        self, request: ControlRequest, topic: Topic, condition: dict[str, str]
-    ) -> None:
+    def _unsubscribe(self, request: Request, topic: Topic, condition: dict[str, str]) -> None:
         with self.sessions.begin() as session:
             store.remove_desired(
                 session,
@@ -226,16 +182,8 @@ class ControlWorker:
                 condition=condition,
             )
         # The task deletes it on Twitch now rather than at the next reconcile.
-        self.tasks.send_task(
-            UNSUBSCRIBE_TASK,
-            kwargs={
-                "channel_id": request.channel_id,
-                "type": topic.type,
-                "version": topic.version,
-                "condition": condition,
-            },
-            queue=self.queue,
-        )
+        call = Unsubscribe(request.channel_id, topic.type, topic.version, condition)
+        send(self.tasks, call, self.queue)
 
     # -- the stream -----------------------------------------------------------------
     def ensure_group(self) -> None:
@@ -275,7 +223,7 @@ class ControlWorker:
     def beat(self) -> None:
         self.client.set(
             self.keys.heartbeat(f"control:{self.consumer}"),
-            f"{time.time():.3f}",
+            epoch_text(time.time()),
             px=self.heartbeat_ttl_ms,
         )
 

@@ -16,6 +16,7 @@ from celery import Task
 from celery.signals import worker_process_shutdown, worker_ready
 
 from kiss.auth.validation import validate_all
+from kiss.contracts import tasks
 from kiss.errors import retryable_types
 from kiss.reconcile.events import record_revocation
 from kiss.reconcile.outcomes import Report
@@ -54,8 +55,8 @@ def _close_services(**_: Any) -> None:
 def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     # Twitch wants tokens validated at start-up; then the state is re-read and reconciled.
     queue = app.conf.task_default_queue
-    app.send_task("kiss.validate_tokens", queue=queue)
-    app.send_task("kiss.resync", queue=queue)
+    app.send_task(tasks.VALIDATE_TOKENS, queue=queue)
+    app.send_task(tasks.RESYNC, queue=queue)
 
 
 def _run_reconcile(resync: bool) -> dict[str, Any]:
@@ -80,13 +81,13 @@ def _run_reconcile(resync: bool) -> dict[str, Any]:
     return {**last.as_dict(), "runs": len(reports)}
 
 
-@app.task(name="kiss.reconcile", **RETRY)
+@app.task(name=tasks.RECONCILE, **RETRY)
 def reconcile() -> dict[str, Any]:
     """Make Twitch match the desired subscriptions (one run at a time across workers)."""
     return _run_reconcile(resync=False)
 
 
-@app.task(name="kiss.resync", bind=True, **RETRY)
+@app.task(name=tasks.RESYNC, bind=True, **RETRY)
 def resync(self: Task) -> dict[str, Any]:
     """Re-read Twitch's whole state, then reconcile."""
     result = _run_reconcile(resync=True)
@@ -96,13 +97,13 @@ def resync(self: Task) -> dict[str, Any]:
     return result
 
 
-@app.task(name="kiss.subscribe", **RETRY)
+@app.task(name=tasks.SUBSCRIBE, **RETRY)
 def subscribe(desired_id: int | None = None, channel_id: str | None = None) -> dict[str, Any]:
     """A desired subscription was recorded: place it now, not at the next beat."""
     return _run_reconcile(resync=False)
 
 
-@app.task(name="kiss.unsubscribe", **RETRY)
+@app.task(name=tasks.UNSUBSCRIBE, **RETRY)
 def unsubscribe(
     channel_id: str, type: str, version: str, condition: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -119,14 +120,14 @@ def unsubscribe(
     return {"removed": not left, **_run_reconcile(resync=False)}
 
 
-@app.task(name="kiss.session_welcomed", **RETRY)
+@app.task(name=tasks.SESSION_WELCOMED, **RETRY)
 def session_welcomed(session_id: str, user_id: str) -> dict[str, Any]:
     """A websocket session is fresh: recreate its user's subscriptions on it at once."""
     log.info("session %s of user %s welcomed: reconciling now", session_id, user_id)
     return _run_reconcile(resync=False)
 
 
-@app.task(name="kiss.revoked")
+@app.task(name=tasks.REVOKED)
 def revoked(
     subscription_id: str, channel_id: str, type: str, version: str, reason: str
 ) -> dict[str, Any]:
@@ -146,14 +147,14 @@ def revoked(
     return {"subscription_id": subscription_id, "desired": hit, "reason": reason}
 
 
-@app.task(name="kiss.validate_tokens")
+@app.task(name=tasks.VALIDATE_TOKENS)
 def validate_tokens() -> dict[str, object]:
     """Validate every stored token (start-up and hourly); refresh or mark the refused ones."""
     svc = services()
     return validate_all(svc.sessions, svc.cipher, svc.oauth, svc.tokens).as_dict()
 
 
-@app.task(name="kiss.trim_streams")
+@app.task(name=tasks.TRIM_STREAMS)
 def trim_streams() -> dict[str, int]:
     """Trim every channel stream by length and by age."""
     svc = services()

@@ -19,7 +19,9 @@ import redis.asyncio as aioredis
 
 from kiss.cli.status import hub_access, print_json, settings_or_exit
 from kiss.client.errors import ClientError
-from kiss.client.requests import new_request_id, request_fields, send_request
+from kiss.client.requests import new_request_id, send_request
+from kiss.contracts import tasks
+from kiss.contracts.bot_requests import SUBSCRIBE, UNSUBSCRIBE, encode_request
 from kiss.errors import KissError
 from kiss.eventsub.catalog import lookup
 from kiss.keys import Keys
@@ -43,7 +45,7 @@ def resync(wait_seconds: float) -> None:
     settings = settings_or_exit()
     # Imported here: Celery loads only for this command (the app module reads the settings).
     app = importlib.import_module("workers.celery_app").app
-    result = app.send_task("kiss.resync", queue=settings.celery_queue)
+    result = app.send_task(tasks.RESYNC, queue=settings.celery_queue)
     click.echo(f"resync queued as task {result.id} on queue {settings.celery_queue!r}")
     click.echo("Follow it in Flower (Tasks tab), or with `kiss status`.")
     if wait_seconds > 0:
@@ -223,9 +225,9 @@ def add(
         except KissError as error:
             raise click.BadParameter(str(error), param_hint="--type/--condition") from error
         requests.append(
-            request_fields(
+            encode_request(
                 new_request_id(),
-                "subscribe",
+                SUBSCRIBE,
                 bot=CLI_BOT,
                 channel_id=channel_id,
                 channel_name=name,
@@ -254,9 +256,9 @@ def remove(channel_id: str, wait_seconds: float, dry_run: bool) -> None:
             f"channel {channel_id} has no desired subscriptions (see `kiss subscriptions`)"
         )
     requests = [
-        request_fields(
+        encode_request(
             new_request_id(),
-            "unsubscribe",
+            UNSUBSCRIBE,
             bot=row.requested_by or CLI_BOT,
             channel_id=channel_id,
             channel_name="",

@@ -13,7 +13,16 @@ from kiss.client.errors import (
     OutcomeTimeout,
     SubscriptionRejected,
 )
-from kiss.client.events import ChannelEvent, Gap, Notification, Revocation, parse_entry
+from kiss.client.events import (
+    ChannelEvent,
+    Gap,
+    GapEvent,
+    Notification,
+    NotificationEvent,
+    Revocation,
+    RevocationEvent,
+    parse_entry,
+)
 from kiss.client.options import ClientOptions
 from kiss.client.replay import StartPosition
 from kiss.client.requests import SubscriptionOutcome
@@ -26,14 +35,17 @@ __all__ = [
     "ClientError",
     "ClientOptions",
     "ControlPlaneTimeout",
-    "Gap",
+    "Gap",  # the old name of GapEvent
+    "GapEvent",
     "HubConnection",
     "HubEventSubClient",
     "MalformedEntry",
-    "Notification",
+    "Notification",  # the old name of NotificationEvent
+    "NotificationEvent",
     "OutcomeTimeout",
     "PendingSubscription",
-    "Revocation",
+    "Revocation",  # the old name of RevocationEvent
+    "RevocationEvent",
     "StartPosition",
     "SubscriptionOutcome",
     "SubscriptionRejected",

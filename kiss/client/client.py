@@ -7,7 +7,7 @@ at least once, acknowledged when the handler returns and left pending when it ra
     client = HubEventSubClient("1234", "el_serda", redis_url="redis://...", bot="greeter")
 
     @client.on("stream.online")
-    async def online(event: Notification) -> None: ...
+    async def online(event: NotificationEvent) -> None: ...
 
     await client.start()
     await client.subscribe("stream.online")          # validated at once, recorded by the hub
@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from kiss.cancelling import cancel_and_wait
 from kiss.client.connection import DEFAULT_REDIS_URL, HubConnection
 from kiss.client.errors import ClientError
-from kiss.client.events import ChannelEvent, Gap, Revocation
+from kiss.client.events import ChannelEvent, GapEvent, RevocationEvent
 from kiss.client.inbox import Inbox
 from kiss.client.options import ClientOptions, consumer_name
 from kiss.client.presence import PresenceCard
@@ -43,12 +43,22 @@ from kiss.client.requests import (
     SubscriptionOutcome,
     last_outcome_id,
     new_request_id,
-    request_fields,
     send_request,
     wait_outcome,
 )
 from kiss.client.rows import entries
 from kiss.client.typed import adapter as typed_adapter
+from kiss.contracts.bot_requests import (
+    ACTIVE,
+    FAILED,
+    HELLO,
+    REMOVED,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    Op,
+    encode_request,
+)
+from kiss.contracts.stream_entry import GAP, NOTIFICATION, REVOCATION
 from kiss.eventsub.catalog import Topic, lookup
 from kiss.eventsub.events import Event
 from kiss.keys import Keys
@@ -93,7 +103,7 @@ class PendingSubscription:
 
     async def outcome(self, wait_seconds: float = 30.0) -> SubscriptionOutcome:
         """``active`` / ``removed``, or ``failed`` with Twitch's reason in ``.reason``."""
-        statuses = {"active", "failed"} if self.op == "subscribe" else {"removed", "failed"}
+        statuses = {ACTIVE, FAILED} if self.op == SUBSCRIBE else {REMOVED, FAILED}
         return await wait_outcome(
             self.client.connection.redis,
             self.client.keys,
@@ -168,11 +178,11 @@ class HubEventSubClient:
 
     def on_gap(self, handler: H) -> H:
         """Register a handler of gap markers (the listener lost events in a time range)."""
-        return self._register("gap")(handler)
+        return self._register(GAP)(handler)
 
     def on_revocation(self, handler: H) -> H:
         """Register a handler of revocations (Twitch ended a subscription)."""
-        return self._register("revocation")(handler)
+        return self._register(REVOCATION)(handler)
 
     def _register(self, key: str) -> Callable[[H], H]:
         if self._iterating:
@@ -192,21 +202,21 @@ class HubEventSubClient:
             handlers.remove(handler)
 
     def _handlers_for(self, event: ChannelEvent) -> list[Handler[Any]]:
-        if isinstance(event, Gap):
-            return self._handlers.get("gap", [])
-        if isinstance(event, Revocation):
-            return self._handlers.get("revocation", [])
+        if isinstance(event, GapEvent):
+            return self._handlers.get(GAP, [])
+        if isinstance(event, RevocationEvent):
+            return self._handlers.get(REVOCATION, [])
         return [*self._handlers.get(event.type, []), *self._handlers.get(ANY, [])]
 
     def _log_unhandled(self, event: ChannelEvent) -> None:
         """Once per type: an entry no handler takes is acknowledged, and that is said."""
-        what = event.type if event.kind == "notification" else event.kind
+        what = event.type if event.kind == NOTIFICATION else event.kind
         if what in self._unhandled:
             return
         self._unhandled.add(what)
         how = (
             f"@client.on({what!r}) or @client.on('*')"
-            if event.kind == "notification"
+            if event.kind == NOTIFICATION
             else (f"@client.on_{event.kind}")
         )
         log.warning(
@@ -239,7 +249,7 @@ class HubEventSubClient:
         await self.connection.attach(self.inbox, self._card, self._first_id)
         try:
             await send_request(
-                self.connection.redis, self.keys, self._fields("hello"), wait_seconds=None
+                self.connection.redis, self.keys, self._fields(HELLO), wait_seconds=None
             )
         except TRANSIENT as error:  # presence says the same, and it retries
             log.warning("hello not sent (%s); presence will announce the bot", error)
@@ -331,9 +341,9 @@ class HubEventSubClient:
 
     # -- subscriptions ------------------------------------------------------------
     def _fields(
-        self, op: str, topic: Topic | None = None, condition: Mapping[str, str] | None = None
+        self, op: Op, topic: Topic | None = None, condition: Mapping[str, str] | None = None
     ) -> dict[str, str]:
-        return request_fields(
+        return encode_request(
             new_request_id(),
             op,
             bot=self.bot,
@@ -354,7 +364,7 @@ class HubEventSubClient:
 
     async def _request(
         self,
-        op: str,
+        op: Op,
         type_: str,
         version: str | None,
         condition: Mapping[str, str] | None,
@@ -385,7 +395,7 @@ class HubEventSubClient:
         control plane refuses (e.g. the channel's token lacks the scope), and
         ControlPlaneTimeout when nobody answers. ``await result.outcome()`` for Twitch's word.
         """
-        return await self._request("subscribe", type_, version, condition, wait_seconds)
+        return await self._request(SUBSCRIBE, type_, version, condition, wait_seconds)
 
     async def listen(
         self,
@@ -417,7 +427,7 @@ class HubEventSubClient:
         *,
         wait_seconds: float | None = None,
     ) -> PendingSubscription:
-        return await self._request("unsubscribe", type_, version, condition, wait_seconds)
+        return await self._request(UNSUBSCRIBE, type_, version, condition, wait_seconds)
 
     # -- reprocessing ----------------------------------------------------------------
     def replay(

@@ -1,21 +1,30 @@
 """The typed events a bot receives, parsed from its channel stream's entries (no I/O).
 
-An entry's fields are the listener's contract (docs/architecture.md, "Redis streams"):
-``kind`` says which type it becomes: ``Notification``, ``Revocation`` or ``Gap``.
+An entry's fields are the listener's contract (``kiss/contracts/stream_entry.py``, decoded
+there): ``kind`` says which type it becomes: ``NotificationEvent``, ``RevocationEvent`` or
+``GapEvent``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import orjson
+from typing import Any
 
 from kiss.client.errors import MalformedEntry
-
-Kind = Literal["notification", "revocation", "gap"]
-KINDS: frozenset[str] = frozenset({"notification", "revocation", "gap"})
+from kiss.contracts.stream_entry import (
+    GAP,
+    GAP_FROM,
+    GAP_REASON,
+    GAP_TO,
+    NOTIFICATION,
+    REVOCATION,
+    REVOCATION_STATUS,
+    EntryError,
+    Kind,
+    decode,
+    encode,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,40 +58,46 @@ class ChannelEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class Notification(ChannelEvent):
+class NotificationEvent(ChannelEvent):
     """A Twitch notification: ``event`` is its event object (or list, for batched types)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Revocation(ChannelEvent):
+class RevocationEvent(ChannelEvent):
     """Twitch revoked the subscription ``subscription_id``; no more events of ``type``."""
 
     @property
     def reason(self) -> str:
-        return str(self.event.get("status", "")) if isinstance(self.event, dict) else ""
+        return str(self.event.get(REVOCATION_STATUS, "")) if isinstance(self.event, dict) else ""
 
 
 @dataclass(frozen=True, slots=True)
-class Gap(ChannelEvent):
+class GapEvent(ChannelEvent):
     """The listener lost its session between ``gap_from`` and ``gap_to``: events may be missing."""
 
     @property
     def gap_from(self) -> float | None:
-        return _float_or_none(self.event.get("from")) if isinstance(self.event, dict) else None
+        return _float_or_none(self.event.get(GAP_FROM)) if isinstance(self.event, dict) else None
 
     @property
     def gap_to(self) -> float | None:
-        return _float_or_none(self.event.get("to")) if isinstance(self.event, dict) else None
+        return _float_or_none(self.event.get(GAP_TO)) if isinstance(self.event, dict) else None
 
     @property
     def reason(self) -> str:
-        return str(self.event.get("reason", "")) if isinstance(self.event, dict) else ""
+        return str(self.event.get(GAP_REASON, "")) if isinstance(self.event, dict) else ""
 
+
+# The names these had first, which docs and bots use (they read as the protocol package's
+# kiss.eventsub.messages.Notification and kiss.eventsub.session.Gap: prefer the new ones).
+Notification = NotificationEvent
+Revocation = RevocationEvent
+Gap = GapEvent
 
 _CLASSES: dict[str, type[ChannelEvent]] = {
-    "notification": Notification,
-    "revocation": Revocation,
-    "gap": Gap,
+    NOTIFICATION: NotificationEvent,
+    REVOCATION: RevocationEvent,
+    GAP: GapEvent,
 }
 
 
@@ -95,45 +110,20 @@ def _float_or_none(value: object) -> float | None:
 
 def parse_entry(stream_id: str, fields: Mapping[str, str], delivery_count: int = 1) -> ChannelEvent:
     """The typed event of one stream entry, or MalformedEntry naming what is wrong."""
-    kind = fields.get("kind", "")
-    if kind not in KINDS:
-        raise MalformedEntry(f"entry {stream_id}: unknown kind {kind!r}")
-    raw_event = fields.get("event", "null")
     try:
-        event = orjson.loads(raw_event)
-    except orjson.JSONDecodeError as error:
-        raise MalformedEntry(f"entry {stream_id}: event is not JSON: {error}") from error
-    try:
-        received_ts = float(fields.get("received_ts") or 0.0)
-    except ValueError as error:
-        raise MalformedEntry(
-            f"entry {stream_id}: received_ts {fields.get('received_ts')!r} is not a number"
-        ) from error
-    return _CLASSES[kind](
-        kind=kind,  # type: ignore[arg-type]
-        message_id=fields.get("message_id", ""),
-        type=fields.get("type", ""),
-        version=fields.get("version", ""),
-        channel_id=fields.get("channel_id", ""),
-        subscription_id=fields.get("subscription_id", ""),
-        twitch_ts=fields.get("twitch_ts", ""),
-        received_ts=received_ts,
-        event=event,
-        stream_id=stream_id,
-        delivery_count=delivery_count,
-    )
+        values = decode(fields)
+    except EntryError as error:
+        raise MalformedEntry(f"entry {stream_id}: {error}") from error
+    return _CLASSES[values.kind](*values, stream_id=stream_id, delivery_count=delivery_count)
 
 
 def entry_fields(event: ChannelEvent) -> dict[str, str]:
     """The stream fields of an event: the inverse of ``parse_entry`` (dead letters, tests)."""
+    entry = encode(
+        "", "", event.kind, event.message_id, event.type, event.version, event.channel_id,
+        event.subscription_id, event.twitch_ts, event.received_ts, event.event,
+    )  # fmt: skip
     return {
-        "kind": event.kind,
-        "message_id": event.message_id,
-        "type": event.type,
-        "version": event.version,
-        "channel_id": event.channel_id,
-        "subscription_id": event.subscription_id,
-        "twitch_ts": event.twitch_ts,
-        "received_ts": repr(event.received_ts),
-        "event": orjson.dumps(event.event).decode(),
+        name: value.decode() if isinstance(value, bytes) else value
+        for name, value in entry.fields().items()
     }

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiss.contracts.timestamps import epoch_text
+
 
 @dataclass(frozen=True)
 class PresenceCard:
@@ -40,8 +42,8 @@ def presence_fields(
         "channel_name": card.channel_name,
         "bot": card.bot,
         "consumer": card.consumer,
-        "started_at": f"{card.started_at:.3f}",
-        "last_seen": f"{now:.3f}",
+        "started_at": epoch_text(card.started_at),
+        "last_seen": epoch_text(now),
         "pending": str(pending),
         "lag": "" if lag is None else str(lag),
         "state": state,

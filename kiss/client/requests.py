@@ -1,8 +1,9 @@
-"""Bot -> control plane requests (hello, subscribe, unsubscribe) and their outcomes.
+"""Bot -> control plane requests (hello, subscribe, unsubscribe) and their outcomes, over Redis.
 
 A request is an entry on ``Keys.control_requests()``; workers/control.py answers on
-``Keys.control_reply(request_id)`` (a list of one JSON ``{"ok", "error"}``). What Twitch
-made of a subscription arrives later on ``Keys.subscription_outcomes(channel_id)``.
+``Keys.control_reply(request_id)``. What Twitch made of a subscription arrives later on
+``Keys.subscription_outcomes(channel_id)``. The fields, ops, replies and statuses are the
+contract of ``kiss/contracts/bot_requests.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 
 from kiss.client.errors import ControlPlaneTimeout, OutcomeTimeout, SubscriptionRejected
 from kiss.client.rows import entries, fields_arg, streams
+from kiss.contracts.bot_requests import ACTIVE, decode_outcome, decode_reply
 from kiss.keys import Keys
 
 REQUESTS_MAXLEN = 100_000
@@ -29,39 +30,14 @@ _SLICE_SECONDS = 5.0
 class SubscriptionOutcome:
     type: str
     version: str
-    status: str  # active | failed | revoked | removed
+    status: str  # one of kiss.contracts.bot_requests.STATUSES
     reason: str
     subscription_id: str
     stream_id: str
 
     @property
     def active(self) -> bool:
-        return self.status == "active"
-
-
-def request_fields(
-    request_id: str,
-    op: str,
-    *,
-    bot: str,
-    channel_id: str,
-    channel_name: str,
-    type: str = "",
-    version: str = "",
-    condition: Mapping[str, str] | None = None,
-    now: float,
-) -> dict[str, str]:
-    return {
-        "request_id": request_id,
-        "op": op,
-        "bot": bot,
-        "channel_id": channel_id,
-        "channel_name": channel_name,
-        "type": type,
-        "version": version,
-        "condition": orjson.dumps(dict(condition or {})).decode(),
-        "ts": f"{now:.6f}",
-    }
+        return self.status == ACTIVE
 
 
 async def send_request(
@@ -78,9 +54,9 @@ async def send_request(
     while (left := deadline - time.monotonic()) > 0:
         reply = await redis.blpop([reply_key], timeout=min(left, _SLICE_SECONDS))
         if reply is not None:
-            answer = orjson.loads(reply[1])
-            if not answer.get("ok"):
-                raise SubscriptionRejected(str(answer.get("error") or "refused"))
+            answer = decode_reply(reply[1])
+            if not answer.ok:
+                raise SubscriptionRejected(answer.error)
             return
     raise ControlPlaneTimeout(
         f"{fields['op']} {fields['type']}: no answer from the control plane in {wait_seconds:g}s "
@@ -99,14 +75,7 @@ async def last_outcome_id(redis: aioredis.Redis, keys: Keys, channel_id: str) ->
 
 
 def _outcome(stream_id: str, fields: Mapping[str, Any]) -> SubscriptionOutcome:
-    return SubscriptionOutcome(
-        type=str(fields.get("type", "")),
-        version=str(fields.get("version", "")),
-        status=str(fields.get("status", "")),
-        reason=str(fields.get("reason", "")),
-        subscription_id=str(fields.get("subscription_id", "")),
-        stream_id=stream_id,
-    )
+    return SubscriptionOutcome(*decode_outcome(fields), stream_id=stream_id)
 
 
 async def wait_outcome(

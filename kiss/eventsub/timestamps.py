@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time
 
@@ -53,8 +54,16 @@ def _bad(text: object) -> MalformedMessage:
 
 
 def format_timestamp(epoch_ns: int | None = None) -> str:
-    """RFC3339 with nanosecond precision, as Twitch writes it."""
+    """RFC3339 with nanosecond precision, as Twitch writes it: the one form of every timestamp
+    the hub writes in Twitch's place (``format_epoch`` from epoch seconds)."""
     if epoch_ns is None:
         epoch_ns = time.time_ns()
     seconds, nanos = divmod(epoch_ns, 1_000_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos:09d}Z"
+
+
+def format_epoch(seconds: float) -> str:
+    """``format_timestamp`` of epoch seconds, their fraction rounded to the nanosecond (not
+    through ``seconds * 1e9``, which a float holds only to a few hundred nanoseconds)."""
+    whole = math.floor(seconds)
+    return format_timestamp(whole * 1_000_000_000 + round((seconds - whole) * 1_000_000_000))

@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Protocol
+from typing import Any
+
+from kiss.contracts.tasks import Revoked, SessionWelcomed, TaskCall, TaskSender, send
 
 log = logging.getLogger(__name__)
-
-TASK_SESSION_WELCOMED = "kiss.session_welcomed"
-TASK_REVOKED = "kiss.revoked"
-
-
-class TaskSender(Protocol):
-    """The part of a Celery app used here."""
-
-    def send_task(self, name: str, *, kwargs: dict[str, Any], queue: str) -> Any: ...
 
 
 class ControlPlane:
@@ -30,26 +23,19 @@ class ControlPlane:
 
     async def session_welcomed(self, session_id: str, user_id: str) -> None:
         """A websocket-transport session is fresh: recreate that user's subscriptions on it."""
-        await self._send(TASK_SESSION_WELCOMED, {"session_id": session_id, "user_id": user_id})
+        await self._send(SessionWelcomed(session_id=session_id, user_id=user_id))
 
     async def revoked(
         self, subscription_id: str, channel_id: str, type_: str, version: str, reason: str
     ) -> None:
-        kwargs = {
-            "subscription_id": subscription_id,
-            "channel_id": channel_id,
-            "type": type_,
-            "version": version,
-            "reason": reason,
-        }
-        await self._send(TASK_REVOKED, kwargs)
+        await self._send(Revoked(subscription_id, channel_id, type_, version, reason))
 
-    async def _send(self, name: str, kwargs: dict[str, Any]) -> None:
+    async def _send(self, call: TaskCall) -> None:
         try:
-            await asyncio.to_thread(self.sender.send_task, name, kwargs=kwargs, queue=self.queue)
+            await asyncio.to_thread(send, self.sender, call, self.queue)
         except Exception as error:
             self.failures += 1
-            log.error("could not send %s to the control plane: %s", name, error)
+            log.error("could not send %s to the control plane: %s", call.task, error)
 
 
 class LazyCelerySender:

@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Sequence
 from operator import attrgetter
 
+from kiss.contracts.stream_entry import NOTIFICATION, Entry
 from kiss.errors import MalformedMessage
 from kiss.eventsub.timestamps import parse_timestamp
-from kiss.listener.entries import Entry
 
 _KIND = attrgetter("kind")
 _TYPE = attrgetter("type")
@@ -33,8 +33,8 @@ class DeliveryStats:
 
     def record(self, written: Sequence[Entry]) -> None:
         """Count the accepted entries per topic; time one notification in ``sample_every``."""
-        if set(map(_KIND, written)) != {"notification"}:  # gaps and revocations are rare
-            written = [entry for entry in written if entry.kind == "notification"]
+        if set(map(_KIND, written)) != {NOTIFICATION}:  # gaps and revocations are rare
+            written = [entry for entry in written if entry.kind == NOTIFICATION]
         self.by_type.update(map(_TYPE, written))
         every = self.sample_every
         for entry in written[self._next_sample :: every]:

@@ -1,10 +1,7 @@
-"""Stream entries as the bots read them (docs/architecture.md, "Redis streams"), built with no I/O.
+"""Stream entries built from Twitch's messages, with no I/O (the entry itself, its fields and
+kinds: ``kiss/contracts/stream_entry.py``).
 
-An entry is one flat tuple: the stream, its dedup key, then the fields in ``FIELDS`` order,
-the event's JSON last. It is nearly the row the writer's script reads (the event travels
-beside the rows, unescaped), so a batch is packed in one call.
-
-``Router.notification`` is the listener's hot path: a frame in Twitch's exact notification
+``EntryBuilder.notification`` is the listener's hot path: a frame in Twitch's exact notification
 shape becomes an entry in one pass. msgspec decodes the envelope into typed structs and
 keeps the event as raw JSON, written to the stream exactly as Twitch sent it: building the
 event's Python objects only to serialise them again cost 2 of the listener's 12 µs per event.
@@ -27,47 +24,27 @@ from typing import NamedTuple
 import msgspec
 import orjson
 
+from kiss.contracts.stream_entry import (
+    GAP,
+    NOTIFICATION,
+    REVOCATION,
+    Entry,
+    Kind,
+    encode,
+    gap_event,
+    revocation_event,
+)
 from kiss.errors import UnknownTopic
 from kiss.eventsub import catalog
 from kiss.eventsub.messages import Notification, RawFrame, Revocation, is_channel_id
 from kiss.eventsub.session import Gap
-from kiss.eventsub.timestamps import is_real_date
+from kiss.eventsub.timestamps import format_epoch, is_real_date
 from kiss.keys import Keys
 from kiss.listener.refusals import REFUSALS, Refusals
 
-FIELDS = (
-    "kind",
-    "message_id",
-    "type",
-    "version",
-    "channel_id",
-    "subscription_id",
-    "twitch_ts",
-    "received_ts",
-    "event",
-)
-
-
-class Entry(NamedTuple):
-    """One stream entry; flat, so that building it and packing a batch of them stay cheap."""
-
-    stream: str
-    dedup: str  # the event's own-id key when its type has one, else the message id's key
-    kind: str
-    message_id: str
-    type: str
-    version: str
-    channel_id: str
-    subscription_id: str
-    twitch_ts: str
-    received_ts: str
-    event: bytes  # JSON, as Twitch sent it where it can be
-
-    def as_dict(self) -> dict[str, str | bytes]:
-        return dict(zip(FIELDS, self[2:], strict=True))
-
-
-_new_entry = tuple.__new__  # builds an Entry from a ready tuple without a Python-level call
+# Builds an Entry from a ready tuple without a Python-level call: the hot path's one-pass
+# form of ``encode`` (the event already JSON, ``received`` already ``epoch_text``).
+_new_entry = tuple.__new__
 
 # Twitch's form, with each field in its range; whether the day exists is checked once a day.
 _TWITCH_TIMESTAMP = re.compile(
@@ -150,7 +127,7 @@ def _event_id_reader(field: str | None) -> Callable[[bytes], object] | None:
     return lambda raw: getattr(decode(raw), field)
 
 
-class Router:
+class EntryBuilder:
     """Builds notification entries. Nothing is kept per subscription or channel (a hub holds
     thousands, and computing a stream name costs less than looking it up); the few topics
     seen are kept, with their dedup rules."""
@@ -202,9 +179,9 @@ class Router:
         message_id: str,
         sub_id: str,
         timestamp: str,
-        received: str,
+        received: float,
         event: object,
-        body: bytes,
+        body: object,
     ) -> Entry:
         # One key per entry: an event's own id is unique to it, so it also catches the same
         # message delivered twice; types without one fall back on the message id.
@@ -215,22 +192,10 @@ class Router:
                 dedup = topic.id_prefix + event_id
         if not dedup:
             dedup = self._message_prefix + message_id
-        return _new_entry(
-            Entry,
-            (
-                self._stream_prefix + channel,
-                dedup,
-                "notification",
-                message_id,
-                topic.type,
-                topic.version,
-                channel,
-                sub_id,
-                timestamp,
-                received,
-                body,
-            ),
-        )
+        return encode(
+            self._stream_prefix + channel, dedup, NOTIFICATION, message_id, topic.type,
+            topic.version, channel, sub_id, timestamp, received, body,
+        )  # fmt: skip
 
     def notification(self, frame: RawFrame, received: str) -> Entry | None:
         """The entry of a frame in Twitch's exact single-event notification shape, checked as
@@ -272,7 +237,7 @@ class Router:
             (
                 self._stream_prefix + channel,
                 dedup or self._message_prefix + meta.message_id,
-                "notification",
+                NOTIFICATION,
                 meta.message_id,
                 topic.type,
                 topic.version,
@@ -303,46 +268,36 @@ class Router:
         meta = message.metadata
         body = event if event is not None else message.events
         try:
-            raw = orjson.dumps(body)
+            return self._entry(
+                topic, channel, meta.message_id, sub.id, meta.message_timestamp, received,
+                event, body,
+            )  # fmt: skip
         except orjson.JSONEncodeError as error:  # nested deeper than orjson writes (254)
             self._refuse("too_deep", f"the event cannot be written back: {error}")
             return None
-        return self._entry(
-            topic, channel, meta.message_id, sub.id, meta.message_timestamp, repr(received),
-            event, raw,
-        )  # fmt: skip
 
 
 def notification_entry(keys: Keys, message: Notification, received: float) -> Entry | None:
     """The entry of one notification."""
-    return Router(keys).entry(message, received)
+    return EntryBuilder(keys).entry(message, received)
 
 
 def _other_entry(
     keys: Keys,
-    kind: str,
+    kind: Kind,
     message_id: str,
     type_: str,
     version: str,
     channel: str,
     sub_id: str,
     twitch_ts: str,
-    received_ts: str,
+    received_ts: float,
     body: object,
 ) -> Entry:
-    return Entry(
-        keys.channel_stream(channel),
-        keys.dedup_message(message_id),
-        kind,
-        message_id,
-        type_,
-        version,
-        channel,
-        sub_id,
-        twitch_ts,
-        received_ts,
-        orjson.dumps(body),
-    )
+    return encode(
+        keys.channel_stream(channel), keys.dedup_message(message_id), kind, message_id, type_,
+        version, channel, sub_id, twitch_ts, received_ts, body,
+    )  # fmt: skip
 
 
 def revocation_entry(keys: Keys, message: Revocation, received: float) -> Entry | None:
@@ -354,29 +309,30 @@ def revocation_entry(keys: Keys, message: Revocation, received: float) -> Entry 
     meta = message.metadata
     return _other_entry(
         keys,
-        "revocation",
+        REVOCATION,
         meta.message_id,
         sub.type,
         sub.version,
         channel,
         sub.id,
         meta.message_timestamp,
-        f"{received:.6f}",
-        {"status": sub.status},
+        received,
+        revocation_event(sub.status),
     )
 
 
-def gap_entry(keys: Keys, channel: str, gap: Gap, twitch_ts: str) -> Entry:
-    """A marker telling the bots that events between gap.start and gap.end may be missing."""
+def gap_entry(keys: Keys, channel: str, gap: Gap, at: float) -> Entry:
+    """A marker telling the bots that events between gap.start and gap.end may be missing,
+    written at ``at`` (epoch seconds; its ``twitch_ts`` in Twitch's form)."""
     return _other_entry(
         keys,
-        "gap",
+        GAP,
         f"gap-{uuid.uuid4()}",
         "",
         "",
         channel,
         "",
-        twitch_ts,
-        f"{gap.end:.6f}",
-        {"from": gap.start, "to": gap.end, "reason": gap.reason},
+        format_epoch(at),
+        gap.end,
+        gap_event(gap.start, gap.end, gap.reason),
     )

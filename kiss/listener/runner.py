@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from websockets.typing import BytesLike
 
+from kiss.contracts.stream_entry import Entry
+from kiss.contracts.timestamps import epoch_text
 from kiss.eventsub.session import (
     CLOSE_ADVICE,
     CloseSocket,
@@ -34,10 +36,9 @@ from kiss.eventsub.session import (
     SessionMachine,
     Welcomed,
 )
-from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff, reconnecting
-from kiss.listener.entries import Entry, Router, gap_entry, revocation_entry
+from kiss.listener.entries import EntryBuilder, gap_entry, revocation_entry
 from kiss.listener.refusals import REFUSALS, Refusals
 from kiss.listener.socket import Dial, PushConnection, websocket_dialer
 from kiss.listener.writer import StreamWriter
@@ -105,7 +106,7 @@ class SessionRunner:
         self.channels: set[str] = set(channels or ())
         self._slot_key = keys.listener_slot(slot)
         self.refusals = refusals or REFUSALS  # bad frames: counted, logged once a minute per kind
-        self._router = Router(keys, self.refusals, slot)
+        self._entries = EntryBuilder(keys, self.refusals, slot)
         writer.track(self._slot_key, lambda: machine.last_message_at)
         self._channels_key = keys.listener_slot_channels(slot)
         self._all_channels_key = keys.channels()
@@ -191,7 +192,7 @@ class SessionRunner:
         """
         receive = self.machine.receive
         notified = self.machine.notified
-        route = self._router.notification
+        build_entry = self._entries.notification
         apply = self._apply
         clock = self._clock
         writer = self.writer
@@ -218,13 +219,13 @@ class SessionRunner:
         def on_frames(frames: list[BytesLike]) -> None:
             nonlocal paused
             now = clock()
-            received = repr(now)  # one read, one receive time
+            received = epoch_text(now)  # one read, one receive time
             routed: list[Entry] = []  # handed to the writer at once, in order
             for frame in frames:
                 try:
                     # The hot path: a notification in Twitch's shape goes straight to an entry;
                     # the machine still does its bookkeeping and may drop it (stale, old socket).
-                    entry = route(frame, received)
+                    entry = build_entry(frame, received)
                     if entry is None:
                         hand_over(routed)  # what the machine outputs comes after them
                         apply(receive(conn, frame, now))
@@ -320,9 +321,9 @@ class SessionRunner:
                 self._on_lost(output)
 
     def _deliver(self, output: Deliver) -> None:
-        entry = self._router.entry(output.message, self._clock())
+        entry = self._entries.entry(output.message, self._clock())
         if entry is None:
-            self.stats.dropped += 1  # refused by the router, which counted and logged it
+            self.stats.dropped += 1  # refused by the builder, which counted and logged it
             return
         self._deliver_entry(entry)
 
@@ -380,11 +381,11 @@ class SessionRunner:
 
     def mark_gap(self, channels: Iterable[str], gap: Gap) -> None:
         """Put a gap marker on each channel's stream; channels new to the slot join it."""
-        stamp = format_timestamp(int(self._clock() * 1_000_000_000))
+        at = self._clock()
         for channel in sorted(channels):
             if channel not in self.channels:
                 self._first_seen(channel)
-            self.writer.add(gap_entry(self.keys, channel, gap, stamp))
+            self.writer.add(gap_entry(self.keys, channel, gap, at))
 
     def _on_lost(self, output: Lost) -> None:
         if self._stop.is_set():

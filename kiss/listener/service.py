@@ -22,6 +22,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from kiss.cancelling import cancel_and_wait
+from kiss.contracts.stream_entry import REVOCATION, REVOCATION_STATUS, Entry
 from kiss.errors import ConfigError, OAuthUnavailable, TransientHelixError
 from kiss.eventsub.session import SessionConfig, SessionMachine
 from kiss.helix.conduits import Requester
@@ -29,7 +30,6 @@ from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
 from kiss.listener.conduit import ShardManager, ensure_conduit, shard_binder
 from kiss.listener.control import ControlPlane
-from kiss.listener.entries import Entry
 from kiss.listener.leases import LeaseStore
 from kiss.listener.runner import SessionRunner
 from kiss.listener.slots import ConduitShard, WebsocketSession
@@ -300,9 +300,9 @@ class Listener:
     # -- callbacks and state --------------------------------------------------------------
 
     def _written(self, entry: Entry) -> None:
-        if entry.kind != "revocation":
+        if entry.kind != REVOCATION:
             return
-        reason = str(orjson.loads(entry.event).get("status", ""))
+        reason = str(orjson.loads(entry.event).get(REVOCATION_STATUS, ""))
         log.warning(
             "subscription %s (%s v%s, channel %s) revoked: %s",
             entry.subscription_id,

@@ -32,8 +32,8 @@ from typing import BinaryIO
 
 import msgspec
 
+from kiss.contracts.stream_entry import Entry
 from kiss.errors import ConfigError
-from kiss.listener.entries import Entry
 
 log = logging.getLogger(__name__)
 

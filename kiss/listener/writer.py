@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import string
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -37,33 +38,45 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from redis.asyncio.connection import AbstractConnection
 
+from kiss.contracts.stream_entry import (
+    EVENT,
+    FIELDS,
+    GAP,
+    NOTIFICATION,
+    REVOCATION,
+    Entry,
+    position,
+)
 from kiss.eventsub.session import Gap
-from kiss.eventsub.timestamps import format_timestamp
 from kiss.keys import Keys
 from kiss.listener.delivery_stats import DeliveryStats
-from kiss.listener.entries import FIELDS, Entry, gap_entry
+from kiss.listener.entries import gap_entry
 from kiss.listener.spool import Spool
 
 log = logging.getLogger(__name__)
 
+# Hub counters of what the script wrote, by the entry's kind.
+COUNTER_OF_KIND = {NOTIFICATION: "events_routed", REVOCATION: "revocations", GAP: "gaps"}
+
 # KEYS: counters, listener state. ARGV: maxlen, ttl, the batch's rows as one MessagePack
-# array ([stream, dedup key, fields in FIELDS order but the event]), then each entry's event
-# JSON, one argument each. Redis decodes the rows in C (cmsgpack: a tenth of its time per
-# entry less than cjson; it has no binary type, hence the events apart) and takes each event
-# as it is: escaped inside the rows, decoding them cost Redis a third of its time; cut out
-# of one concatenated argument, a quarter. The XADD names its fields outright: building an
-# argument table per entry cost more than the XADD.
-_SCRIPT = """
+# array (each an ``Entry`` but its event), then each entry's event JSON, one argument each.
+# Redis decodes the rows in C (cmsgpack: a tenth of its time per entry less than cjson; it
+# has no binary type, hence the events apart) and takes each event as it is: escaped inside
+# the rows, decoding them cost Redis a third of its time; cut out of one concatenated
+# argument, a quarter. The XADD names its fields outright: building an argument table per
+# entry cost more than the XADD. Field names, their places in a row and the kinds come from
+# ``kiss/contracts/stream_entry.py``, formatted in below.
+_SCRIPT_TEMPLATE = """
 local maxlen, ttl = ARGV[1], ARGV[2]
-local counter_of = {notification = 'events_routed', revocation = 'revocations', gap = 'gaps'}
+local counter_of = {$counter_of}
 local counts = {}
 local flags = {}
 for index, row in ipairs(cmsgpack.unpack(ARGV[3])) do
   local counter
-  if redis.call('SET', row[2], '1', 'NX', 'EX', ttl) then
-    redis.call('XADD', row[1], 'MAXLEN', '~', maxlen, '*', __FIELDS__, 'event', ARGV[3 + index])
+  if redis.call('SET', row[$dedup], '1', 'NX', 'EX', ttl) then
+    redis.call('XADD', row[$stream], 'MAXLEN', '~', maxlen, '*', $fields, '$event', ARGV[3 + index])
     flags[#flags + 1] = '1'
-    counter = counter_of[row[3]] or 'entries'
+    counter = counter_of[row[$kind]] or 'entries'
   else
     flags[#flags + 1] = '0'
     counter = 'duplicates_dropped'
@@ -75,7 +88,23 @@ for name, count in pairs(counts) do
   redis.call('HINCRBY', KEYS[2], name, count)
 end
 return table.concat(flags)
-""".replace("__FIELDS__", ", ".join(f"'{name}', row[{i}]" for i, name in enumerate(FIELDS[:-1], 3)))
+"""
+
+
+def _row(field: str) -> int:
+    """A field's index in a script row (Lua counts from 1)."""
+    return position(field) + 1
+
+
+_SCRIPT = string.Template(_SCRIPT_TEMPLATE).substitute(
+    counter_of=", ".join(f"['{kind}'] = '{name}'" for kind, name in COUNTER_OF_KIND.items()),
+    stream=_row("stream"),
+    dedup=_row("dedup"),
+    kind=_row("kind"),
+    fields=", ".join(f"'{name}', row[{_row(name)}]" for name in FIELDS if name != EVENT),
+    event=EVENT,
+)
+assert position(EVENT) == len(Entry._fields) - 1  # the rows are the entries but their last
 
 _pack = msgspec.msgpack.Encoder().encode
 # RESP, packed in C. hiredis's stub types the command as a 1-tuple; any length is packed.
@@ -271,9 +300,9 @@ class StreamWriter:
 
     def _mark_losses(self, put: Callable[[Sequence[Entry]], bool]) -> bool:
         """Room again after drops: the gap markers go first, where the events are missing."""
-        stamp = format_timestamp(int(self._clock() * 1_000_000_000))
+        at = self._clock()
         markers = [
-            gap_entry(self.keys, channel, Gap(first, last, "listener spool full"), stamp)
+            gap_entry(self.keys, channel, Gap(first, last, "listener spool full"), at)
             for channel, (first, last) in sorted(self._lost.items())
         ]
         if not put(markers):
@@ -531,6 +560,6 @@ class StreamWriter:
         self.delivery.record(accepted)
         if self._on_written is not None:
             for entry in accepted:
-                if entry.kind != "notification":
+                if entry.kind != NOTIFICATION:
                     self._on_written(entry)
         return fresh

@@ -6,6 +6,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kiss.contracts.bot_requests import REVOKED
 from kiss.keys import Keys
 from kiss.reconcile.outcomes import append_outcome
 from kiss.store import state
@@ -59,7 +60,7 @@ def record_revocation(
         channel_id,
         type=type,
         version=version,
-        status="revoked",
+        status=REVOKED,
         reason=reason,
         subscription_id=subscription_id,
     )

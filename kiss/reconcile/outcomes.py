@@ -14,6 +14,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from kiss.backoff import nth_delay
+from kiss.contracts.bot_requests import ACTIVE, FAILED, REMOVED, Status, encode_outcome
 from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, is_retryable
 from kiss.eventsub import catalog
 from kiss.helix import subscriptions as helix_subs
@@ -66,22 +67,18 @@ def append_outcome(
     *,
     type: str,
     version: str,
-    status: str,
+    status: Status,
     reason: str = "",
     subscription_id: str = "",
 ) -> None:
     """Tell the channel's bots what became of a subscription: one entry on
-    ``Keys.subscription_outcomes(channel_id)`` (status ``active`` | ``failed`` | ``revoked`` |
-    ``removed``), the one writer of that stream's entries."""
+    ``Keys.subscription_outcomes(channel_id)`` (kiss/contracts/bot_requests.py), the one
+    writer of that stream's entries."""
     if not channel_id:
         return
-    fields = {
-        "type": type,
-        "version": version,
-        "status": status,
-        "reason": reason,
-        "subscription_id": subscription_id,
-    }
+    fields = encode_outcome(
+        type=type, version=version, status=status, reason=reason, subscription_id=subscription_id
+    )
     redis_client.xadd(
         keys.subscription_outcomes(channel_id),
         fields,  # type: ignore[arg-type]
@@ -116,8 +113,19 @@ class Recorder:
         self._interval = reconcile_interval
         self._clock = clock
 
-    def _outcome(self, channel_id: str, fields: dict[str, str]) -> None:
-        append_outcome(self._redis, self._keys, channel_id, **fields)
+    def _outcome(
+        self,
+        channel_id: str,
+        type_: str,
+        version: str,
+        status: Status,
+        reason: str = "",
+        subscription_id: str = "",
+    ) -> None:
+        append_outcome(
+            self._redis, self._keys, channel_id, type=type_, version=version, status=status,
+            reason=reason, subscription_id=subscription_id,
+        )  # fmt: skip
 
     def created(
         self,
@@ -146,10 +154,7 @@ class Recorder:
                 status=202,
             )
             session.commit()
-            self._outcome(
-                want.channel_id,
-                {**base, "status": "active", "reason": "", "subscription_id": sub.id},
-            )
+            self._outcome(want.channel_id, want.type, want.version, ACTIVE, subscription_id=sub.id)
             metrics.CHANGES.labels(action).inc()
             if result.adopted:
                 report.adopted += 1
@@ -202,9 +207,7 @@ class Recorder:
         metrics.CHANGES.labels("failure").inc()
         report.errors.append(message)
         if new_state == "failed":
-            self._outcome(
-                channel_id, {**base, "status": "failed", "reason": message, "subscription_id": ""}
-            )
+            self._outcome(channel_id, base["type"], base["version"], FAILED, message)
 
     def deleted(self, session: Session, delete: Delete, result: Any, report: Report) -> None:
         active = delete.active
@@ -226,14 +229,7 @@ class Recorder:
             metrics.CHANGES.labels("delete").inc()
             if not delete.stale:
                 self._outcome(
-                    channel_id,
-                    {
-                        "type": active.type,
-                        "version": active.version,
-                        "status": "removed",
-                        "reason": delete.reason,
-                        "subscription_id": active.id,
-                    },
+                    channel_id, active.type, active.version, REMOVED, delete.reason, active.id
                 )
             return
         message = result.message if isinstance(result, HelixError) else str(result)
@@ -282,16 +278,7 @@ class Recorder:
             version=want.version,
             message=f"cannot place: {unplaced.reason}",
         )
-        self._outcome(
-            want.channel_id,
-            {
-                "type": want.type,
-                "version": want.version,
-                "status": "failed",
-                "reason": unplaced.reason,
-                "subscription_id": "",
-            },
-        )
+        self._outcome(want.channel_id, want.type, want.version, FAILED, unplaced.reason)
 
     def finish(self, session: Session, report: Report, started: float) -> None:
         finished = self._clock()

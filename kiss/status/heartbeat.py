@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from kiss.contracts.timestamps import epoch_text
 from kiss.keys import Keys
 from kiss.settings import Settings
 
@@ -37,7 +38,7 @@ def beat_heartbeat_name(hostname: str | None = None) -> str:
 
 
 def beat(client: redis.Redis, keys: Keys, name: str, now: float) -> None:
-    client.set(keys.heartbeat(name), f"{now:.3f}", ex=TTL_SECONDS)
+    client.set(keys.heartbeat(name), epoch_text(now), ex=TTL_SECONDS)
 
 
 def is_alive(client: redis.Redis, keys: Keys, name: str) -> bool:

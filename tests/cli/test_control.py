@@ -11,7 +11,8 @@ from pathlib import Path
 import redis
 import redis.asyncio as aioredis
 
-from kiss.client.requests import new_request_id, request_fields, send_request
+from kiss.client.requests import new_request_id, send_request
+from kiss.contracts.bot_requests import encode_request
 from kiss.keys import Keys
 from kiss.store.db import upgrade
 from tests.waiting import wait_for_async as wait_for
@@ -41,7 +42,7 @@ async def test_kiss_control_serves_requests_until_sigterm(
             within=30,
             what="the control heartbeat",
         )
-        fields = request_fields(
+        fields = encode_request(
             new_request_id(),
             "subscribe",
             bot="b",

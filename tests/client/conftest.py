@@ -7,12 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
 
 from kiss.client.options import ClientOptions
+from kiss.contracts.stream_entry import Kind, encode
 from kiss.keys import Keys
 from tests.waiting import wait_for_async as wait_for  # noqa: F401  (the suites' import)
 
@@ -33,27 +33,19 @@ FAST = ClientOptions(
 def entry(
     channel_id: str,
     *,
-    kind: str = "notification",
+    kind: Kind = "notification",
     type_: str = "stream.online",
     event: Any = None,
     message_id: str | None = None,
     version: str = "1",
 ) -> dict[Any, Any]:
-    """The fields the listener writes for one message (docs/architecture.md)."""
-    now = time.time()
-    return {
-        "kind": kind,
-        "message_id": message_id or uuid.uuid4().hex,
-        "type": type_,
-        "version": version,
-        "channel_id": channel_id,
-        "subscription_id": "sub-" + channel_id,
-        "twitch_ts": "2026-11-26T01:02:03.123456789Z",
-        "received_ts": f"{now:.6f}",
-        "event": orjson.dumps(
-            event if event is not None else {"broadcaster_user_id": channel_id}
-        ).decode(),
-    }
+    """The fields the listener writes for one message (kiss/contracts/stream_entry.py)."""
+    written = encode(
+        "", "", kind, message_id or uuid.uuid4().hex, type_, version, channel_id,
+        "sub-" + channel_id, "2026-11-26T01:02:03.123456789Z", time.time(),
+        event if event is not None else {"broadcaster_user_id": channel_id},
+    )  # fmt: skip
+    return {k: v.decode() if isinstance(v, bytes) else v for k, v in written.fields().items()}
 
 
 def add_entries(

@@ -15,11 +15,11 @@ from kiss.client import (
     ChannelEvent,
     ClientError,
     ControlPlaneTimeout,
-    Gap,
+    GapEvent,
     HubConnection,
     HubEventSubClient,
-    Notification,
-    Revocation,
+    NotificationEvent,
+    RevocationEvent,
 )
 from kiss.client.rows import entries
 from kiss.errors import InvalidCondition, UnknownTopic
@@ -45,10 +45,10 @@ async def test_delivers_in_order_and_acknowledges(
     redis_url: str, redis_client: redis.Redis, keys: Keys
 ) -> None:
     client = make_client(redis_url, keys)
-    seen: list[Notification] = []
+    seen: list[NotificationEvent] = []
 
     @client.on("stream.online")
-    async def online(event: Notification) -> None:
+    async def online(event: NotificationEvent) -> None:
         seen.append(event)
 
     add_entries(redis_client, keys, "100", 5)
@@ -57,7 +57,7 @@ async def test_delivers_in_order_and_acknowledges(
         await wait_for(lambda: len(seen) == 5, what="5 events")
         assert [e.event["n"] for e in seen] == [0, 1, 2, 3, 4]
         first = seen[0]
-        assert isinstance(first, Notification)
+        assert isinstance(first, NotificationEvent)
         assert (first.type, first.version, first.channel_id) == ("stream.online", "1", "100")
         assert first.delivery_count == 1 and not first.redelivered
         assert first.message_id and first.stream_id
@@ -75,7 +75,7 @@ async def test_a_failing_handler_leaves_the_entry_pending_and_gets_it_again(
     deliveries: list[int] = []
 
     @client.on("stream.online")
-    def flaky(event: Notification) -> None:  # a plain function works too
+    def flaky(event: NotificationEvent) -> None:  # a plain function works too
         deliveries.append(event.delivery_count)
         if len(deliveries) == 1:
             raise RuntimeError("boom")
@@ -98,7 +98,7 @@ async def test_past_the_delivery_bound_an_entry_goes_to_the_dead_letters(
     calls: list[str] = []
 
     @client.on("stream.online")
-    async def always_fails(event: Notification) -> None:
+    async def always_fails(event: NotificationEvent) -> None:
         calls.append(event.stream_id)
         raise ValueError("cannot handle")
 
@@ -187,9 +187,9 @@ async def test_gap_and_revocation_arrive_as_their_own_types(
     redis_url: str, redis_client: redis.Redis, keys: Keys
 ) -> None:
     client = make_client(redis_url, keys)
-    gaps: list[Gap] = []
-    revocations: list[Revocation] = []
-    notifications: list[Notification] = []
+    gaps: list[GapEvent] = []
+    revocations: list[RevocationEvent] = []
+    notifications: list[NotificationEvent] = []
     client.on_gap(gaps.append)
     client.on_revocation(revocations.append)
     client.on("*")(notifications.append)
@@ -306,7 +306,7 @@ async def test_presence_shows_the_bot_and_its_backlog(
     release = asyncio.Event()
 
     @client.on("stream.online")
-    async def slow(event: Notification) -> None:
+    async def slow(event: NotificationEvent) -> None:
         await release.wait()
 
     add_entries(redis_client, keys, "100", 4)
@@ -396,7 +396,7 @@ async def test_a_stopped_consumer_holding_entries_is_kept_for_a_reclaim(
     started = asyncio.Event()
 
     @client.on("stream.online")
-    async def never_finishes(event: Notification) -> None:
+    async def never_finishes(event: NotificationEvent) -> None:
         started.set()
         await asyncio.Event().wait()
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis
 
-from kiss.client import HubConnection, HubEventSubClient, Notification
+from kiss.client import HubConnection, HubEventSubClient, NotificationEvent
 from kiss.keys import Keys
 from tests.client.conftest import FAST, add_entries, entry
 from tests.redis_server import PrivateRedis
@@ -23,7 +23,7 @@ async def test_a_redis_restart_keeps_the_bots_place(
     seen: list[int] = []
 
     @client.on("stream.online")
-    async def record(event: Notification) -> None:
+    async def record(event: NotificationEvent) -> None:
         seen.append(event.event["n"])
 
     await client.start()

@@ -26,11 +26,11 @@ from cryptography.fernet import Fernet
 from kiss.auth.provider import StaticTokenProvider
 from kiss.client import (
     ChannelEvent,
-    Gap,
+    GapEvent,
     HubConnection,
     HubEventSubClient,
-    Notification,
-    Revocation,
+    NotificationEvent,
+    RevocationEvent,
     SubscriptionRejected,
 )
 from kiss.errors import InvalidCondition
@@ -116,10 +116,10 @@ async def test_events_reach_the_bot_acknowledged_and_a_failure_is_redelivered(
     async with listening(hub) as conduit_id:
         await hub.subscribe_conduit(conduit_id, "501", "stream.online", "1")
         client = client_for(redis_url, keys, "501")
-        seen: list[Notification] = []
+        seen: list[NotificationEvent] = []
 
         @client.on("stream.online")
-        async def online(event: Notification) -> None:
+        async def online(event: NotificationEvent) -> None:
             seen.append(event)
             if len(seen) == 2:
                 raise RuntimeError("the bot fails once")
@@ -221,7 +221,7 @@ async def test_events_held_by_a_killed_bot_process_are_redelivered(
             crashy.kill()  # SIGKILL: no goodbye, nothing acknowledged
             await crashy.wait()
         survivor = client_for(redis_url, keys, "505")
-        got: list[Notification] = []
+        got: list[NotificationEvent] = []
         survivor.on("stream.online")(got.append)
         await survivor.start()
         try:
@@ -256,14 +256,16 @@ async def test_gap_marker_and_revocation_arrive_as_their_own_types(
             ]
             await hub.call(hub.control.close, session, 4006)
             await wait_for(
-                lambda: any(isinstance(e, Gap) for e in kinds), within=20, what="gap marker"
+                lambda: any(isinstance(e, GapEvent) for e in kinds), within=20, what="gap marker"
             )
-            gap = next(e for e in kinds if isinstance(e, Gap))
+            gap = next(e for e in kinds if isinstance(e, GapEvent))
             assert "4006" in gap.reason and gap.gap_from is not None
             await wait_for(lambda: asyncio.to_thread(shard_bound, hub), what="shard rebound")
             await hub.call(hub.control.revoke, sub_id, "user_removed")
-            await wait_for(lambda: any(isinstance(e, Revocation) for e in kinds), what="revoked")
-            revocation = next(e for e in kinds if isinstance(e, Revocation))
+            await wait_for(
+                lambda: any(isinstance(e, RevocationEvent) for e in kinds), what="revoked"
+            )
+            revocation = next(e for e in kinds if isinstance(e, RevocationEvent))
             assert (revocation.reason, revocation.type, revocation.subscription_id) == (
                 "user_removed",
                 "stream.online",
@@ -376,7 +378,7 @@ async def test_subscribe_through_control_and_reconciler_then_receive(
     try:
         async with listening(hub):
             client = client_for(redis_url, keys, "504")
-            seen: list[Notification] = []
+            seen: list[NotificationEvent] = []
             client.on("stream.online")(seen.append)
             await client.start()
             try:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import pytest
 
 from kiss.client.errors import MalformedEntry
-from kiss.client.events import Gap, Notification, Revocation, entry_fields, parse_entry
+from kiss.client.events import (
+    GapEvent,
+    NotificationEvent,
+    RevocationEvent,
+    entry_fields,
+    parse_entry,
+)
+from kiss.contracts.stream_entry import Kind
 from tests.client.conftest import entry
 
 
 def test_a_notification_keeps_every_field() -> None:
     fields = entry("42", event={"id": "e1"}, message_id="m1")
     event = parse_entry("1700000000123-4", fields, delivery_count=2)
-    assert isinstance(event, Notification)
+    assert isinstance(event, NotificationEvent)
     assert (event.kind, event.message_id, event.type, event.version) == (
         "notification",
         "m1",
@@ -27,20 +34,21 @@ def test_a_notification_keeps_every_field() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "cls"), [("notification", Notification), ("revocation", Revocation), ("gap", Gap)]
+    ("kind", "cls"),
+    [("notification", NotificationEvent), ("revocation", RevocationEvent), ("gap", GapEvent)],
 )
-def test_each_kind_has_its_type(kind: str, cls: type) -> None:
+def test_each_kind_has_its_type(kind: Kind, cls: type) -> None:
     assert type(parse_entry("1-0", entry("1", kind=kind))) is cls
 
 
 def test_revocation_and_gap_details() -> None:
     revocation = parse_entry("1-0", entry("1", kind="revocation", event={"status": "user_removed"}))
-    assert isinstance(revocation, Revocation) and revocation.reason == "user_removed"
+    assert isinstance(revocation, RevocationEvent) and revocation.reason == "user_removed"
     gap = parse_entry("1-0", entry("1", kind="gap", event={"from": "5", "to": 9, "reason": "x"}))
-    assert isinstance(gap, Gap)
+    assert isinstance(gap, GapEvent)
     assert (gap.gap_from, gap.gap_to, gap.reason) == (5.0, 9.0, "x")
     odd = parse_entry("1-0", entry("1", kind="gap", event=[]))
-    assert isinstance(odd, Gap) and (odd.gap_from, odd.gap_to, odd.reason) == (None, None, "")
+    assert isinstance(odd, GapEvent) and (odd.gap_from, odd.gap_to, odd.reason) == (None, None, "")
 
 
 @pytest.mark.parametrize(
@@ -62,3 +70,11 @@ def test_entry_fields_is_the_inverse() -> None:
     fields = entry("5", kind="revocation", event={"status": "version_removed"})
     event = parse_entry("9-9", fields)
     assert parse_entry("9-9", entry_fields(event)) == event
+
+
+def test_the_first_names_stay_importable() -> None:
+    import kiss.client
+
+    assert kiss.client.Notification is NotificationEvent
+    assert kiss.client.Revocation is RevocationEvent
+    assert kiss.client.Gap is GapEvent

@@ -12,17 +12,17 @@ import redis.asyncio as aioredis
 from kiss.client.errors import ControlPlaneTimeout, OutcomeTimeout, SubscriptionRejected
 from kiss.client.requests import (
     last_outcome_id,
-    request_fields,
     send_request,
     wait_outcome,
 )
 from kiss.client.rows import entries
+from kiss.contracts.bot_requests import Op, encode_request
 from kiss.keys import Keys
 from tests.waiting import wait_for_async as wait_for
 
 
-def fields(op: str = "subscribe") -> dict[str, str]:
-    return request_fields(
+def fields(op: Op = "subscribe") -> dict[str, str]:
+    return encode_request(
         "req-1",
         op,
         bot="b",
@@ -45,7 +45,7 @@ def test_request_fields_follow_the_contract() -> None:
         "type": "stream.online",
         "version": "1",
         "condition": '{"broadcaster_user_id":"1"}',
-        "ts": "12.500000",
+        "ts": "12.5",
     }
 
 

@@ -16,7 +16,7 @@ from kiss.client import (
     DropEntitlementGrant,
     HubEventSubClient,
     MalformedEntry,
-    Notification,
+    NotificationEvent,
     StreamOnline,
     TypedBatch,
     TypedEvent,
@@ -40,10 +40,10 @@ def _condition(topic: catalog.Topic) -> dict[str, str]:
     return {name: "4242" for name in (*topic.required, *topic.exactly_one_of[:1])}
 
 
-def _notification(topic: catalog.Topic, event: Any) -> Notification:
+def _notification(topic: catalog.Topic, event: Any) -> NotificationEvent:
     fields = entry("4242", type_=topic.type, version=topic.version, event=event)
     parsed = parse_entry("1-0", fields)
-    assert isinstance(parsed, Notification)
+    assert isinstance(parsed, NotificationEvent)
     return parsed
 
 
@@ -83,7 +83,7 @@ def test_every_event_class_has_its_topic() -> None:
         assert topic_of(cls).key == key
 
 
-def chat_message() -> Notification:
+def chat_message() -> NotificationEvent:
     topic = catalog.lookup("channel.chat.message")
     return _notification(topic, event_for(topic, {"broadcaster_user_id": "1", "user_id": "2"}, NOW))
 
@@ -169,7 +169,7 @@ async def test_a_handler_registered_by_class_gets_typed_events(
     client = make_client(redis_url, keys)
     seen: list[str] = []
     versions: list[str] = []
-    strings: list[Notification] = []
+    strings: list[NotificationEvent] = []
 
     @client.on(ChannelChatMessage)
     async def chat(event: TypedEvent[ChannelChatMessage]) -> None:
@@ -180,7 +180,7 @@ async def test_a_handler_registered_by_class_gets_typed_events(
         versions.append(event.notification.version)
 
     @client.on("channel.chat.message")  # by topic string, as before: the plain notification
-    async def plain(event: Notification) -> None:
+    async def plain(event: NotificationEvent) -> None:
         strings.append(event)
 
     assert chat.__name__ == "chat"  # the decorator gives the handler back

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from kiss.errors import MalformedMessage
-from kiss.eventsub.timestamps import format_timestamp, parse_timestamp
+from kiss.eventsub.timestamps import format_epoch, format_timestamp, parse_timestamp
 
 
 def test_format_writes_nanoseconds_like_twitch() -> None:
@@ -57,3 +57,16 @@ def test_a_huge_non_timestamp_is_named_briefly() -> None:
 
 def test_leap_days_exist_in_leap_years() -> None:
     assert parse_timestamp("2024-02-29T00:00:00Z") == 1_709_164_800.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (1767225600.25, "2026-01-01T00:00:00.250000000Z"),
+        (0.0, "1970-01-01T00:00:00.000000000Z"),
+        (1764100000.5, "2025-11-25T19:46:40.500000000Z"),
+    ],
+)
+def test_format_epoch_keeps_the_fraction(seconds: float, text: str) -> None:
+    assert format_epoch(seconds) == text
+    assert parse_timestamp(text) == pytest.approx(seconds, abs=1e-6)

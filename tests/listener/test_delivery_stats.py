@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from kiss.contracts.stream_entry import Entry
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.listener.delivery_stats import LATENCY_BUCKETS, DeliveryStats
-from kiss.listener.entries import Entry
 
 T0 = 1_700_000_000.0
 

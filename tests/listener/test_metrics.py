@@ -5,9 +5,9 @@ from typing import Any
 import requests
 from prometheus_client import CollectorRegistry
 
+from kiss.contracts.stream_entry import Entry
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.listener.delivery_stats import DeliveryStats
-from kiss.listener.entries import Entry
 from kiss.listener.metrics import ListenerCollector, serve_metrics
 from kiss.listener.refusals import Refusals
 from kiss.listener.state import SlotSnapshot, Snapshot

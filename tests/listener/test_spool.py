@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from kiss.contracts.stream_entry import Entry
 from kiss.errors import ConfigError
 from kiss.keys import Keys
-from kiss.listener.entries import Entry
 from kiss.listener.spool import Spool, SpoolInUse, encode_record, spool_directory
 from kiss.settings import load_settings
 

@@ -2,16 +2,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import cast
 
 import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
 
+from kiss.client.events import entry_fields, parse_entry
+from kiss.contracts.stream_entry import FIELDS, KINDS, Entry, decode
+from kiss.eventsub.session import Gap
 from kiss.keys import Keys
-from kiss.listener.entries import Entry, notification_entry, revocation_entry
-from kiss.listener.writer import StreamWriter, WriterConfig
-from tests.listener.helpers import notification, revocation
+from kiss.listener.entries import EntryBuilder, gap_entry, notification_entry, revocation_entry
+from kiss.listener.writer import COUNTER_OF_KIND, StreamWriter, WriterConfig
+from tests.listener.helpers import notification, notification_frame, revocation
 from tests.listener.simulated import eventually
 from tests.redis_server import PrivateRedis
 
@@ -43,6 +47,39 @@ async def test_entries_land_on_their_channel_streams_in_one_flush(
         assert all((fields or {})["channel_id"] == channel for _, fields in entries)
     assert redis_client.hget(keys.counters(), "events_routed") == "30"
     assert redis_client.hget(keys.listener_state("L1"), "events_routed") == "30"
+
+
+async def test_the_script_writes_every_kind_as_the_client_decodes_it(
+    aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
+) -> None:
+    # The Lua script names the fields itself: what it writes must be what the contract says.
+    fast = EntryBuilder(keys).notification(notification_frame("m-fast", "42"), "1700000000.5")
+    assert fast is not None  # the hot path's one-pass entry
+    entries = [
+        fast,
+        entry_of(keys, "m-parsed", event={"user_id": "7", "text": "ünï 🎉"}),
+        revocation_entry(keys, revocation("r1", "42", "authorization_revoked"), 2.25),
+        gap_entry(keys, "42", Gap(10.0, 20.5, "4006 network error"), 1767225600.0),
+    ]
+    assert {entry.kind for entry in entries if entry is not None} == set(KINDS)
+    writer = StreamWriter(aredis, keys, "L1")
+    writer.extend([entry for entry in entries if entry is not None])
+    assert await writer.flush() == len(entries)
+    read = redis_client.xrange(keys.channel_stream("42"))
+    written = cast("list[tuple[str, dict[str, str]]]", read)
+    assert len(written) == len(entries)
+    for entry, (stream_id, fields) in zip(entries, written, strict=True):
+        assert entry is not None
+        assert tuple(fields) == FIELDS
+        assert fields == {name: value.decode() if isinstance(value, bytes) else value
+                          for name, value in entry.fields().items()}  # fmt: skip
+        event = parse_entry(stream_id, fields)
+        assert (event.kind, event.stream_id) == (entry.kind, stream_id)
+        assert event.event == orjson.loads(entry.event)
+        assert decode(entry_fields(event)) == decode(fields)
+    for kind, counter in COUNTER_OF_KIND.items():
+        expected = sum(1 for entry in entries if entry is not None and entry.kind == kind)
+        assert redis_client.hget(keys.counters(), counter) == str(expected)
 
 
 async def test_each_event_is_written_whole_whatever_its_characters(

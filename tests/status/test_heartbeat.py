@@ -29,7 +29,7 @@ def test_name_is_the_worker_and_its_host() -> None:
 
 def test_a_beat_writes_a_key_that_expires(redis_client: redis.Redis, keys: Keys) -> None:
     beat(redis_client, keys, "worker:h1", 12.5)
-    assert redis_client.get(keys.heartbeat("worker:h1")) == "12.500"
+    assert redis_client.get(keys.heartbeat("worker:h1")) == "12.5"  # epoch_text
     assert 0 < redis_client.ttl(keys.heartbeat("worker:h1")) <= TTL_SECONDS
 
 

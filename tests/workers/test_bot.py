@@ -12,6 +12,7 @@ import redis
 from kiss.client import HubEventSubClient
 from kiss.client.events import parse_entry
 from kiss.client.rows import entries, fields_arg, streams
+from kiss.contracts.stream_entry import Kind
 from kiss.keys import Keys
 from tests.client.conftest import FAST, entry
 from tests.waiting import wait_for_async as wait_for
@@ -19,7 +20,7 @@ from workers.bot import ExampleBot, condition_for, describe
 
 
 def line(
-    kind: str = "notification",
+    kind: Kind = "notification",
     type_: str = "stream.online",
     event: object = None,
     delivery: int = 1,

@@ -5,6 +5,7 @@ import logging
 import pytest
 from celery import signals
 
+from kiss.contracts import tasks
 from kiss.settings import EventSubSection, Settings
 from workers.celery_app import create_app
 
@@ -22,16 +23,7 @@ def test_app_is_configured_from_the_settings() -> None:
     assert app.conf.worker_send_task_events and app.conf.task_send_sent_event
     assert app.conf.beat_schedule["reconcile"]["schedule"] == 7
     app.loader.import_default_modules()
-    assert {
-        "kiss.reconcile",
-        "kiss.resync",
-        "kiss.subscribe",
-        "kiss.unsubscribe",
-        "kiss.session_welcomed",
-        "kiss.revoked",
-        "kiss.validate_tokens",
-        "kiss.trim_streams",
-    } <= set(app.tasks)
+    assert set(tasks.NAMES) <= set(app.tasks)
 
 
 def test_celery_leaves_logging_to_the_hub_and_masks_tokens(

@@ -16,8 +16,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.client import HubEventSubClient, SubscriptionRejected
-from kiss.client.requests import request_fields
 from kiss.client.rows import fields_arg
+from kiss.contracts.bot_requests import encode_request
 from kiss.errors import RequestRefused
 from kiss.eventsub.catalog import Authorization, lookup
 from kiss.keys import Keys
@@ -34,9 +34,9 @@ from workers.control import (
 
 
 def fields(op: str = "subscribe", **change: Any) -> dict[str, str]:
-    base = request_fields(
+    base = encode_request(
         "r1",
-        op,
+        "subscribe",
         bot="b",
         channel_id="10",
         channel_name="ten",
@@ -45,7 +45,7 @@ def fields(op: str = "subscribe", **change: Any) -> dict[str, str]:
         condition={"broadcaster_user_id": "10"},
         now=1.0,
     )
-    return {**base, **change}
+    return {**base, "op": op, **change}
 
 
 # -- pure parts --------------------------------------------------------------------------

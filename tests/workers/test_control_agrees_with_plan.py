@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiss.client.requests import request_fields
+from kiss.contracts.bot_requests import encode_request
 from kiss.eventsub.catalog import TOPICS, Topic
 from kiss.keys import Keys
 from kiss.reconcile.inputs import load_limits
@@ -107,7 +107,7 @@ def test_control_and_plan_agree(
     users = sorted(set(condition.values()))
     for states in scenarios(users):
         store_tokens(store_sessions, topic, states, cipher)
-        request = request_fields(
+        request = encode_request(
             "r",
             "subscribe",
             bot="b",
