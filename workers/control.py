@@ -34,11 +34,11 @@ from kiss.contracts.bot_requests import (
     encode_reply,
 )
 from kiss.contracts.tasks import Subscribe, TaskSender, Unsubscribe, send
-from kiss.contracts.timestamps import epoch_text
 from kiss.errors import KissError, RequestRefused, is_retryable
 from kiss.eventsub.catalog import Authorization, Topic, lookup
 from kiss.keys import Keys
 from kiss.reconcile.outcomes import append_outcome
+from kiss.status import heartbeat
 from kiss.store import subscriptions as store
 from kiss.store import tokens
 from kiss.store.models import ActiveSubscription, DesiredSubscription
@@ -221,10 +221,12 @@ class ControlWorker:
         return len(batch)
 
     def beat(self) -> None:
-        self.client.set(
-            self.keys.heartbeat(f"control:{self.consumer}"),
-            epoch_text(time.time()),
-            px=self.heartbeat_ttl_ms,
+        heartbeat.beat(
+            self.client,
+            self.keys,
+            heartbeat.control_heartbeat_name(self.consumer),
+            time.time(),
+            self.heartbeat_ttl_ms,
         )
 
     def run(self, stop: threading.Event) -> None:

@@ -1,5 +1,5 @@
-"""The Celery processes' liveness as data: ``Keys.heartbeat("worker:<host>")`` and
-``Keys.heartbeat("beat:<host>")``, each with a TTL.
+"""Liveness as data: ``Keys.heartbeat("worker:<host>")``, ``Keys.heartbeat("beat:<host>")``
+and ``Keys.heartbeat("control:<consumer>")``, each with a TTL, written by ``beat``.
 
 The worker's is refreshed on Celery's own ``heartbeat_sent`` signal (every 2 s while events
 are on); beat's by its scheduler on every tick, which comes at least every
@@ -37,8 +37,15 @@ def beat_heartbeat_name(hostname: str | None = None) -> str:
     return f"beat:{hostname or socket.gethostname()}"
 
 
-def beat(client: redis.Redis, keys: Keys, name: str, now: float) -> None:
-    client.set(keys.heartbeat(name), epoch_text(now), ex=TTL_SECONDS)
+def control_heartbeat_name(consumer: str) -> str:
+    return f"control:{consumer}"
+
+
+def beat(
+    client: redis.Redis, keys: Keys, name: str, now: float, ttl_ms: int = TTL_SECONDS * 1000
+) -> None:
+    """Refresh the heartbeat ``name`` (its value: when it was written)."""
+    client.set(keys.heartbeat(name), epoch_text(now), px=ttl_ms)
 
 
 def is_alive(client: redis.Redis, keys: Keys, name: str) -> bool:
