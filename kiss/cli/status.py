@@ -25,6 +25,7 @@ from kiss.logs import redact
 from kiss.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
 from kiss.status.gather import gather_counters, gather_status, list_subscriptions
 from kiss.status.render import render_metrics, render_status, render_subscriptions
+from kiss.store.subscriptions import STATES
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -91,7 +92,7 @@ def status(as_json: bool) -> None:
 @click.command("subscriptions")
 @click.option("--channel", "channel_id", help="Only this channel (broadcaster id).")
 @click.option("--type", "type_", help="Only this subscription type, e.g. stream.online.")
-@click.option("--state", help="Only this state: pending, active, failed...")
+@click.option("--state", type=click.Choice(STATES), help="Only the subscriptions in this state.")
 @json_option
 def subscriptions(
     channel_id: str | None, type_: str | None, state: str | None, as_json: bool

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kiss.errors import InvalidCondition, UnknownTopic
@@ -251,3 +253,16 @@ def test_an_entry_may_name_its_own_channel_field() -> None:
                           channel_fields=("user_id",))  # fmt: skip
     assert topic.channel_of({"broadcaster_user_id": "1", "user_id": "2"}) == "2"
     assert topic.owner_fields == ("user_id", "broadcaster_user_id")
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("stream.onlin", "stream.online"),
+        ("channel.folow", "channel.follow"),
+        ("channel.chat.mesage", "channel.chat.message"),
+    ],
+)
+def test_an_unknown_type_suggests_the_nearest_names(typed: str, suggested: str) -> None:
+    with pytest.raises(UnknownTopic, match=f"did you mean {re.escape(suggested)}"):
+        catalog.lookup(typed)
