@@ -11,6 +11,7 @@ and a typed handler) receives an event. The v5 file is byte for byte what it was
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -74,6 +75,17 @@ async def main() -> None:
 
 run(main())
 """
+
+
+DOC = ROOT / "docs" / "migrating-from-v5.md"
+
+
+def test_the_doc_gives_the_commands_this_test_runs() -> None:
+    steps = re.findall(r"```bash\n(.*?)```", DOC.read_text(), re.S)[0]
+    commands = [line.split("#")[0].strip() for line in steps.splitlines()]
+    for command in ("kiss db upgrade", "kiss db import-seed kissbot.db", "kiss auth list"):
+        assert command in commands, steps
+    assert any(command.startswith("scripts/run") for command in commands), steps
 
 
 def kiss(cwd: Path, env: dict[str, str], *args: str) -> str:
