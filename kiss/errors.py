@@ -2,6 +2,7 @@
 
     KissError
     ├── ConfigError                 a setting has a bad value (names key and value)
+    │   └── ForeignDatabase         database_url holds a schema that is not ours (v5, other)
     ├── RequestRefused              a bot's request the control plane will not record (says why)
     ├── StartupFailed               a process of the local run did not start
     ├── ProtocolError               a frame from Twitch that breaks the EventSub protocol
@@ -37,6 +38,11 @@ class KissError(Exception):
 
 class ConfigError(KissError):
     """A configuration value is invalid."""
+
+
+class ForeignDatabase(ConfigError):
+    """The database at database_url holds another schema (the v5.0 kissbot.db, another
+    project's): it is left untouched, and the message says what to do instead."""
 
 
 class RequestRefused(KissError):

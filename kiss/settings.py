@@ -4,12 +4,15 @@ Sources, strongest first: keyword arguments, ``KISSBOT_*`` environment variables
 (nested keys joined with ``__``, e.g. ``KISSBOT_EVENTSUB__RECONCILE_INTERVAL=30``),
 the settings file of a running ``kiss run`` (kiss/localrun.py), the YAML file
 (``config/config.yaml`` or the path in ``KISSBOT_CONFIG``), then defaults.
-The seed's variables ``KISSBOT_DB_PATH`` and ``KISSBOT_REDIS_URL`` are honoured too.
+The seed's variables ``KISSBOT_DB_PATH`` and ``KISSBOT_REDIS_URL`` are honoured too, and the
+seed's ``config.yaml`` is read as it is: its keys that mean nothing here (``V5_KEYS``) are
+accepted with one warning each that says what replaces them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from pathlib import Path
@@ -26,12 +29,109 @@ from pydantic_settings import (
 
 from kiss import localrun
 from kiss.errors import ConfigError
-from kiss.logs import LogFormat
+from kiss.logs import LogFormat, redact
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 TWITCH_EVENTSUB_WS_URL = "wss://eventsub.wss.twitch.tv/ws"
 TWITCH_HELIX_URL = "https://api.twitch.tv/helix"
 TWITCH_OAUTH_URL = "https://id.twitch.tv/oauth2"
+
+
+# Keys of the seed's (v5.0) config.yaml that mean nothing here -> what replaces them.
+V5_KEYS: dict[tuple[str, ...], str] = {
+    ("eventsub", "hub", "socket_path"): (
+        "not used: bots read their channel's Redis stream (redis_url, key_prefix), there is no "
+        "Unix socket (docs/migrating-from-v5.md)"
+    ),
+}
+# A v5.0 key that exists here too but whose v5.0 value no longer applies -> (value, why).
+V5_VALUES: dict[tuple[str, ...], tuple[object, str]] = {
+    ("eventsub", "hub", "enabled"): (
+        False,
+        "ignored: there is no direct mode any more, every bot reads the hub's Redis streams",
+    ),
+}
+_warned: set[tuple[str, ...]] = set()
+
+
+def _warn_once(path: tuple[str, ...], message: str, source: str) -> None:
+    if path not in _warned:
+        _warned.add(path)
+        log.warning("%s: %s: %s", source, ".".join(path), message)
+
+
+def accept_v5_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` without the seed's keys that mean nothing here, warning once for each."""
+    for path, message in V5_KEYS.items():
+        *parents, last = path
+        section: Any = data
+        for name in parents:
+            section = section.get(name) if isinstance(section, dict) else None
+        if isinstance(section, dict) and last in section:
+            del section[last]
+            _warn_once(path, message, source)
+    for path, (value, message) in V5_VALUES.items():
+        section = data
+        for name in path[:-1]:
+            section = section.get(name) if isinstance(section, dict) else None
+        if isinstance(section, dict) and section.get(path[-1]) == value:
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as in YAML
+            _warn_once(path, f"{shown} is {message}", source)
+    return data
+
+
+class _YamlFile(YamlConfigSettingsSource):
+    """The config file: a mapping of settings, the seed's v5.0 keys accepted (with warnings)."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data: Any = super()._read_file(file_path)
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{file_path}: the top level must be a mapping of settings (key: value lines, "
+                f"such as `redis_url: redis://...`), not a {type(data).__name__}; "
+                "start from config/config.yaml.example"
+            )
+        return accept_v5_keys(data, str(file_path))
+
+
+# The database URLs the hub's drivers take (requirements.txt: SQLite built in, psycopg 3).
+DATABASE_URL_FORMS = (
+    "sqlite:///relative/path.db",
+    "sqlite:////absolute/path.db",
+    "postgresql+psycopg://user:password@host:5432/dbname",
+)
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+_SCHEME_FIXES = {"postgres": "postgresql+psycopg", "postgresql": "postgresql+psycopg",
+                 "postgresql+psycopg2": "postgresql+psycopg", "sqlite3": "sqlite"}  # fmt: skip
+
+
+def check_database_url(value: str) -> str:
+    """``value`` when it is a URL form the hub can open, else ValueError naming the forms."""
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme in DATABASE_SCHEMES and (scheme.startswith("postgresql") or rest):
+        return value
+    forms = ", ".join(DATABASE_URL_FORMS)
+    fix = _SCHEME_FIXES.get(scheme)
+    if fix:
+        raise ValueError(
+            f"use {fix}://{_masked(rest)} (this hub's driver); the forms that work: {forms}"
+        )
+    if not sep:
+        raise ValueError(f"must be a database URL; the forms that work: {forms}")
+    raise ValueError(
+        f"{scheme}:// is not supported (SQLite and PostgreSQL are); use one of: {forms}"
+    )
+
+
+def _masked(rest: str) -> str:
+    """The part of a URL after ``://`` with its password replaced by ***."""
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return rest
+    user = credentials.split(":", 1)[0]
+    return f"{user}:***@{host}"
 
 
 class _Section(BaseModel):
@@ -149,7 +249,7 @@ class Settings(BaseSettings):
     )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
-    database_url: str = "sqlite:///kissbot.db"
+    database_url: str = "sqlite:///kiss-hub.db"
     key_prefix: str = "kiss"
     celery_queue: str = "kiss"
     secret_key_file: Path = Path(".kissbot.key")
@@ -186,9 +286,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_scheme(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be an SQLAlchemy URL such as sqlite:///kissbot.db")
-        return value
+        return check_database_url(value)
 
     @classmethod
     def settings_customise_sources(
@@ -205,7 +303,7 @@ class Settings(BaseSettings):
         if local_run:
             sources.append(InitSettingsSource(settings_cls, init_kwargs=local_run))
         if config_path.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_path))
+            sources.append(_YamlFile(settings_cls, yaml_file=config_path))
         return tuple(sources)
 
 
@@ -223,7 +321,7 @@ def _describe(error: ValidationError) -> str:
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         value = item.get("input")
-        shown = "<hidden>" if "secret" in key else repr(value)
+        shown = "<hidden>" if "secret" in key else redact(repr(value))  # URLs' passwords
         problems.append(f"{key}={shown}: {item['msg']}")
     return "; ".join(problems)
 

@@ -90,7 +90,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: os.PathLike[str]) -> str:
-    return f"sqlite:///{tmp_path}/kissbot.db"
+    return f"sqlite:///{tmp_path}/kiss-hub.db"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -287,11 +287,7 @@ Runner = Callable[[list[str], Path, dict[str, str], dict[str, str]], tuple[int, 
 INTERACTIVE: dict[tuple[str, ...], Runner] = {("kiss", "auth", "login"): device_login}
 # The README's commands that cannot run as written on this branch, and why: each is a
 # finding (see the notes), never a way to let a new failure pass.
-KNOWN: dict[str, str] = {
-    "kiss channels add 44456636 --type channel.follow --type channel.chat.message "
-    "--condition user_id=<bot user id>": "one --condition for every --type: channel.follow v2 has "
-    "no user_id (conditions per type come with the migrate branch)",
-}
+KNOWN: dict[str, str] = {}  # README command -> why it cannot run as written (none today)
 
 
 @pytest.mark.e2e

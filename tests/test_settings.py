@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from kiss.errors import ConfigError
 from kiss.settings import load_settings
+from tests.v5seed import V5_CONFIG
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +30,7 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_are_the_embedded_ones() -> None:
     settings = load_settings()
-    assert settings.database_url == "sqlite:///kissbot.db"
+    assert settings.database_url == "sqlite:///kiss-hub.db"
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.eventsub.reconcile_interval == 60
     assert settings.eventsub.req_jitter_ms == 200
@@ -148,3 +150,56 @@ def test_log_format_is_text_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KISSBOT_LOG_FORMAT", "xml")
     with pytest.raises(ConfigError, match="log_format='xml'"):
         load_settings()
+
+
+def test_the_seeds_config_yaml_is_accepted_with_one_warning_per_v5_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kiss import settings as module
+
+    monkeypatch.setattr(module, "_warned", set())  # a fresh process
+    path = write_config(tmp_path, V5_CONFIG)
+    monkeypatch.setenv("KISSBOT_CONFIG", str(path))
+    with caplog.at_level(logging.WARNING, logger="kiss.settings"):
+        settings = load_settings()
+        load_settings()  # read again in the same process: no second warning
+    assert settings.eventsub.req_rate_per_s == 2
+    assert settings.eventsub.reconcile_interval == 60
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 2, warnings
+    socket_path, enabled = sorted(warnings, key=lambda text: "socket_path" not in text)
+    assert "eventsub.hub.socket_path" in socket_path and "Redis stream" in socket_path
+    assert "eventsub.hub.enabled" in enabled and "no direct mode" in enabled
+
+
+def test_a_top_level_list_names_the_file_and_says_mapping(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = write_config(tmp_path, "- redis_url: redis://x\n- log_level: INFO\n")
+    monkeypatch.setenv("KISSBOT_CONFIG", str(path))
+    with pytest.raises(ConfigError, match=r"hub\.yaml: the top level must be a mapping"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgres://kiss:pw@db/kiss", "use postgresql+psycopg://kiss:***@db/kiss"),
+        ("postgresql://kiss@db/kiss", "use postgresql+psycopg://kiss@db/kiss"),
+        ("mysql://kiss:pw@db/kiss", "mysql:// is not supported"),
+        ("kiss-hub.db", "must be a database URL"),
+    ],
+)
+def test_database_urls_the_hub_cannot_open_name_the_forms_that_work(url: str, says: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(database_url=url)
+    message = str(raised.value)
+    assert says in message and "sqlite:///" in message and "postgresql+psycopg://" in message
+    assert ":pw@" not in message
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///kiss-hub.db", "sqlite:////var/lib/kiss.db", "postgresql+psycopg://u@h/d"]
+)
+def test_database_urls_the_hub_opens(url: str) -> None:
+    assert load_settings(database_url=url).database_url == url

@@ -122,6 +122,8 @@ def list_command() -> None:
         who = "app" if info.kind == store.APP else f"{info.login or '?'} ({info.user_id})"
         expires = info.expires_at.isoformat(timespec="seconds") if info.expires_at else "-"
         reason = f" ({info.reason})" if info.reason else ""
+        if info.status == "expired" and not reason:
+            reason = " (`kiss auth validate` refreshes it)"
         click.echo(
             f"{who:<28} {info.status}{reason:<10} expires {expires}  "
             f"scopes: {' '.join(info.scopes) or '-'}"

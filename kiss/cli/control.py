@@ -36,7 +36,11 @@ def control(block_ms: int) -> None:
     client = redis.Redis.from_url(
         settings.redis_url, decode_responses=True, socket_timeout=block_ms / 1000 + 10
     )
-    engine = make_engine(settings.database_url)
+    try:
+        engine = make_engine(settings.database_url)  # refuses a v5 or foreign SQLite file
+    except ConfigError as error:
+        client.close()
+        raise click.ClickException(str(error)) from None
     worker = ControlWorker(
         client,
         Keys(settings.key_prefix),

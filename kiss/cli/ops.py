@@ -15,17 +15,17 @@ from collections.abc import Mapping, Sequence
 
 import click
 import orjson
+import redis
 import redis.asyncio as aioredis
 
-from kiss.cli.status import hub_access, print_json, settings_or_exit
+from kiss.cli.status import hub_access, print_json, redis_problem, settings_or_exit
 from kiss.client.errors import ClientError
 from kiss.client.requests import new_request_id, send_request
 from kiss.contracts import tasks
 from kiss.contracts.bot_requests import SUBSCRIBE, UNSUBSCRIBE, encode_request
 from kiss.errors import KissError
-from kiss.eventsub.catalog import lookup
+from kiss.eventsub.catalog import Topic, lookup
 from kiss.keys import Keys
-from kiss.logs import redact
 from kiss.settings import Settings
 from kiss.status.gather import gather_status, list_subscriptions
 from kiss.status.model import HubStatus, ShardStatus
@@ -38,14 +38,24 @@ CHANNEL_FIELDS = ("broadcaster_user_id", "to_broadcaster_user_id", "moderator_us
 
 @click.command("resync")
 @click.option(
-    "--wait", "wait_seconds", type=float, default=0, help="Wait this long for the result."
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Wait this long (seconds, >= 0) for the result.",
 )
 def resync(wait_seconds: float) -> None:
     """Ask the workers to re-read Twitch's subscriptions and reconcile now."""
     settings = settings_or_exit()
+    require_redis(settings)  # Celery would retry for 25 s, then print its tracebacks
     # Imported here: Celery loads only for this command (the app module reads the settings).
+    from kombu.exceptions import OperationalError
+
     app = importlib.import_module("workers.celery_app").app
-    result = app.send_task(tasks.RESYNC, queue=settings.celery_queue)
+    try:
+        result = app.send_task(tasks.RESYNC, queue=settings.celery_queue, retry=False)
+    except (OperationalError, redis.RedisError, OSError) as error:
+        raise click.ClickException(redis_problem(settings, error)) from None
     click.echo(f"resync queued as task {result.id} on queue {settings.celery_queue!r}")
     click.echo("Follow it in Flower (Tasks tab), or with `kiss status`.")
     if wait_seconds > 0:
@@ -55,10 +65,21 @@ def resync(wait_seconds: float) -> None:
             raise click.ClickException(
                 f"no result after {wait_seconds:g}s ({type(error).__name__}); is a worker "
                 f"consuming queue {settings.celery_queue!r}? (`kiss check worker`)"
-            ) from error
+            ) from None
         click.echo(f"resync finished: {result.state} {outcome!r}")
         if result.state != "SUCCESS":
             raise SystemExit(1)
+
+
+def require_redis(settings: Settings) -> None:
+    """ClickException naming the Redis URL unless Redis answers within a few seconds."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as error:
+        raise click.ClickException(redis_problem(settings, error)) from None
+    finally:
+        client.close()
 
 
 def handover_done(initial_holders: set[str], shards: Sequence[ShardStatus]) -> bool:
@@ -113,7 +134,7 @@ def _start_drain(settings: Settings) -> set[str]:
 @click.option(
     "--wait",
     "wait_seconds",
-    type=float,
+    type=click.FloatRange(min=0),
     default=0,
     help="Wait this long for the shards to move to other listeners (exit 1 if they do not).",
 )
@@ -165,20 +186,61 @@ def channel_condition(type_: str, channel_id: str, extra: Mapping[str, str]) -> 
     return topic.validate_condition({**condition, **extra})
 
 
-def _parse_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    parsed = {}
+def _fields(topic: Topic) -> set[str]:
+    return {*topic.required, *topic.optional, *topic.exactly_one_of}
+
+
+def conditions_per_type(topics: Sequence[Topic], pairs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The extra condition fields of each type, from ``--condition`` values.
+
+    ``type:field=value`` sets a field of that type only; a plain ``field=value`` sets it on
+    every given type that has such a field. A field that no type takes, or a type that is
+    not among the ``--type`` values, is a UsageError naming what would work.
+    """
+    extra: dict[str, dict[str, str]] = {topic.type: {} for topic in topics}
+    by_type = {topic.type: topic for topic in topics}
     for pair in pairs:
-        name, sep, value = pair.partition("=")
+        target, sep, value = pair.partition("=")
+        scope, colon, name = target.rpartition(":")
         if not sep or not name:
-            raise click.BadParameter(f"{pair!r}: expected field=value", param_hint="--condition")
-        parsed[name] = value
-    return parsed
+            raise click.BadParameter(
+                f"{pair!r}: expected field=value or type:field=value", param_hint="--condition"
+            )
+        if colon:
+            topic = by_type.get(scope)
+            if topic is None:
+                raise click.BadParameter(
+                    f"{pair!r}: {scope} is not one of the --type values ({', '.join(by_type)})",
+                    param_hint="--condition",
+                )
+            if name not in _fields(topic):
+                raise click.BadParameter(
+                    f"{pair!r}: {topic.type} v{topic.version} has no condition field {name} "
+                    f"(it has {', '.join(sorted(_fields(topic)))})",
+                    param_hint="--condition",
+                )
+            extra[topic.type][name] = value
+            continue
+        takers = [topic for topic in topics if name in _fields(topic)]
+        if not takers:
+            raise click.BadParameter(
+                f"{pair!r}: none of {', '.join(by_type)} has a condition field {name}; "
+                f"write type:field=value for one type",
+                param_hint="--condition",
+            )
+        for topic in takers:
+            extra[topic.type][name] = value
+    return extra
 
 
 async def _send_all(
     settings: Settings, requests: Sequence[dict[str, str]], wait_seconds: float
 ) -> None:
-    client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    # A read outlives the longest wait for a reply (BLPOP slices of a few seconds);
+    # a Redis that is down is told within the connect timeout.
+    client = aioredis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=30, socket_connect_timeout=3
+    )
     try:
         for fields in requests:
             await send_request(client, Keys(settings.key_prefix), fields, wait_seconds=wait_seconds)
@@ -191,11 +253,9 @@ def _run_requests(settings: Settings, requests: Sequence[dict[str, str]], wait: 
     try:
         asyncio.run(_send_all(settings, requests, wait))
     except (ClientError, KissError) as error:
-        raise click.ClickException(str(error)) from error
-    except OSError as error:
-        raise click.ClickException(
-            f"cannot reach Redis at {redact(settings.redis_url)}: {error}"
-        ) from error
+        raise click.ClickException(str(error)) from None
+    except (redis.RedisError, OSError) as error:
+        raise click.ClickException(redis_problem(settings, error)) from None
 
 
 @click.group("channels")
@@ -207,8 +267,16 @@ def channels() -> None:
 @click.argument("channel_id")
 @click.option("--name", default="", help="The channel's login, for display.")
 @click.option("--type", "types", multiple=True, help="Subscription type (repeatable).")
-@click.option("--condition", "pairs", multiple=True, help="Extra condition field=value.")
-@click.option("--wait", "wait_seconds", type=float, default=15.0, show_default=True)
+@click.option(
+    "--condition",
+    "pairs",
+    multiple=True,
+    help="Extra condition field=value (for every --type that has the field), or "
+    "type:field=value for one type, e.g. channel.chat.message:user_id=123.",
+)
+@click.option(
+    "--wait", "wait_seconds", type=click.FloatRange(min=0), default=15.0, show_default=True
+)
 def add(
     channel_id: str, name: str, types: tuple[str, ...], pairs: tuple[str, ...], wait_seconds: float
 ) -> None:
@@ -216,14 +284,17 @@ def add(
     settings = settings_or_exit()
     if not channel_id.isdigit():
         raise click.BadParameter(f"{channel_id!r} is not a Twitch user id (digits only)")
-    extra = _parse_pairs(pairs)
+    try:
+        topics = [lookup(type_) for type_ in dict.fromkeys(types or DEFAULT_TYPES)]
+    except KissError as error:
+        raise click.BadParameter(str(error), param_hint="--type") from None
+    extra = conditions_per_type(topics, pairs)
     requests = []
-    for type_ in types or DEFAULT_TYPES:
+    for topic in topics:
         try:
-            topic = lookup(type_)
-            condition = channel_condition(type_, channel_id, extra)
+            condition = channel_condition(topic.type, channel_id, extra[topic.type])
         except KissError as error:
-            raise click.BadParameter(str(error), param_hint="--type/--condition") from error
+            raise click.BadParameter(str(error), param_hint="--type/--condition") from None
         requests.append(
             encode_request(
                 new_request_id(),
@@ -244,7 +315,9 @@ def add(
 
 @channels.command("remove")
 @click.argument("channel_id")
-@click.option("--wait", "wait_seconds", type=float, default=15.0, show_default=True)
+@click.option(
+    "--wait", "wait_seconds", type=click.FloatRange(min=0), default=15.0, show_default=True
+)
 @click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
 def remove(channel_id: str, wait_seconds: float, dry_run: bool) -> None:
     """Unsubscribe every desired subscription of CHANNEL_ID."""

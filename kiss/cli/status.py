@@ -6,6 +6,7 @@ Redis or the database cannot be read. ``kiss check`` is the container healthchec
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from kiss.errors import ConfigError
 from kiss.keys import Keys
 from kiss.logs import redact
-from kiss.settings import Settings, load_settings
+from kiss.settings import DEFAULT_CONFIG_PATH, Settings, load_settings
 from kiss.status.gather import (
     gather_counters,
     gather_reconnects,
@@ -29,6 +30,7 @@ from kiss.status.gather import (
     list_subscriptions,
 )
 from kiss.status.render import render_metrics, render_status, render_subscriptions
+from kiss.store.subscriptions import STATES
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -37,9 +39,8 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except ConfigError as error:
-        raise click.ClickException(
-            f"{error}\nFix config/config.yaml or the KISSBOT_* variable."
-        ) from None
+        where = os.environ.get("KISSBOT_CONFIG", str(DEFAULT_CONFIG_PATH))
+        raise click.ClickException(f"{error}\nFix {where} or the KISSBOT_* variable.") from None
 
 
 def print_json(document: Any) -> None:
@@ -49,28 +50,33 @@ def print_json(document: Any) -> None:
 @contextmanager
 def hub_access(settings: Settings) -> Iterator[tuple[redis.Redis, Keys, Session]]:
     """Redis and a database session for one command, with errors that say what to do."""
-    from kiss.store.db import make_engine, session_factory
+    from kiss.store.db import describe_database_error, make_engine, session_factory
 
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True, socket_timeout=5)
-    engine = make_engine(settings.database_url)
+    try:
+        engine = make_engine(settings.database_url)  # refuses a v5 or foreign SQLite file
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    client = redis.Redis.from_url(
+        settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=3
+    )
     try:
         with session_factory(engine)() as session:
             yield client, Keys(settings.key_prefix), session
     except redis.RedisError as error:
-        raise click.ClickException(
-            f"cannot reach Redis at {redact(settings.redis_url)}: {error}\n"
-            "Is redis-server running? Set redis_url (KISSBOT_REDIS_URL) to where it runs."
-        ) from error
+        raise click.ClickException(redis_problem(settings, error)) from None
     except SQLAlchemyError as error:
-        raise click.ClickException(
-            f"cannot read the database at {redact(settings.database_url)}: "
-            f"{str(error).splitlines()[0]}\n"
-            "Run `kiss db upgrade` to create or update its schema, and check database_url "
-            "(KISSBOT_DATABASE_URL)."
-        ) from error
+        raise click.ClickException(describe_database_error(settings.database_url, error)) from None
     finally:
         client.close()
         engine.dispose()
+
+
+def redis_problem(settings: Settings, error: BaseException) -> str:
+    """The one message for a Redis that does not answer: where, why, what to do."""
+    return (
+        f"cannot reach Redis at {redact(settings.redis_url)}: {error}\n"
+        "Is redis-server running? Set redis_url (KISSBOT_REDIS_URL) to where it runs."
+    )
 
 
 @click.command("status")
@@ -91,7 +97,7 @@ def status(as_json: bool) -> None:
 @click.command("subscriptions")
 @click.option("--channel", "channel_id", help="Only this channel (broadcaster id).")
 @click.option("--type", "type_", help="Only this subscription type, e.g. stream.online.")
-@click.option("--state", help="Only this state: pending, active, failed...")
+@click.option("--state", type=click.Choice(STATES), help="Only the subscriptions in this state.")
 @json_option
 def subscriptions(
     channel_id: str | None, type_: str | None, state: str | None, as_json: bool

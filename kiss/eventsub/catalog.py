@@ -13,6 +13,7 @@ before it asks Twitch).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -475,7 +476,9 @@ def lookup(type_: str, version: str | None = None) -> Topic:
         return topic
     versions = [topic for (t, _), topic in _BY_KEY.items() if t == type_]
     if not versions:
-        raise UnknownTopic(f"unknown subscription type {type_!r}")
+        near = nearest_types(type_)
+        hint = f"; did you mean {' or '.join(near)}?" if near else " (see `kiss.eventsub.catalog`)"
+        raise UnknownTopic(f"unknown subscription type {type_!r}{hint}")
     # A numbered version is newer than a beta of the same type.
     return max(
         versions,
@@ -509,3 +512,8 @@ def owner_of(type_: str, version: str, condition: Mapping[str, Any]) -> str | No
 
 def topic_types() -> list[str]:
     return sorted({topic.type for topic in TOPICS})
+
+
+def nearest_types(type_: str, count: int = 3) -> list[str]:
+    """The catalog's types closest to a misspelt one (``stream.onlin`` -> ``stream.online``)."""
+    return difflib.get_close_matches(type_, topic_types(), n=count, cutoff=0.6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -127,7 +127,17 @@ def delete_token(session: Session, kind: str, user_id: str = "") -> bool:
     return True
 
 
-def list_tokens(session: Session) -> list[TokenInfo]:
+def shown_status(status: str, expires_at: datetime | None, now: datetime) -> str:
+    """``valid`` past its expiry reads ``expired`` (refreshed when next used or validated)."""
+    if status == "valid" and expires_at is not None:
+        moment = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+        if moment <= now:
+            return "expired"
+    return status
+
+
+def list_tokens(session: Session, now: datetime | None = None) -> list[TokenInfo]:
+    when = now or utcnow()
     rows = session.scalars(select(StoredToken).order_by(StoredToken.kind, StoredToken.user_id))
     return [
         TokenInfo(
@@ -136,7 +146,7 @@ def list_tokens(session: Session) -> list[TokenInfo]:
             login=row.login,
             scopes=tuple(row.scopes.split()),
             expires_at=row.expires_at,
-            status=row.status,
+            status=shown_status(row.status, row.expires_at, when),
             reason=row.reason,
             validated_at=row.validated_at,
         )

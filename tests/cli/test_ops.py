@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import click
 import orjson
 import pytest
 import redis
 from click.testing import CliRunner
 
 from kiss.cli import main
-from kiss.cli.ops import channel_condition, handover_done
+from kiss.cli.ops import channel_condition, conditions_per_type, handover_done
 from kiss.errors import InvalidCondition
+from kiss.eventsub.catalog import lookup
 from kiss.keys import Keys
 from kiss.status.model import ShardStatus
 from kiss.store.db import make_engine, session_factory, upgrade
@@ -216,3 +219,29 @@ def test_channel_condition_fills_the_channel_fields() -> None:
     assert follow == {"broadcaster_user_id": "1", "moderator_user_id": "1"}
     with pytest.raises(InvalidCondition):
         channel_condition("stream.online", "1", {"bogus": "x"})
+
+
+def test_conditions_per_type_as_the_readme_writes_them() -> None:
+    follow, chat = lookup("channel.follow"), lookup("channel.chat.message")
+    # Plain field=value goes to the types that have the field; type:field=value to one.
+    assert conditions_per_type([follow, chat], ["user_id=99"]) == {
+        "channel.follow": {},
+        "channel.chat.message": {"user_id": "99"},
+    }
+    assert conditions_per_type(
+        [follow, chat], ["channel.chat.message:user_id=7", "moderator_user_id=5"]
+    ) == {"channel.follow": {"moderator_user_id": "5"}, "channel.chat.message": {"user_id": "7"}}
+
+
+@pytest.mark.parametrize(
+    ("pairs", "says"),
+    [
+        (["user_id"], "expected field=value or type:field=value"),
+        (["bogus=1"], "none of channel.follow has a condition field bogus"),
+        (["stream.online:broadcaster_user_id=1"], "stream.online is not one of the --type"),
+        (["channel.follow:user_id=1"], "channel.follow v2 has no condition field user_id"),
+    ],
+)
+def test_conditions_per_type_refuses_with_what_would_work(pairs: list[str], says: str) -> None:
+    with pytest.raises(click.BadParameter, match=re.escape(says)):
+        conditions_per_type([lookup("channel.follow")], pairs)

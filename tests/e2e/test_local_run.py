@@ -111,7 +111,7 @@ def hub_env(
         "KISSBOT_REDIS_URL": redis_url,
         "KISSBOT_KEY_PREFIX": keys.prefix,
         "KISSBOT_CELERY_QUEUE": queue_name,
-        "KISSBOT_DATABASE_URL": f"sqlite:///{tmp_path}/kissbot.db",
+        "KISSBOT_DATABASE_URL": f"sqlite:///{tmp_path}/kiss-hub.db",
         "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
         "KISSBOT_METRICS_PORT": str(metrics_port),
         "KISSBOT_EVENTSUB__RECONCILE_INTERVAL": "3",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kiss.errors import InvalidCondition, UnknownTopic
@@ -265,3 +267,16 @@ def test_channel_moderate_is_refused_until_every_group_is_granted() -> None:
     assert topic.scope_problem(condition, "conduit", grants(one_of_each)) is None
     problem = topic.scope_problem(condition, "conduit", grants(partial))
     assert problem is not None and "moderator:manage:warnings or moderator:read:warnings" in problem
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("stream.onlin", "stream.online"),
+        ("channel.folow", "channel.follow"),
+        ("channel.chat.mesage", "channel.chat.message"),
+    ],
+)
+def test_an_unknown_type_suggests_the_nearest_names(typed: str, suggested: str) -> None:
+    with pytest.raises(UnknownTopic, match=f"did you mean {re.escape(suggested)}"):
+        catalog.lookup(typed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from kiss.errors import ConfigError
 from kiss.store import state, tokens
 from kiss.store import subscriptions as store
 from kiss.store.crypto import TokenCipher
-from kiss.store.seed import import_seed
+from kiss.store.seed import import_seed, parse_scopes
+from tests.v5seed import V5Channel, make_v5_db, sha256
 
 SEED_KEY = Fernet.generate_key()
 CIPHER = TokenCipher([Fernet.generate_key()])
@@ -100,3 +102,114 @@ def test_not_a_seed_database(sessions: sessionmaker[Session], tmp_path: Path) ->
         import_seed(session, tmp_path / "other.db", CIPHER)
     with sessions.begin() as session, pytest.raises(ConfigError, match="no such"):
         import_seed(session, tmp_path / "absent.db", CIPHER)
+
+
+NOW = datetime(2026, 12, 4, tzinfo=UTC)
+
+
+def v4_seed(tmp_path: Path) -> Path:
+    """The seed's tables beside v4's users/tokens: token user_id -> users.id, JSON scopes."""
+    return make_v5_db(
+        tmp_path / "v5" / "kissbot.db",
+        SEED_KEY,
+        (
+            V5Channel(
+                "44456636",
+                "el_serda",
+                topics=(("stream.online", "1"), ("channel.follow", "1")),
+                expires_at="2025-11-05T14:42:38+00:00",
+            ),
+            V5Channel("135500767", "other_chan", expires_at="2027-01-01T00:00:00+00:00"),
+        ),
+    )
+
+
+def test_v4_tokens_keep_login_scopes_and_expiry(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    seed = v4_seed(tmp_path)
+    with sessions.begin() as session:
+        report = import_seed(session, seed, CIPHER, seed_key=SEED_KEY, now=NOW)
+    assert report.tokens == 2 and report.channels == 2
+    assert report.expired_tokens == ["el_serda (44456636)"]
+    with sessions() as session:
+        listed = {info.user_id: info for info in tokens.list_tokens(session, now=NOW)}
+    assert set(listed) == {"44456636", "135500767"}  # Twitch ids, not the users rows' ids
+    assert listed["44456636"].login == "el_serda"
+    assert listed["44456636"].scopes == ("channel:bot", "user:read:chat")
+    assert (listed["44456636"].status, listed["135500767"].status) == ("expired", "valid")
+
+
+def test_channel_follow_v1_becomes_v2_with_a_note(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    seed = v4_seed(tmp_path)
+    with sessions.begin() as session:
+        report = import_seed(session, seed, CIPHER, seed_key=SEED_KEY, now=NOW)
+    assert report.skipped == []
+    [note] = report.notes
+    assert "channel.follow v1" in note and "v2" in note and "moderator:read:followers" in note
+    with sessions() as session:
+        follow = [d for d in store.list_desired(session) if d.type == "channel.follow"]
+    assert [(d.version, d.channel_id) for d in follow] == [("2", "44456636")]
+
+
+def test_a_second_import_adds_nothing_and_says_so(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    seed = v4_seed(tmp_path)
+    with sessions.begin() as session:
+        first = import_seed(session, seed, CIPHER, seed_key=SEED_KEY, now=NOW)
+    with sessions.begin() as session:  # the hub refreshed a token since the first import
+        tokens.save_token(
+            session, CIPHER, kind="user", user_id="44456636", access_token="refreshed"
+        )
+    with sessions.begin() as session:
+        again = import_seed(session, seed, CIPHER, seed_key=SEED_KEY, now=NOW)
+    assert first.new == 4 + 2 + 2 + 3
+    assert again.new == 0 and again.notes == []
+    assert again.already == {"desired": 4, "channels": 2, "tokens": 2, "hub_state": 3}
+    with sessions() as session:
+        secrets = tokens.load_secrets(session, CIPHER, "user", "44456636")
+    assert secrets is not None and secrets.access_token == "refreshed"  # not the seed's
+
+
+def test_a_wrong_seed_key_names_the_option_and_imports_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    seed = v4_seed(tmp_path)
+    with (
+        pytest.raises(ConfigError, match="--seed-key-file") as caught,
+        sessions.begin() as session,
+    ):
+        import_seed(
+            session, seed, CIPHER, seed_key=Fernet.generate_key(), seed_key_source="old.key"
+        )
+    assert "old.key" in str(caught.value)
+    with sessions() as session:
+        assert store.list_desired(session) == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "scopes"),
+    [
+        ('["channel:bot", "user:read:chat"]', ["channel:bot", "user:read:chat"]),
+        ("channel:bot,user:read:chat", ["channel:bot", "user:read:chat"]),
+        ("channel:bot user:read:chat", ["channel:bot", "user:read:chat"]),
+        ("[]", []),
+        (None, []),
+    ],
+)
+def test_parse_scopes(stored: str | None, scopes: list[str]) -> None:
+    assert parse_scopes(stored) == scopes
+
+
+def test_the_seed_file_is_left_byte_for_byte(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    seed = v4_seed(tmp_path)
+    before = sha256(seed)
+    with sessions.begin() as session:
+        import_seed(session, seed, CIPHER, seed_key=SEED_KEY, now=NOW)
+    assert sha256(seed) == before
+    assert sorted(p.name for p in seed.parent.iterdir()) == ["kissbot.db"]
