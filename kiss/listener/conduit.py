@@ -24,19 +24,13 @@ from kiss.helix import conduits as api
 from kiss.keys import Keys
 from kiss.listener.leases import LeaseStore, Mode, plan_leases, shard_ids
 from kiss.listener.runner import SessionRunner
+from kiss.locks import COMPARE_AND_DELETE
 
 log = logging.getLogger(__name__)
 
 # (shard id, handover deadline or None): the deadline is set when the shard was handed over
 # by a live owner (planned): the new session must be bound by then or the channels get a gap.
 StartShard = Callable[[str, float | None], Awaitable[SessionRunner]]
-
-_COMPARE_AND_DELETE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 async def ensure_conduit(
@@ -51,7 +45,7 @@ async def ensure_conduit(
     """The hub's conduit: the one in Redis if Twitch still has it, else one of Twitch's, else a
     new one; grown to ``shard_count`` if smaller. One listener at a time decides (a lock)."""
     deadline = clock() + lock_seconds
-    unlock = redis_client.register_script(_COMPARE_AND_DELETE)
+    unlock = redis_client.register_script(COMPARE_AND_DELETE)
     while True:
         token = uuid.uuid4().hex
         if await redis_client.set(keys.conduit_lock(), token, nx=True, px=int(lock_seconds * 1000)):
