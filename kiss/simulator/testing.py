@@ -242,6 +242,7 @@ class SimulatorControl:
         count: int | None = None,
         latency_ms: float = 0,
         kind: str | None = None,
+        probability: float | None = None,
     ) -> None:
         body = {
             "path_prefix": path_prefix,
@@ -249,6 +250,7 @@ class SimulatorControl:
             "count": count,
             "latency_ms": latency_ms,
             "kind": kind,
+            "probability": probability,
         }
         self.call("POST", "/faults", body)
 
