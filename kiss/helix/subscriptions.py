@@ -2,12 +2,11 @@
 
 A 409 on create names a subscription that already exists: ``Conflicts`` finds it in one
 listing per token and type, kept for the rest of the run (one reconciliation), so that 300
-conflicts cost one Get of their type, not 300.
+conflicts cost one Get of their type, not 300 (``attempt_create`` hands the 409 back for that).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,46 +66,52 @@ def _int(body: Any, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A create Twitch answered with 409: the subscription exists; which one is found later,
+    from a listing (``Conflicts.resolve``)."""
+
+    type: str
+    version: str
+    condition: Mapping[str, str]
+    method: str
+    token: Token
+    body: Any = None
+
+
 class Conflicts:
-    """Resolves the 409s of one run: each (token, type) is listed once, by whichever thread
-    meets its first conflict; the others wait for that listing and search it."""
+    """Resolves the 409s of one run from one listing per (token, type), made when the first
+    of them is resolved and kept for the rest of the run. The executor resolves them after
+    its creates, so the listing also shows what an earlier attempt created before its answer
+    was lost (a 5xx after Twitch had done it)."""
 
     def __init__(self, client: Requester) -> None:
         self._client = client
-        self._guard = threading.Lock()
-        self._locks: dict[tuple[Token, str], threading.Lock] = {}
         self._listed: dict[tuple[Token, str], list[TwitchSubscription]] = {}
         self.listings = 0
 
     def listed(self, token: Token, type: str) -> list[TwitchSubscription]:
         key = (token, type)
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            if key not in self._listed:
-                self._listed[key] = list_all(self._client, token=token, type=type).subscriptions
-                self.listings += 1
-            return self._listed[key]
+        if key not in self._listed:
+            self._listed[key] = list_all(self._client, token=token, type=type).subscriptions
+            self.listings += 1
+        return self._listed[key]
 
-    def find(
-        self,
-        body: Any,
-        type: str,
-        version: str,
-        condition: Mapping[str, str],
-        transport: Mapping[str, str],
-        token: Token,
-    ) -> TwitchSubscription:
-        """The subscription a 409 answer conflicts with, or TransientHelixError."""
+    def resolve(self, conflict: Conflict) -> Created:
+        """The subscription a 409 conflicts with, adopted; or TransientHelixError."""
+        body = conflict.body
         wanted_id = body.get("id") if isinstance(body, dict) else None
-        key = canonical(condition)
-        for sub in self.listed(token, type):
+        key = canonical(conflict.condition)
+        for sub in self.listed(conflict.token, conflict.type):
             if wanted_id and sub.id == wanted_id:
-                return sub
-            if (sub.type, sub.version, canonical(sub.condition)) == (type, version, key) and (
-                sub.method == transport.get("method") and sub.status == "enabled"
-            ):
-                return sub
+                return Created(sub, adopted=True)
+            same = (sub.type, sub.version, canonical(sub.condition)) == (
+                conflict.type,
+                conflict.version,
+                key,
+            )
+            if same and sub.method == conflict.method and sub.status == "enabled":
+                return Created(sub, adopted=True)
         # Twitch's list can lag its create, or the conflicting one may be on its way out (an
         # orphan the same reconcile deletes): the next run, after a backoff, sees which.
         raise TransientHelixError(
@@ -122,10 +127,24 @@ def create(
     condition: Mapping[str, str],
     transport: Mapping[str, str],
     token: Token,
-    conflicts: Conflicts | None = None,
 ) -> Created:
-    """Create one subscription; a 409 adopts the existing one (it is what we wanted), found
-    through ``conflicts`` (the run's listings; a listing of its own when None)."""
+    """Create one subscription; a 409 adopts the existing one (it is what we wanted)."""
+    made = attempt_create(
+        client, type=type, version=version, condition=condition, transport=transport, token=token
+    )
+    return Conflicts(client).resolve(made) if isinstance(made, Conflict) else made
+
+
+def attempt_create(
+    client: Requester,
+    *,
+    type: str,
+    version: str,
+    condition: Mapping[str, str],
+    transport: Mapping[str, str],
+    token: Token,
+) -> Created | Conflict:
+    """Create one subscription; a 409 comes back as a ``Conflict`` to resolve later."""
     body = {
         "type": type,
         "version": version,
@@ -134,9 +153,8 @@ def create(
     }
     response = client.request("POST", PATH, token=token, json=body, expect=(409,))
     if response.status == 409:
-        resolver = conflicts if conflicts is not None else Conflicts(client)
-        existing = resolver.find(response.body, type, version, condition, transport, token)
-        return Created(existing, adopted=True)
+        method = str(transport.get("method", ""))
+        return Conflict(type, version, dict(condition), method, token, response.body)
     data = response.body.get("data") if isinstance(response.body, dict) else None
     if not isinstance(data, list) or not data:
         raise PermanentHelixError(

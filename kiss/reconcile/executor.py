@@ -59,6 +59,7 @@ T = TypeVar("T")
 # A lost session's channel list must outlive the listener's restart; a day is plenty.
 SESSION_CHANNELS_TTL_SECONDS = 86_400
 RUNS_MAXLEN = 1000
+Doomed = tuple[Delete, str | None]  # a subscription to delete, and whose token deletes it
 LOST_LOCK = "stopped: lost the lock"
 
 
@@ -215,6 +216,47 @@ class Reconciler:
     # -- applying ----------------------------------------------------------------------
     def _apply(self, session: Session, the_plan: Plan, report: Report, helix: Guarded) -> None:
         desired_rows = {row.id: row for row in self._rows(session, the_plan)}
+        self._settle(session, the_plan, desired_rows, report)
+        orphans, replaced, stale = self._deletes(session, the_plan)
+        conflicts = helix_subs.Conflicts(helix)
+        lost: list[LockLost] = []
+
+        def create(item: Create) -> helix_subs.Created | helix_subs.Conflict:
+            return self._create_call(helix, item)
+
+        def delete(item: tuple[Delete, str | None]) -> bool:
+            return self._delete_call(helix, item)
+
+        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+            for deletes in (orphans, replaced):
+                for (doomed, _), result in self._run(pool, deletes, delete, helix.guard, lost):
+                    self._recorder.deleted(session, doomed, result, report)
+            later: list[tuple[Create, helix_subs.Conflict]] = []
+            for wanted, result in self._run(pool, the_plan.create, create, helix.guard, lost):
+                if isinstance(result, helix_subs.Conflict):
+                    later.append((wanted, result))
+                    continue
+                self._recorder.created(
+                    session, desired_rows.get(wanted.desired.id), wanted, result, report
+                )
+            for wanted, resolved in self._resolve(conflicts, later, lost):
+                self._recorder.created(
+                    session, desired_rows.get(wanted.desired.id), wanted, resolved, report
+                )
+            for (doomed, _), result in self._run(pool, stale, delete, helix.guard, lost):
+                self._recorder.deleted(session, doomed, result, report)
+        report.listings = conflicts.listings
+        if lost:
+            raise lost[0]
+
+    def _settle(
+        self,
+        session: Session,
+        the_plan: Plan,
+        desired_rows: dict[int, DesiredSubscription],
+        report: Report,
+    ) -> None:
+        """Record what needs no Helix call: the kept subscriptions and the unplaced ones."""
         for want, sub in the_plan.keep:
             row = desired_rows.get(want.id)
             if row is not None and (row.state != "active" or row.subscription_id != sub.id):
@@ -225,42 +267,41 @@ class Reconciler:
                 session, desired_rows.get(unplaced.desired.id), unplaced, report
             )
         session.commit()
+
+    def _deletes(self, session: Session, the_plan: Plan) -> tuple[list[Doomed], ...]:
+        """Orphans; disabled websocket subscriptions a create replaces (Twitch counts them
+        against its 3 per type+condition until deleted); the other stale ones."""
         owners = self._websocket_owners(session, the_plan.delete)
-        orphans = [(d, owners.get(d.active.id)) for d in the_plan.delete if not d.stale]
         replacing = {c.desired.key for c in the_plan.create if c.transport["method"] == "websocket"}
-        replaced = [
-            (d, owners.get(d.active.id))
-            for d in the_plan.delete
-            if d.stale and d.active.method == "websocket" and d.active.key in replacing
-        ]
-        first = {d.active.id for d, _ in replaced}
-        stale = [
-            (d, owners.get(d.active.id))
-            for d in the_plan.delete
-            if d.stale and d.active.id not in first
-        ]
-        conflicts = helix_subs.Conflicts(helix)
-        lost: list[LockLost] = []
+        orphans: list[Doomed] = []
+        replaced: list[Doomed] = []
+        stale: list[Doomed] = []
+        for doomed in the_plan.delete:
+            item = (doomed, owners.get(doomed.active.id))
+            if not doomed.stale:
+                orphans.append(item)
+            elif doomed.active.method == "websocket" and doomed.active.key in replacing:
+                replaced.append(item)
+            else:
+                stale.append(item)
+        return orphans, replaced, stale
 
-        def create(item: Create) -> helix_subs.Created:
-            return self._create_call(helix, conflicts, item)
-
-        def delete(item: tuple[Delete, str | None]) -> bool:
-            return self._delete_call(helix, item)
-
-        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-            for deletes in (orphans, replaced):
-                for (doomed, _), result in self._run(pool, deletes, delete, helix.guard, lost):
-                    self._recorder.deleted(session, doomed, result, report)
-            for wanted, result in self._run(pool, the_plan.create, create, helix.guard, lost):
-                self._recorder.created(
-                    session, desired_rows.get(wanted.desired.id), wanted, result, report
-                )
-            for (doomed, _), result in self._run(pool, stale, delete, helix.guard, lost):
-                self._recorder.deleted(session, doomed, result, report)
-        report.listings = conflicts.listings
-        if lost:
-            raise lost[0]
+    @staticmethod
+    def _resolve(
+        conflicts: helix_subs.Conflicts,
+        later: list[tuple[Create, helix_subs.Conflict]],
+        lost: list[LockLost],
+    ) -> Iterator[tuple[Create, Any]]:
+        """The 409s of the run, after its creates: one listing per type shows them all."""
+        for wanted, conflict in later:
+            try:
+                resolved: Any = conflicts.resolve(conflict)
+            except LockLost as error:
+                lost.append(error)
+                return
+            except Exception as error:  # recorded per item, never fatal for the run
+                resolved = error
+            yield wanted, resolved
 
     @staticmethod
     def _rows(session: Session, the_plan: Plan) -> Iterable[DesiredSubscription]:
@@ -310,19 +351,18 @@ class Reconciler:
                 lost.append(error)
 
     def _create_call(
-        self, helix: Guarded, conflicts: helix_subs.Conflicts, create: Create
-    ) -> helix_subs.Created:
+        self, helix: Guarded, create: Create
+    ) -> helix_subs.Created | helix_subs.Conflict:
         helix.guard()  # before the rate-limit wait: a stopped run reserves no more slots
         want = create.desired
         token = Token.app() if create.user_id is None else Token.user(create.user_id)
-        return helix_subs.create(
+        return helix_subs.attempt_create(
             helix,
             type=want.type,
             version=want.version,
             condition=condition_of(want),
             transport=create.transport,
             token=token,
-            conflicts=conflicts,
         )
 
     def _delete_call(self, helix: Guarded, item: tuple[Delete, str | None]) -> bool:

@@ -74,16 +74,17 @@ def test_the_conflicts_of_one_run_share_one_listing_per_type(
     conflicts = subscriptions.Conflicts(client)
     before = SimulatorControl(simulator.base_url).stats()["helix_requests"]
     for channel in "123":
-        again = subscriptions.create(
+        again = subscriptions.attempt_create(
             client,
             type="stream.online",
             version="1",
             condition={"broadcaster_user_id": channel},
             transport={"method": "conduit", "conduit_id": conduit},
             token=Token.app(),
-            conflicts=conflicts,
         )
-        assert again.adopted and again.subscription.id == made[channel]
+        assert isinstance(again, subscriptions.Conflict)
+        adopted = conflicts.resolve(again)
+        assert adopted.adopted and adopted.subscription.id == made[channel]
     assert conflicts.listings == 1
     calls = SimulatorControl(simulator.base_url).stats()["helix_requests"] - before
     assert calls == 3 + 1  # three 409s, one Get of their type
