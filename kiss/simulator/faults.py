@@ -1,6 +1,7 @@
 """Injected faults for tests and demos: errors, 429s and latency on a path prefix (each for
 a ``count`` of requests or until cleared, on every matching request or a ``probability``
-share of them); raw frames (any text, or binary) written to a session's socket as they are,
+share of them; an error either instead of the request or ``after`` it was carried out, an
+answer lost on its way back); raw frames (any text, or binary) written to a session's socket as they are,
 to test a client against what Twitch never sends.
 
 A request meets every matching fault in the order they were added: the latencies of those
@@ -32,6 +33,7 @@ class Fault:
     latency_ms: float
     kind: str | None
     probability: float | None = None  # None: every matching request
+    after: bool = False  # the request is carried out, then its answer replaced by the error
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class Fault:
             "latency_ms": self.latency_ms,
             "kind": self.kind,
             "probability": self.probability,
+            "after": self.after,
         }
 
 
@@ -77,7 +80,12 @@ def parse_fault(body: Any) -> Fault:
     ):
         raise bad_request(f"probability must be a number in (0, 1], got {probability!r}")
     share = None if probability is None else float(probability)
-    return Fault(prefix, status, count, float(latency), kind, share)
+    after = body.get("after", False)
+    if not isinstance(after, bool):
+        raise bad_request(f"after must be true or false, got {after!r}")
+    if after and status is None:
+        raise bad_request("after needs a status or a kind: it replaces the answer by an error")
+    return Fault(prefix, status, count, float(latency), kind, share, after)
 
 
 class Faults:

@@ -243,6 +243,7 @@ class SimulatorControl:
         latency_ms: float = 0,
         kind: str | None = None,
         probability: float | None = None,
+        after: bool = False,
     ) -> None:
         body = {
             "path_prefix": path_prefix,
@@ -251,6 +252,7 @@ class SimulatorControl:
             "latency_ms": latency_ms,
             "kind": kind,
             "probability": probability,
+            "after": after,
         }
         self.call("POST", "/faults", body)
 

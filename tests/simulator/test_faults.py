@@ -29,6 +29,8 @@ def test_kinds_default_their_status() -> None:
         {"path_prefix": "/helix", "status": 500, "probability": 0},
         {"path_prefix": "/helix", "status": 500, "probability": 1.5},
         {"path_prefix": "/helix", "status": 500, "probability": True},
+        {"path_prefix": "/helix", "latency_ms": 5, "after": True},
+        {"path_prefix": "/helix", "status": 500, "after": "yes"},
     ],
 )
 def test_bad_faults_are_rejected(body: object) -> None:
