@@ -1,8 +1,8 @@
 """Injected faults for tests and demos: errors, 429s and latency on a path prefix (each for
 a ``count`` of requests or until cleared, on every matching request or a ``probability``
 share of them; an error either instead of the request or ``after`` it was carried out, an
-answer lost on its way back); raw frames (any text, or binary) written to a session's socket as they are,
-to test a client against what Twitch never sends.
+answer lost on its way back); raw frames (any text, or binary) written to a session's
+socket as they are, to test a client against what Twitch never sends.
 
 A request meets every matching fault in the order they were added: the latencies of those
 that fire add up, and the first error that fires is the answer (the later error faults are
@@ -72,20 +72,23 @@ def parse_fault(body: Any) -> Fault:
         raise bad_request(f"latency_ms must be a number >= 0, got {latency!r}")
     if status is None and not latency:
         raise bad_request("a fault needs a status, a kind or a latency_ms")
-    probability = body.get("probability")
-    if probability is not None and (
-        not isinstance(probability, int | float)
-        or isinstance(probability, bool)
-        or not 0 < probability <= 1
-    ):
-        raise bad_request(f"probability must be a number in (0, 1], got {probability!r}")
-    share = None if probability is None else float(probability)
     after = body.get("after", False)
     if not isinstance(after, bool):
         raise bad_request(f"after must be true or false, got {after!r}")
     if after and status is None:
         raise bad_request("after needs a status or a kind: it replaces the answer by an error")
-    return Fault(prefix, status, count, float(latency), kind, share, after)
+    return Fault(prefix, status, count, float(latency), kind, _probability(body), after)
+
+
+def _probability(body: dict[str, Any]) -> float | None:
+    probability = body.get("probability")
+    if probability is None:
+        return None
+    if not isinstance(probability, int | float) or isinstance(probability, bool):
+        raise bad_request(f"probability must be a number in (0, 1], got {probability!r}")
+    if not 0 < probability <= 1:
+        raise bad_request(f"probability must be a number in (0, 1], got {probability!r}")
+    return float(probability)
 
 
 class Faults:
