@@ -47,6 +47,10 @@ def wait(condition: Callable[[], Any], within: float, what: str) -> Any:
         time.sleep(0.05)
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def bucket_bound(calls: int, *, rate_per_s: float, points: int, window: float) -> float:
     """The fewest seconds ``calls`` Helix calls can take: paced at ``rate_per_s``, and past the
     bucket's ``points`` refilled at ``points / window`` per second."""
@@ -282,8 +286,9 @@ class Plane:
     def runs(self) -> list[Run]:
         """The hub's record of its reconcile runs, one per fencing token, oldest first."""
         found: dict[int, Run] = {}
-        for _, fields in self.redis.xrange(self.keys.reconcile_runs()):
-            row = {k.decode(): v.decode() for k, v in fields.items()}
+        entries: Any = self.redis.xrange(self.keys.reconcile_runs())
+        for _, fields in entries:
+            row = {_text(k): _text(v) for k, v in fields.items()}
             fence = int(row["fence"])
             run = found.setdefault(
                 fence, Run(fence, row["holder"], float(row["started"]), None, "")
