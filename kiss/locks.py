@@ -153,6 +153,7 @@ class Lease:
         self._thread: threading.Thread | None = None
         self._on_lost: list[Callable[[str], None]] = []
         self._guard = threading.Lock()
+        self.uses = 0  # what the holder did under it (e.g. reconcile runs), for its records
 
     # -- state ------------------------------------------------------------------------
     @property

@@ -95,6 +95,8 @@ class Reconciler:
         """One run; under ``lease`` (the reconcile lock) when given, which every call checks."""
         started = self._clock()
         guard = lease.check if lease is not None else _no_guard
+        if lease is not None:
+            lease.uses += 1
         self._record_run(lease, "start", started)
         try:
             report = self._reconcile(resync, guard, started)
@@ -113,6 +115,7 @@ class Reconciler:
         fields = {
             "event": event,
             "fence": str(lease.fence),
+            "run": str(lease.uses),  # the holder runs again while requests come in
             "holder": lease.lock.holder_name,
             "started": repr(started),
         }

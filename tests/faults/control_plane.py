@@ -62,6 +62,7 @@ def bucket_bound(calls: int, *, rate_per_s: float, points: int, window: float) -
 @dataclass
 class Run:
     fence: int
+    number: int  # of the runs under that fence (one holding of the lock)
     holder: str
     started: float
     finished: float | None
@@ -199,7 +200,7 @@ class Plane:
     def close(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)  # a warm shutdown: running tasks finish
         for process in self.processes:
             try:
                 process.wait(timeout=15)
@@ -284,19 +285,17 @@ class Plane:
         }
 
     def runs(self) -> list[Run]:
-        """The hub's record of its reconcile runs, one per fencing token, oldest first."""
-        found: dict[int, Run] = {}
+        """The hub's record of its reconcile runs, by fencing token and number under it."""
+        found: dict[tuple[int, int], Run] = {}
         entries: Any = self.redis.xrange(self.keys.reconcile_runs())
         for _, fields in entries:
             row = {_text(k): _text(v) for k, v in fields.items()}
-            fence = int(row["fence"])
-            run = found.setdefault(
-                fence, Run(fence, row["holder"], float(row["started"]), None, "")
-            )
+            key = (int(row["fence"]), int(row["run"]))
+            run = found.setdefault(key, Run(*key, row["holder"], float(row["started"]), None, ""))
             if row["event"] == "finish":
                 run.finished = float(row["finished"])
                 run.outcome = row["outcome"]
-        return [found[fence] for fence in sorted(found)]
+        return [found[key] for key in sorted(found)]
 
     def stats(self) -> dict[str, Any]:
         return self.control.stats()
