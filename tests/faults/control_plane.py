@@ -92,6 +92,7 @@ class Plane:
     lock_seconds: float = 30.0
     req_rate_per_s: float = 10.0
     reconcile_interval: float = 60.0
+    extra_env: dict[str, str] = field(default_factory=dict)
     keys: Keys = field(default_factory=lambda: Keys(f"plane-{uuid.uuid4().hex[:8]}"))
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -151,7 +152,7 @@ class Plane:
             "KISSBOT_EVENTSUB__REQ_RATE_PER_S": str(s.eventsub.req_rate_per_s),
             "KISSBOT_EVENTSUB__REQ_JITTER_MS": "0",
         }
-        return env
+        return env | self.extra_env
 
     def _start(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
         with (self.workdir / f"{name}.log").open("ab") as log:
@@ -248,6 +249,12 @@ class Plane:
                     transport=self.transport,
                     requested_by="faults",
                 )
+
+    def audit_messages(self) -> list[str]:
+        from kiss.store import state
+
+        with self.services.sessions() as session:
+            return [entry.message or "" for entry in state.recent_audit(session, limit=1000)]
 
     def send(self, task: str, **kwargs: Any) -> None:
         self.services_app().send_task(task, kwargs=kwargs, queue=self.settings.celery_queue)

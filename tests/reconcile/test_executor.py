@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -9,14 +10,15 @@ import pytest
 from websockets.sync.client import connect
 
 from kiss.auth.provider import Token
+from kiss.keys import Keys
 from kiss.reconcile.events import record_revocation
 from kiss.reconcile.plan import Limits, Plan
 from kiss.reconcile.services import Services
-from kiss.simulator.testing import SimulatorControl, SimulatorHandle
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from kiss.store import state
 from kiss.store import subscriptions as store
 from kiss.store import tokens as token_store
-from tests.reconcile.conftest import make_conduit
+from tests.reconcile.conftest import hub_settings, make_conduit
 
 
 def desire(hub: Services, *channels: str, type: str = "stream.online") -> None:
@@ -303,3 +305,55 @@ def test_users_whose_sessions_are_full_are_asked_for_in_redis(hub: Services) -> 
     assert orjson.loads(record or b"{}") == {"sessions": 2, "at": 12.0}
     reconciler.reconcile()  # nobody needs another session now: the request is withdrawn
     assert not hub.redis.exists(hub.keys.ws_sessions_wanted())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_disabled_websocket_subscriptions_are_deleted_before_their_replacement(
+    database_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    # Twitch's own time: the disabled subscriptions stay listed (and counted) for a minute.
+    with run_simulator_process(time_unit=1.0) as simulator:
+        control = SimulatorControl(simulator.base_url)
+        settings = hub_settings(simulator, database_url, keys, tmp_path / "key", control.client())
+        hub = Services.build(settings)
+        try:
+            _three_lost_sessions_then_a_fourth(hub, simulator, control)
+        finally:
+            hub.close()
+            control.http.close()
+
+
+def _three_lost_sessions_then_a_fourth(
+    hub: Services, simulator: SimulatorHandle, control: SimulatorControl
+) -> None:
+    minted = control.token(client_id=hub.helix.client_id, user_id="500", scopes=["bits:read"])
+    with hub.sessions.begin() as session:
+        token_store.save_token(
+            session, hub.cipher, kind="user", user_id="500", scopes=["bits:read"],
+            access_token=minted["access_token"], refresh_token=minted["refresh_token"],
+        )  # fmt: skip
+        store.add_desired(
+            session, channel_id="500", type="channel.cheer", version="1",
+            condition={"broadcaster_user_id": "500"}, transport="websocket", requested_by="t",
+        )  # fmt: skip
+    for _ in range(3):  # three sessions lost one after the other, each leaving one disabled
+        with connect(simulator.ws_url) as socket:
+            session_id = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]
+            hub.redis.hset(hub.keys.ws_sessions(), session_id, orjson.dumps({"user_id": "500"}))
+            hub.helix.request(
+                "POST", "eventsub/subscriptions", token=Token.user("500"),
+                json={"type": "channel.cheer", "version": "1",
+                      "condition": {"broadcaster_user_id": "500"},
+                      "transport": {"method": "websocket", "session_id": session_id}},
+            )  # fmt: skip
+            hub.reconciler().resync()  # the mirror knows it, as it would have created it
+        hub.redis.hdel(hub.keys.ws_sessions(), session_id)
+    listed = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
+    assert [s["status"] for s in listed["data"]] == ["websocket_disconnected"] * 3
+    with connect(simulator.ws_url) as socket:
+        fourth = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]
+        hub.redis.hset(hub.keys.ws_sessions(), fourth, orjson.dumps({"user_id": "500"}))
+        report = hub.reconciler().reconcile()
+        # Created after the three were deleted: no 429 "maximum subscriptions with type and
+        # condition exceeded", which creating first would have met.
+        assert (report.created, report.deleted, report.failed, report.errors) == (1, 3, 0, [])
