@@ -79,6 +79,18 @@ def parse_value(value: object) -> tuple[int, str] | None:
     return (int(fence), name) if fence.isdigit() else None
 
 
+def read_holder(client: redis.Redis, key: str) -> Holder | None:
+    """Who holds the lock at ``key`` now (None: nobody, or it just expired)."""
+    pipe = client.pipeline(transaction=True)
+    pipe.get(key)
+    pipe.pttl(key)
+    value, ttl_ms = pipe.execute()
+    parsed = parse_value(value) if value is not None else None
+    if parsed is None:
+        return None
+    return Holder(parsed[0], parsed[1], max(0, int(ttl_ms)) / 1000)
+
+
 class FencedLock:
     """The lock at ``key``; ``fence_key`` counts every acquisition (the fencing tokens)."""
 
@@ -121,14 +133,7 @@ class FencedLock:
 
     def holder(self) -> Holder | None:
         """Who holds it now (None: nobody, or it just expired)."""
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.get(self.key)
-        pipe.pttl(self.key)
-        value, ttl_ms = pipe.execute()
-        parsed = parse_value(value) if value is not None else None
-        if parsed is None:
-            return None
-        return Holder(parsed[0], parsed[1], max(0, int(ttl_ms)) / 1000)
+        return read_holder(self._redis, self.key)
 
     def renew(self, value: str) -> bool:
         """Extend our lock by the ttl; False when the stored value is not ``value``."""
