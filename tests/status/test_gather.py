@@ -141,12 +141,13 @@ def test_drain_flag_is_seen(session: Session, redis_client: redis.Redis, keys: K
 def test_the_reconcile_locks_holder_is_named(
     session: Session, redis_client: redis.Redis, keys: Keys
 ) -> None:
-    assert gather_status(redis_client, keys, session, transport="conduit", now=NOW)\
-        .reconcile_holder == ""  # fmt: skip
+    def holder() -> str:
+        status = gather_status(redis_client, keys, session, transport="conduit", now=NOW)
+        return status.reconcile_holder
+
+    assert holder() == ""
     ReconcileLock(redis_client, keys, holder="worker1@host pid 42").acquire()
-    holder = gather_status(redis_client, keys, session, transport="conduit", now=NOW)\
-        .reconcile_holder  # fmt: skip
-    assert holder.startswith("worker1@host pid 42 (fence 1, expires in ")
+    assert holder().startswith("worker1@host pid 42 (fence 1, expires in ")
 
 
 def test_websocket_sessions_count_per_listener(
