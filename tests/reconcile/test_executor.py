@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from websockets.sync.client import connect
 from kiss.auth.provider import Token
 from kiss.keys import Keys
 from kiss.reconcile.events import record_revocation
+from kiss.reconcile.lock import ReconcileLock
 from kiss.reconcile.plan import Limits, Plan
 from kiss.reconcile.services import Services
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
@@ -357,3 +359,36 @@ def _three_lost_sessions_then_a_fourth(
         # Created after the three were deleted: no 429 "maximum subscriptions with type and
         # condition exceeded", which creating first would have met.
         assert (report.created, report.deleted, report.failed, report.errors) == (1, 3, 0, [])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_run_that_loses_its_lock_stops_and_records_it(
+    hub: Services, control: SimulatorControl
+) -> None:
+    make_conduit(hub)
+    channels = [str(900 + n) for n in range(40)]
+    desire(hub, *channels)
+    control.fault("/helix/eventsub/subscriptions", latency_ms=200)  # about 1 s of creates
+    lock = ReconcileLock(hub.redis, hub.keys, ttl_seconds=0.6, holder="loser")
+    lease = lock.acquire()
+    assert lease is not None
+    with lease:
+        thief = threading.Timer(
+            0.3, lambda: hub.redis.set(hub.keys.reconcile_lock(), "99:x:thief", px=5000)
+        )
+        thief.start()
+        report = hub.reconciler().reconcile(lease=lease)
+        thief.join()
+    assert report.outcome == "stopped: lost the lock"
+    assert report.created < len(channels)
+    assert last_run(hub)["outcome"] == "stopped: lost the lock"
+    entries: Any = hub.redis.xrange(hub.keys.reconcile_runs())
+    recorded = [dict(fields) for _, fields in entries]
+    assert [(r[b"event"], r[b"fence"], r[b"holder"]) for r in recorded] == [
+        (b"start", b"1", b"loser"),
+        (b"finish", b"1", b"loser"),
+    ]
+    assert recorded[1][b"outcome"] == b"stopped: lost the lock"
+    control.clear_faults()
+    hub.reconciler().reconcile()  # the next holder carries on: each one created once
+    assert channels_on_twitch(hub) == sorted(channels)
