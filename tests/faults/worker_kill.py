@@ -68,6 +68,8 @@ def _run(plane: Plane, total: int) -> dict[str, Any]:
         "allowed_seconds": round(allowance, 2),
         "kill_to_restart_seconds": round(restarted - killed, 2),
         "helix_calls_after_restart": plane.stats()["helix_requests"] - before,
+        # Both workers' calls (the conduit's creation too): creates, the resync's listing.
+        "helix_calls_per_subscription": round(plane.stats()["helix_requests"] / total, 3),
         "runs": len(runs),
         "fences": [run.fence for run in runs],
         "max_concurrent_reconciles": max_overlap(runs, open_until=killed_epoch),
