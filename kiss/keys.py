@@ -146,8 +146,12 @@ class Keys:
         return f"{self.prefix}:conduit:{conduit_id}:members"
 
     def conduit_lock(self) -> str:
-        """Held (SET NX PX) while one listener looks up or creates the conduit."""
+        """Held (kiss.locks.AsyncFencedLock) while one listener looks up or creates the conduit."""
         return f"{self.prefix}:lock:conduit"
+
+    def conduit_fence(self) -> str:
+        """Counter: the fencing token of each conduit-lock acquisition (INCR)."""
+        return f"{self.prefix}:lock:conduit:fence"
 
     def reconcile_requested(self) -> str:
         """Set when someone asks for a reconciliation; the lock holder runs again if it is."""

@@ -18,7 +18,8 @@ finds another value (the lock expired and someone took it) loses the lease at on
 error is retried until the lease's own expiry has passed, then the lease is lost. Either way
 the loss is logged once and ``check()`` raises from then on, so the work stops.
 
-The async listener shares the compare-and-delete script (``COMPARE_AND_DELETE``).
+``AsyncFencedLock`` is the same lock (same scripts, same value) for asyncio code that holds
+it for one short step and renews nothing: the listener's conduit setup.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import redis
+import redis.asyncio as aioredis
 
 from kiss.errors import LockLost
 
@@ -79,16 +81,29 @@ def parse_value(value: object) -> tuple[int, str] | None:
     return (int(fence), name) if fence.isdigit() else None
 
 
+def _holder(value: object, ttl_ms: object) -> Holder | None:
+    parsed = parse_value(value) if value is not None else None
+    if parsed is None:
+        return None
+    return Holder(parsed[0], parsed[1], max(0, int(str(ttl_ms))) / 1000)
+
+
 def read_holder(client: redis.Redis, key: str) -> Holder | None:
     """Who holds the lock at ``key`` now (None: nobody, or it just expired)."""
     pipe = client.pipeline(transaction=True)
     pipe.get(key)
     pipe.pttl(key)
     value, ttl_ms = pipe.execute()
-    parsed = parse_value(value) if value is not None else None
-    if parsed is None:
-        return None
-    return Holder(parsed[0], parsed[1], max(0, int(ttl_ms)) / 1000)
+    return _holder(value, ttl_ms)
+
+
+def _check_ttl(ttl_seconds: float) -> None:
+    if not ttl_seconds >= MIN_TTL_SECONDS:
+        raise ValueError(f"lock ttl must be at least {MIN_TTL_SECONDS} s, got {ttl_seconds}")
+
+
+def _token(holder: str) -> str:
+    return f"{uuid.uuid4().hex}:{holder}"
 
 
 class FencedLock:
@@ -104,8 +119,7 @@ class FencedLock:
         holder: str,
         what: str = "lock",
     ) -> None:
-        if not ttl_seconds >= MIN_TTL_SECONDS:
-            raise ValueError(f"lock ttl must be at least {MIN_TTL_SECONDS} s, got {ttl_seconds}")
+        _check_ttl(ttl_seconds)
         self.key = key
         self.fence_key = fence_key
         self.ttl_seconds = ttl_seconds
@@ -123,7 +137,7 @@ class FencedLock:
     def acquire(self) -> Lease | None:
         """A lease (not yet renewing: enter it, or call ``start``), or None when held."""
         asked_at = time.monotonic()
-        token = f"{uuid.uuid4().hex}:{self.holder_name}"
+        token = _token(self.holder_name)
         value = self._acquire(keys=[self.key, self.fence_key], args=[token, self.ttl_ms])
         if value is None:
             return None
@@ -142,6 +156,47 @@ class FencedLock:
     def release(self, value: str) -> bool:
         """Delete our lock; False when it was not ours (any more)."""
         return bool(self._release(keys=[self.key], args=[value]))
+
+
+class AsyncFencedLock:
+    """``FencedLock`` for asyncio, held for one short step: no renewal (the ttl bounds the
+    step), so a holder that outlives it may find another holder's value and leaves it."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        key: str,
+        fence_key: str,
+        *,
+        ttl_seconds: float,
+        holder: str,
+    ) -> None:
+        _check_ttl(ttl_seconds)
+        self.key = key
+        self.fence_key = fence_key
+        self.ttl_ms = int(ttl_seconds * 1000)
+        self.holder_name = holder.replace("\n", " ")
+        self._redis = client
+        self._acquire = client.register_script(_ACQUIRE)
+        self._release = client.register_script(COMPARE_AND_DELETE)
+
+    async def acquire(self) -> str | None:
+        """The stored value (fence first) when it is ours now, else None."""
+        value = await self._acquire(
+            keys=[self.key, self.fence_key], args=[_token(self.holder_name), self.ttl_ms]
+        )
+        return None if value is None else _text(value)
+
+    async def release(self, value: str) -> bool:
+        """Delete it if it is still ours (``value``); False when it expired meanwhile."""
+        return bool(await self._release(keys=[self.key], args=[value]))
+
+    async def holder(self) -> Holder | None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.get(self.key)
+        pipe.pttl(self.key)
+        value, ttl_ms = await pipe.execute()
+        return _holder(value, ttl_ms)
 
 
 class Lease:
