@@ -21,6 +21,7 @@ def test_never_two_reconciles_at_once_and_few_calls_per_subscription(
     assert figures["injected_by_status"].get(502, 0) > 0  # answers lost: 409s on the retries
     assert figures["runs"] > 1  # the requests made meanwhile did compete for the lock
     assert figures["max_concurrent_reconciles"] == 1
+    assert figures["runs_stopped_lost_lock"] == 0  # renewed on its timer through every wait
     assert figures["fences_in_start_order"]
     assert figures["helix_calls_per_subscription"] <= figures["allowed_calls_per_subscription"]
     assert figures["duplicated"] == 0
