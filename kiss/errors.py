@@ -25,6 +25,8 @@ subclasses are retryable too (tests/test_errors.py holds the tree to that).
 
 from __future__ import annotations
 
+import re
+
 import redis
 
 
@@ -130,3 +132,19 @@ def _retryable_kiss_types(base: type[KissError]) -> list[type[KissError]]:
 def retryable_types() -> tuple[type[Exception], ...]:
     """The exception types ``is_retryable`` says yes to (the tree's as defined by now)."""
     return (*_retryable_kiss_types(KissError), *TRANSIENT_IO)
+
+
+_OS_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+def unreachable(url: str, error: BaseException) -> str:
+    """``cannot reach <url> (<reason>)`` for a failed connection, credentials masked.
+
+    The reason is the operating system's words when the error carries them (``Connection
+    refused``, ``Name or service not known``), else the error's type (``ReadTimeout``).
+    """
+    from kiss.logs import redact
+
+    found = _OS_REASON.search(str(error))
+    reason = found.group(1).strip() if found else type(error).__name__
+    return f"cannot reach {redact(url)} ({reason})"

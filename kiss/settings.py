@@ -2,7 +2,8 @@
 
 Sources, strongest first: keyword arguments, ``KISSBOT_*`` environment variables
 (nested keys joined with ``__``, e.g. ``KISSBOT_EVENTSUB__RECONCILE_INTERVAL=30``),
-the YAML file (``config/config.yaml`` or the path in ``KISSBOT_CONFIG``), then defaults.
+the settings file of a running ``kiss run`` (kiss/localrun.py), the YAML file
+(``config/config.yaml`` or the path in ``KISSBOT_CONFIG``), then defaults.
 The seed's variables ``KISSBOT_DB_PATH`` and ``KISSBOT_REDIS_URL`` are honoured too.
 """
 
@@ -17,12 +18,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
 
+from kiss import localrun
 from kiss.errors import ConfigError
+from kiss.logs import LogFormat
 
 DEFAULT_CONFIG_PATH = Path("config/config.yaml")
 TWITCH_EVENTSUB_WS_URL = "wss://eventsub.wss.twitch.tv/ws"
@@ -153,6 +157,7 @@ class Settings(BaseSettings):
     celery_queue: str = "kiss"
     secret_key_file: Path = Path(".kissbot.key")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: LogFormat = "text"  # json: one object per line (kiss/logs.py)
     metrics_port: int = Field(default=9808, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"  # the metrics ports have no auth: this machine only
     eventsub: EventSubSection = EventSubSection()
@@ -199,6 +204,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         config_path = Path(os.environ.get("KISSBOT_CONFIG", DEFAULT_CONFIG_PATH))
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        local_run = localrun.active_settings()
+        if local_run:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=local_run))
         if config_path.is_file():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_path))
         return tuple(sources)

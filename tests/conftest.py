@@ -6,18 +6,23 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from kiss import localrun
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+from tests.redis_server import PrivateRedis
 
 REDIS_URL = os.environ.get("KISS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
     "KISS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# A `kiss run` of the developer's in this directory must not lend its settings to the tests.
+os.environ.setdefault(localrun.PATH_VARIABLE, "")
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +57,20 @@ def keys(redis_client: redis.Redis) -> Iterator[Keys]:
     doomed += redis_client.scan_iter(match=f"*q-{prefix}", count=1000)
     if doomed:
         redis_client.delete(*doomed)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own (AOF on): the test may stop, restart, fill or cut it.
+
+    The shared Redis (``redis_url``) may be a developer's running hub: a test that kills
+    clients, flushes, shuts down or reconfigures a Redis does it to this one.
+    """
+    server = PrivateRedis(str(tmp_path / "redis"))
+    Path(server.directory).mkdir(parents=True, exist_ok=True)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ BIN = Path(sys.executable).parent
 CELERY_SUBCOMMANDS = {"worker", "beat", "flower", "inspect", "call", "status"}
 # Programs that third-party images bring, by image name.
 IMAGE_PROGRAMS = {
-    "redis": {"sh", "redis-server", "redis-cli"},
+    "redis": {"redis-server", "redis-cli"},
     "postgres": {"pg_isready"},
     "prom/prometheus": {"wget"},
     "grafana/grafana": set(),
@@ -163,8 +163,57 @@ def test_services_wait_for_healthy_dependencies_and_restart_on_failure() -> None
 def test_redis_has_a_password_and_aof_persistence() -> None:
     redis = compose()["services"]["redis"]
     command = " ".join(redis["command"])
-    assert "--requirepass" in command
+    assert "--requirepass ${REDIS_PASSWORD:?" in command
     assert "--appendonly yes" in command
+
+
+def test_redis_runs_through_its_images_entrypoint_which_drops_to_the_redis_user() -> None:
+    # The official image's docker-entrypoint.sh switches to the redis user only when the
+    # command starts with redis-server; `sh -c 'exec redis-server'` would run it as root.
+    redis = compose()["services"]["redis"]
+    assert redis["command"][0] == "redis-server"
+    assert "entrypoint" not in redis and "user" not in redis
+
+
+def test_the_postgresql_healthcheck_asks_over_tcp() -> None:
+    # During its first start the image serves the unix socket only, from a temporary server.
+    test = compose()["services"]["postgres"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "pg_isready"]
+    assert test[test.index("-h") + 1] == "127.0.0.1"
+    assert test[test.index("-U") + 1] == "kiss" and test[test.index("-d") + 1] == "kiss"
+
+
+def test_the_listener_spools_to_a_volume_it_may_write() -> None:
+    listener = compose()["services"]["listener"]
+    directory = listener["environment"]["KISSBOT_SPOOL__DIRECTORY"]
+    assert f"listener-spool:{directory}" in listener["volumes"]
+    assert "kiss-secrets:/var/lib/kiss" in listener["volumes"]  # the hub's volumes kept
+    assert "KISSBOT_REDIS_URL" in listener["environment"]  # and the hub's environment
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert re.search(rf"install -d -o kiss -g kiss -m 700 .*{directory}", dockerfile)
+
+
+def test_the_migration_waits_for_the_database_within_a_bound() -> None:
+    command = compose()["services"]["migrate"]["command"]
+    assert command[:3] == ["kiss", "db", "upgrade"]
+    seconds = float(command[command.index("--wait-for-database") + 1])
+    assert 10 <= seconds <= 300
+
+
+def _seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60}
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", text)
+    assert match, text
+    return float(match.group(1)) * units[match.group(2)]
+
+
+@pytest.mark.parametrize("name", ["worker", "control", "listener"])
+def test_what_the_bots_wait_on_is_found_healthy_within_seconds(name: str) -> None:
+    """The bots start once these are healthy: their first check must not wait a whole interval."""
+    check = compose()["services"][name]["healthcheck"]
+    assert _seconds(check["start_interval"]) <= 2
+    assert _seconds(check["start_period"]) >= 20  # the checks while it starts do not count
+    assert _seconds(check["interval"]) <= 10
 
 
 def test_every_required_variable_has_a_line_in_the_env_example() -> None:

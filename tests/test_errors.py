@@ -51,3 +51,20 @@ def test_the_celery_tasks_retry_what_the_tree_calls_retryable() -> None:
     assert isinstance(retried, tuple)
     assert set(retried) == set(errors.retryable_types())
     assert issubclass(errors.OAuthUnavailable, retried)
+
+
+def test_unreachable_names_the_url_and_the_reason_without_credentials() -> None:
+    import requests
+
+    from kiss.errors import unreachable
+
+    try:
+        requests.get("http://127.0.0.1:1/oauth2/device", timeout=2)
+    except requests.RequestException as error:
+        text = unreachable("http://user:hunter2@127.0.0.1:1/oauth2/device", error)
+    else:  # pragma: no cover - nothing listens on port 1
+        raise AssertionError("port 1 answered")
+    assert text == "cannot reach http://user:***@127.0.0.1:1/oauth2/device (Connection refused)"
+    assert (
+        unreachable("http://h/x", TimeoutError("slow")) == "cannot reach http://h/x (TimeoutError)"
+    )

@@ -141,3 +141,12 @@ def test_metrics_listen_on_this_machine_only_unless_told(monkeypatch: pytest.Mon
 def test_a_bad_metrics_host_is_named(value: str) -> None:
     with pytest.raises(ConfigError, match=r"metrics_host.*IP address or a host name"):
         load_settings(metrics_host=value)
+
+
+def test_log_format_is_text_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().log_format == "text"
+    monkeypatch.setenv("KISSBOT_LOG_FORMAT", "json")
+    assert load_settings().log_format == "json"
+    monkeypatch.setenv("KISSBOT_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="log_format='xml'"):
+        load_settings()

@@ -1,9 +1,14 @@
-"""Waiting for a condition in tests, instead of sleeping for a guessed time."""
+"""Waiting for a condition in tests, instead of sleeping for a guessed time.
+
+The one poll loop of the suite: ``wait_for`` in threads and plain tests, ``wait_for_async``
+inside an event loop (its condition may be a coroutine function).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -22,3 +27,23 @@ def wait_for(condition: Callable[[], T], within: float = 30.0, what: str = "") -
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within} s: {what or condition}")
         time.sleep(0.02)
+
+
+async def wait_for_async(
+    condition: Callable[[], bool | Awaitable[bool]],
+    within: float = 10.0,
+    what: str = "",
+    describe: Callable[[], str] | None = None,
+) -> None:
+    """``wait_for`` without blocking the loop; ``describe()`` adds the state to a failure."""
+    deadline = time.monotonic() + within
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            state = f"; {describe()}" if describe else ""
+            raise AssertionError(f"not within {within} s: {what or condition}{state}")
+        await asyncio.sleep(0.01)

@@ -42,7 +42,7 @@ app = create_app(settings)
 
 def _hub_logging(**_: Any) -> None:
     """Worker and beat log like every hub process: one line per record, tokens masked."""
-    configure_logging(settings.log_level, "celery")
+    configure_logging(settings.log_level, "celery", settings.log_format)
 
 
 # A receiver here tells Celery to leave logging to us.

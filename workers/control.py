@@ -24,6 +24,7 @@ import orjson
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from kiss.backoff import backoff
 from kiss.client.options import default_consumer_name
 from kiss.client.rows import entries, streams
 from kiss.errors import KissError, RequestRefused, is_retryable
@@ -281,13 +282,13 @@ class ControlWorker:
     def run(self, stop: threading.Event) -> None:
         """Serve until ``stop`` is set; what ``is_retryable`` calls retryable (a Redis outage)
         is waited out with backoff."""
-        delay = 0.1
+        delays = backoff(0.1, 5.0)
         self.ensure_group()
         while not stop.is_set():
             try:
                 self.beat()
                 self.run_once()
-                delay = 0.1
+                delays = backoff(0.1, 5.0)
             except redis.ResponseError as error:
                 if not str(error).startswith("NOGROUP"):
                     raise
@@ -295,6 +296,6 @@ class ControlWorker:
             except Exception as error:
                 if not is_retryable(error):
                     raise
+                delay = next(delays)
                 log.warning("unavailable (%s); retrying in %.1fs", error, delay)
                 stop.wait(delay)
-                delay = min(delay * 2, 5.0)

@@ -25,7 +25,7 @@ from kiss.listener.app_token import AppTokenProvider
 from kiss.listener.control import ControlPlane, celery_sender
 from kiss.listener.metrics import serve_metrics
 from kiss.listener.service import Listener, ListenerOptions
-from kiss.logs import configure_logging
+from kiss.logs import bind, configure_logging
 from kiss.settings import Settings, load_settings
 
 log = logging.getLogger("kiss.listener")
@@ -103,7 +103,7 @@ def main(
     metrics_port: int | None = None,
 ) -> int:
     settings = settings or load_settings()
-    configure_logging(settings.log_level, "listener")
+    configure_logging(settings.log_level, "listener", settings.log_format)
     options = ListenerOptions.from_settings(
         settings,
         listener_id=listener_id,
@@ -112,6 +112,7 @@ def main(
         time_unit=time_unit,
         transport=transport,
     )
+    bind(listener_id=options.listener_id)  # every line of this process names it (json logs)
     # Everything imported so far lives as long as the process: keep it out of the cyclic
     # collector's full passes, which would otherwise walk it during the flood.
     gc.freeze()

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import requests
 
-from kiss.errors import OAuthUnavailable, TokenError
+from kiss.errors import OAuthUnavailable, TokenError, unreachable
 
 TIMEOUT = (3.05, 10.0)
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -89,10 +89,11 @@ class OAuthClient:
         self._session.close()
 
     def _post(self, path: str, form: Mapping[str, str]) -> tuple[int, Any]:
+        url = f"{self.oauth_url}/{path}"
         try:
-            response = self._session.post(f"{self.oauth_url}/{path}", data=form, timeout=TIMEOUT)
+            response = self._session.post(url, data=form, timeout=TIMEOUT)
         except requests.RequestException as error:
-            raise OAuthUnavailable(f"OAuth {path}: {type(error).__name__}") from error
+            raise OAuthUnavailable(f"OAuth {path}: {unreachable(url, error)}") from error
         _check_available(path, response)
         return response.status_code, self._decode(response)
 
@@ -147,14 +148,13 @@ class OAuthClient:
 
     def validate(self, access_token: str) -> Validation:
         """What Twitch knows of a token; TokenError when it is invalid."""
+        url = f"{self.oauth_url}/validate"
         try:
             response = self._session.get(
-                f"{self.oauth_url}/validate",
-                headers={"Authorization": f"OAuth {access_token}"},
-                timeout=TIMEOUT,
+                url, headers={"Authorization": f"OAuth {access_token}"}, timeout=TIMEOUT
             )
         except requests.RequestException as error:
-            raise OAuthUnavailable(f"OAuth validate: {type(error).__name__}") from error
+            raise OAuthUnavailable(f"OAuth validate: {unreachable(url, error)}") from error
         _check_available("validate", response)
         body = self._decode(response)
         if response.status_code != 200 or not isinstance(body, dict):

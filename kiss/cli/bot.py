@@ -10,7 +10,7 @@ from kiss.client.replay import StartPosition
 from kiss.errors import ConfigError, UnknownTopic
 from kiss.eventsub.catalog import lookup
 from kiss.keys import Keys
-from kiss.logs import configure_logging
+from kiss.logs import bind, configure_logging
 from kiss.settings import load_settings
 
 
@@ -69,7 +69,8 @@ def bot(
         )
     except (ConfigError, UnknownTopic, ClientError, ValueError) as error:
         raise click.ClickException(str(error)) from error
-    configure_logging(settings.log_level, f"bot-{channel_name}")
+    configure_logging(settings.log_level, f"bot-{channel_name}", settings.log_format)
+    bind(channel_id=channel_id)
     run(ExampleBot(client, topics or DEFAULT_TOPICS).run())
 
 

@@ -32,7 +32,7 @@ def control(block_ms: int) -> None:
         settings = load_settings()
     except ConfigError as error:
         raise click.ClickException(str(error)) from error
-    configure_logging(settings.log_level, "control")
+    configure_logging(settings.log_level, "control", settings.log_format)
     client = redis.Redis.from_url(
         settings.redis_url, decode_responses=True, socket_timeout=block_ms / 1000 + 10
     )

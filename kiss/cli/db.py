@@ -25,11 +25,25 @@ def db() -> None:
 
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Alembic revision.")
-def upgrade_command(revision: str) -> None:
+@click.option(
+    "--wait-for-database",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for the database to accept connections (a container starting).",
+)
+def upgrade_command(revision: str, wait_seconds: float) -> None:
     """Create or upgrade the schema at settings.database_url."""
     from kiss.store.db import upgrade
+    from kiss.store.wait import wait_for_database
 
     settings = _settings()
+    if wait_seconds:
+        try:
+            wait_for_database(settings.database_url, wait_seconds, say=click.echo)
+        except KissError as error:
+            raise click.ClickException(str(error)) from None
     upgrade(settings.database_url, revision)
     click.echo(f"database {redact(settings.database_url)} is at revision {revision}")
 

@@ -80,12 +80,31 @@ def _show_listeners(hub: HubStatus) -> None:
         click.echo(f"   {mark} listener {listener.listener_id}: {listener.state}{shards}")
 
 
-def _set_drain(settings: Settings, on: bool) -> None:
+def _stop_drain(settings: Settings) -> None:
     with hub_access(settings) as (client, keys, _session):
-        if on:
-            client.set(keys.drain(), orjson.dumps({"since": time.time()}).decode())
-        else:
-            client.delete(keys.drain())
+        client.delete(keys.drain())
+
+
+def _start_drain(settings: Settings) -> set[str]:
+    """Turn the drain on and return the listeners to hand over from: those that held shards
+    when the drain began. A second ``kiss drain`` (``--wait`` after starting the successor)
+    reads them from the drain key, so a successor that already took a shard is not taken for
+    an old listener (its wait would never end)."""
+    with hub_access(settings) as (client, keys, _session):
+        recorded = client.get(keys.drain())
+    if recorded is not None:
+        try:
+            holders = orjson.loads(recorded).get("holders")
+        except (orjson.JSONDecodeError, AttributeError):
+            holders = None
+        if isinstance(holders, list):
+            return {str(holder) for holder in holders}
+    before = _hub_status(settings)
+    initial = {shard.holder for shard in before.shards if shard.holder}
+    with hub_access(settings) as (client, keys, _session):
+        value = {"since": time.time(), "holders": sorted(initial)}
+        client.set(keys.drain(), orjson.dumps(value).decode())
+    return initial
 
 
 @click.command("drain")
@@ -103,9 +122,7 @@ def drain(wait_seconds: float) -> None:
     (``--wait``), then stop the old listeners and ``kiss undrain``.
     """
     settings = settings_or_exit()
-    before = _hub_status(settings)
-    initial = {shard.holder for shard in before.shards if shard.holder}
-    _set_drain(settings, True)
+    initial = _start_drain(settings)
     click.echo("Drain ON: the reconciler makes no Twitch changes.")
     click.echo(
         "Listeners holding shards hand them over as soon as another listener is alive: "
@@ -133,7 +150,7 @@ def drain(wait_seconds: float) -> None:
 def undrain() -> None:
     """Leave maintenance: the reconciler and the listeners resume."""
     settings = settings_or_exit()
-    _set_drain(settings, False)
+    _stop_drain(settings)
     click.echo("Drain OFF: reconciliation resumes; listeners share the shards again.")
     _show_listeners(_hub_status(settings))
 

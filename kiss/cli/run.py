@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 import redis
 
+from kiss import localrun
 from kiss.cli.status import settings_or_exit
 from kiss.keys import Keys
 from kiss.logs import redact
@@ -30,6 +31,7 @@ from kiss.supervisor.runner import StartupAborted, Supervisor
 from kiss.supervisor.spec import ReadyCheck, tcp_listening
 
 FLOWER_USER = "kiss"
+GIVEN = "as given"
 
 
 def _require_redis(settings: Settings) -> None:
@@ -51,7 +53,7 @@ def _flower_auth(state_dir: Path, given: str | None) -> tuple[str, str]:
     if given:
         if ":" not in given:
             raise click.BadParameter("expected user:password", param_hint="--flower-auth")
-        return given, "as given"
+        return given, GIVEN
     path = state_dir / "flower-auth"
     if not path.exists():
         path.touch(mode=0o600)
@@ -64,6 +66,31 @@ def _prepare_state_dir(state_dir: Path) -> None:
     # prometheus_client's multiprocess files describe dead processes after a restart.
     shutil.rmtree(state_dir / "prometheus", ignore_errors=True)
     (state_dir / "prometheus").mkdir()
+
+
+def _write_run_file(
+    local: plan.LocalRun, settings: Settings, sim_port: int | None, auth_hint: str
+) -> Path:
+    """What this run chose, for the commands of a second terminal (kiss/localrun.py).
+
+    No secret but those generated here for local use: the simulator's demo client and a
+    generated Flower password (never one given with --flower-auth).
+    """
+    flower: dict[str, str] = {"url": f"http://127.0.0.1:{local.flower_port}/"}
+    if auth_hint != GIVEN:
+        flower["basic_auth"] = local.flower_auth
+    run_info: dict[str, object] = {
+        "flower": flower,
+        "metrics_ports": {
+            "listener": settings.metrics_port,
+            "worker": settings.metrics_port + plan.WORKER_METRICS_OFFSET,
+        },
+        "listener_id": local.listener_id,
+    }
+    if sim_port is not None:
+        run_info["simulator_url"] = f"http://127.0.0.1:{sim_port}"
+    path = localrun.write(local.state_dir, localrun.nested(local.env), run_info)
+    return path
 
 
 async def _supervise(body: Callable[[Supervisor], Awaitable[None]]) -> int:
@@ -173,6 +200,7 @@ def run(
     )
     heartbeats = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
     keys = Keys(settings.key_prefix)
+    run_file = _write_run_file(local, settings, sim_port if demo_mode else None, auth_hint)
 
     def alive(name: str) -> ReadyCheck:
         return lambda: is_alive(heartbeats, keys, name)
@@ -194,12 +222,16 @@ def run(
             f"metrics: http://127.0.0.1:{settings.metrics_port}/metrics (listener), "
             f"port {settings.metrics_port + plan.WORKER_METRICS_OFFSET} (worker)"
         )
-        supervisor.say("hub is up: `kiss status` in another terminal; Ctrl-C stops everything")
+        supervisor.say(
+            "hub is up: `kiss status` in another terminal (its settings: "
+            f"{run_file}); Ctrl-C stops everything"
+        )
 
     try:
         code = asyncio.run(_supervise(body))
     finally:
         heartbeats.close()
+        localrun.remove(run_file)
     sys.exit(code)
 
 

@@ -11,9 +11,12 @@ import contextlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from kiss.simulator import Simulator
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -98,7 +101,28 @@ def _run(options: dict[str, Any]) -> None:
         options["port"] = section.port if options["port"] is None else options["port"]
     config = SimulatorConfig(**options)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Simulator(config).serve_forever(lambda line: click.echo(line)))
+        asyncio.run(_serve_until_signalled(Simulator(config)))
+
+
+async def _serve_until_signalled(simulator: Simulator) -> None:
+    """Serve until SIGTERM or SIGINT, then stop cleanly: ``docker stop`` ends it with 0."""
+    import signal
+
+    from kiss.cancelling import cancel_and_wait
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    serving = asyncio.create_task(simulator.serve_forever(lambda line: click.echo(line)))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if serving.done():  # it could not serve (a port in use...): say so
+        stopping.cancel()
+        serving.result()
+        return
+    await cancel_and_wait([serving])
+    click.echo("simulator stopped")
 
 
 @click.group(invoke_without_command=True)
@@ -160,7 +184,12 @@ def _call(action: Callable[[], Any]) -> Any:
     except SimulatorError as error:
         raise click.ClickException(str(error)) from None
     except OSError as error:
-        raise click.ClickException(f"cannot reach the simulator: {error}") from None
+        from kiss.errors import unreachable
+
+        request = getattr(error, "request", None)  # requests' errors know the URL they tried
+        url = getattr(request, "url", None)
+        text = unreachable(url, error) if isinstance(url, str) else str(error)
+        raise click.ClickException(f"the simulator: {text}") from None
 
 
 @simulator.command()

@@ -22,7 +22,12 @@ from kiss.errors import ConfigError
 from kiss.keys import Keys
 from kiss.logs import redact
 from kiss.settings import Settings, load_settings
-from kiss.status.gather import gather_counters, gather_status, list_subscriptions
+from kiss.status.gather import (
+    gather_counters,
+    gather_reconnects,
+    gather_status,
+    list_subscriptions,
+)
 from kiss.status.render import render_metrics, render_status, render_subscriptions
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -108,10 +113,13 @@ def metrics(as_json: bool) -> None:
     settings = settings_or_exit()
     with hub_access(settings) as (client, keys, session):
         counters = gather_counters(client, keys, session)
+        reconnects = gather_reconnects(client, keys)
     if as_json:
-        print_json(counters)
+        # The counters as before; reconnects always, and per listener and slot beside them.
+        print_json({**counters, "reconnects": counters.get("reconnects", 0),
+                    "reconnects_by_listener": reconnects})  # fmt: skip
         return
-    click.echo(render_metrics(counters), nl=False)
+    click.echo(render_metrics(counters, reconnects), nl=False)
     click.echo(
         f"\nPrometheus: the listener serves /metrics on port {settings.metrics_port}; "
         "docker/grafana/dashboards has a Grafana dashboard."

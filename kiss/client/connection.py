@@ -80,6 +80,8 @@ class HubConnection:
         self.acker = Acker(self.redis, self.options)
         self._readers: dict[str, list[GroupReader]] = {}
         self._cards: dict[str, PresenceCard] = {}
+        # A refresh in flight must not write "running" over a detach's "stopped".
+        self._presence_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _start_task(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
@@ -142,7 +144,8 @@ class HubConnection:
         try:
             await self.acker.flush()
             await forget(self.redis, inbox.stream, inbox.group, inbox.consumer)
-            await self._write_presence([card], state="stopped")
+            async with self._presence_lock:
+                await self._write_presence([card], state="stopped")
         except Exception as error:
             if not (is_transient(error) or is_missing_group(error)):
                 raise
@@ -204,12 +207,17 @@ class HubConnection:
                 pipe.expire(card.key, ttl)
             await pipe.execute()
 
+    async def refresh_presence(self) -> None:
+        """Write every attached bot's presence as running (the loop calls this)."""
+        async with self._presence_lock:
+            for part in chunks(list(self._cards.values())):
+                await self._write_presence(part)
+
     async def _presence_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.presence_interval)
             try:
-                for part in chunks(list(self._cards.values())):
-                    await self._write_presence(part)
+                await self.refresh_presence()
             except Exception as error:
                 if not is_transient(error):
                     raise

@@ -112,13 +112,14 @@ class Topic:
     ) -> str | None:
         """Why the stored tokens cannot back this subscription on ``transport``, or None.
 
-        The owner must have granted one of ``any_scope``. On an app token (conduit, webhook)
-        a chat type also needs ``user:bot`` from the chatting user and ``channel:bot`` from
-        the broadcaster (unless they are the same user). An invalid stored token refuses,
-        and so does the owner's on a websocket whatever the type (it creates the
-        subscription). With no stored token, a websocket subscription is refused (it needs
-        that user's token); an app-token one goes ahead: the user may have authorized the
-        client elsewhere, and Twitch's answer becomes the outcome.
+        The owner must have granted one of ``any_scope`` and one of each of ``scope_groups``
+        (``channel.moderate``: one read-or-manage scope per kind of action). On an app token
+        (conduit, webhook) a chat type also needs ``user:bot`` from the chatting user and
+        ``channel:bot`` from the broadcaster (unless they are the same user). An invalid
+        stored token refuses, and so does the owner's on a websocket whatever the type (it
+        creates the subscription). With no stored token, a websocket subscription is refused
+        (it needs that user's token); an app-token one goes ahead: the user may have
+        authorized the client elsewhere, and Twitch's answer becomes the outcome.
         """
         where = f"{self.type} v{self.version}"
         owner = self.owner_of(condition) or ""
@@ -127,6 +128,7 @@ class Topic:
             needs.append((owner, frozenset()))  # a valid token, whatever its scopes
         if self.any_scope:
             needs.append((owner, self.any_scope))
+        needs.extend((owner, group) for group in self.scope_groups)
         if transport != "websocket" and self.app_token_scopes:
             bot = str(condition.get("user_id") or "")
             channel = str(condition.get("broadcaster_user_id") or "")

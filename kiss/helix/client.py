@@ -13,7 +13,6 @@ Statuses listed in ``expect`` come back as a response instead (a 409 on create i
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,8 @@ import requests
 
 from kiss.auth.credentials import client_credentials
 from kiss.auth.provider import Token, TokenProvider, resolve
-from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError
+from kiss.backoff import backoff
+from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError, unreachable
 from kiss.helix import metrics
 from kiss.helix.ratelimit import RateLimiter, RateLimitHeaders
 from kiss.keys import Keys
@@ -140,6 +140,7 @@ class HelixClient:
         """One call, retried as the module docstring says. ``before_send`` runs before every
         attempt, after its rate-limit wait: it raises to send nothing more (a lost lock)."""
         method = method.upper()
+        delays = backoff(self.backoff_base, self.backoff_base * 2 ** max(0, self.retries - 1))
         failures = 0
         rate_limited = 0
         refreshed = False
@@ -150,7 +151,7 @@ class HelixClient:
                 failures += 1
                 if failures > self.retries:
                     raise
-                self._backoff(failures)
+                self._sleep(next(delays))
                 continue
             if response.status == 401 and not refreshed:
                 refreshed = True
@@ -172,7 +173,7 @@ class HelixClient:
                         method=method,
                         path=path,
                     )
-                self._backoff(failures)
+                self._sleep(next(delays))
                 continue
             if 200 <= response.status < 300 or response.status in expect:
                 return response
@@ -182,9 +183,6 @@ class HelixClient:
                 method=method,
                 path=path,
             )
-
-    def _backoff(self, attempt: int) -> None:
-        self._sleep(random.uniform(0, self.backoff_base * 2 ** (attempt - 1)))
 
     def _send(
         self,
@@ -217,9 +215,9 @@ class HelixClient:
             )
         except requests.RequestException as error:
             metrics.HELIX_REQUESTS.labels(method, endpoint, "0").inc()
-            # The error text may quote the URL, never the headers: safe to keep.
+            url = f"{self.base_url}/{path.lstrip('/')}"
             raise TransientHelixError(
-                0, f"{type(error).__name__}: {error}", method=method, path=path
+                0, unreachable(url, error), method=method, path=path
             ) from error
         metrics.HELIX_REQUESTS.labels(method, endpoint, str(raw.status_code)).inc()
         body = self._decode(raw)

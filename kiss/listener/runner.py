@@ -41,6 +41,7 @@ from kiss.listener.entries import Entry, Router, gap_entry, revocation_entry
 from kiss.listener.refusals import REFUSALS, Refusals
 from kiss.listener.socket import Dial, PushConnection, websocket_dialer
 from kiss.listener.writer import StreamWriter
+from kiss.logs import bind
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class SessionRunner:
 
     async def run(self) -> None:
         """Hold the slot until ``stop``: connect, follow the session, reconnect on loss."""
+        bind(slot=self.slot)  # this task's log lines and its children's name the slot
         watchdog = asyncio.create_task(self._watch(), name=f"watchdog {self.slot}")
         try:
             async for ws in reconnecting(
@@ -233,7 +235,7 @@ class SessionRunner:
                             self._first_seen(entry.channel_id)
                         routed.append(entry)
                     else:
-                        self._dropped(why)
+                        self._dropped(why, entry)
                 except Exception as error:  # contained to this frame; counted, logged sparingly
                     self.refusals.contain(error, f"{self.slot} #{conn}")
             hand_over(routed)
@@ -338,11 +340,20 @@ class SessionRunner:
         self.writer.remember(self._channels_key, channel)
         self.writer.remember(self._all_channels_key, channel)
 
-    def _dropped(self, output: Dropped) -> None:
+    def _dropped(self, output: Dropped, entry: Entry | None = None) -> None:
         self.stats.dropped += 1
         if output.kind is not None:
             self.stats.malformed += 1
             self.refusals.refuse(output.kind, output.reason, self.slot)
+        elif entry is not None:  # a notification: its channel and message id as fields
+            log.debug(
+                "%s: dropped %s of channel %s: %s",
+                self.slot,
+                entry.message_id,
+                entry.channel_id,
+                output.reason,
+                extra={"channel_id": entry.channel_id, "message_id": entry.message_id},
+            )
         else:
             log.debug("%s: dropped: %s", self.slot, output.reason)
 

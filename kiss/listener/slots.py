@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 import redis.asyncio as aioredis
 
+from kiss.backoff import backoff
 from kiss.errors import KissError
 from kiss.eventsub.session import Gap, Welcomed
 from kiss.helix.conduits import ShardUpdate
@@ -109,6 +110,8 @@ class ConduitShard:
         if not welcomed.fresh and not welcomed.session_changed:
             return  # a handover keeps the session id, and Twitch keeps the binding
         problem = "no attempt"
+        # Within Twitch's 10 s window for a fresh session: half-jittered, capped low.
+        delays = backoff(self.retry_delay, self.retry_delay * self.attempts, min_share=0.5)
         for attempt in range(1, self.attempts + 1):
             try:
                 update = await self.bind(self.shard_id, welcomed.session_id)
@@ -136,7 +139,7 @@ class ConduitShard:
                 self.attempts,
                 problem,
             )
-            await asyncio.sleep(self.retry_delay * attempt)
+            await asyncio.sleep(next(delays))
         runner.restart(f"shard {self.shard_id} could not be bound: {problem}")
 
     def _handover_done(self, runner: SessionRunner) -> None:

@@ -29,6 +29,10 @@ ACTIVE_PHASES = frozenset({"active", "handover"})
 STOPPED_STATE_SECONDS = 600  # how long a cleanly stopped listener's state is kept
 
 
+# A field of a listener's state hash: the reconnects of one of its slots (reconnects:<slot>).
+RECONNECTS_OF = "reconnects:"
+
+
 @dataclass(frozen=True)
 class SlotSnapshot:
     slot: str
@@ -173,7 +177,10 @@ class StateReporter:
                 "updated_at": now,
             }
             pipe.hset(slot_key, mapping=fields)
-            reconnects += slot.reconnects - self._reported_reconnects.get(slot.slot, 0)
+            delta = slot.reconnects - self._reported_reconnects.get(slot.slot, 0)
+            if delta:  # per slot too, for `kiss metrics` (kiss.status.gather.gather_reconnects)
+                pipe.hincrby(state_key, f"{RECONNECTS_OF}{slot.slot}", delta)
+            reconnects += delta
             self._reported_reconnects[slot.slot] = slot.reconnects
         if reconnects:
             pipe.hincrby(keys.counters(), "reconnects", reconnects)

@@ -383,8 +383,9 @@ class StreamWriter:
         """The buffer reached Redis: what came from the spool is forgotten there."""
         if self._redis_down:
             self._redis_down = False
-            log.warning("redis answers again; writing the %d entries kept meanwhile",
-                        self.pending)  # fmt: skip
+            # Counted before this batch is committed: the spool still holds what it read.
+            kept = self.spool.entries if self.spool is not None else len(self._buffer)
+            log.warning("redis answers again; writing the %d entries kept meanwhile", kept)
         spool = self.spool
         if spool is None:
             return

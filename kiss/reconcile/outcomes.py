@@ -4,7 +4,6 @@ the per-channel outcome streams bots await, hub_state and the Prometheus metrics
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 import redis
 from sqlalchemy.orm import Session
 
+from kiss.backoff import nth_delay
 from kiss.errors import HelixError, KissError, QuotaExceeded, TokenError, is_retryable
 from kiss.eventsub import catalog
 from kiss.helix import subscriptions as helix_subs
@@ -175,7 +175,7 @@ class Recorder:
         retry_at: float | None
         if _worth_retrying(error) or not isinstance(error, KissError):  # or unexpected
             attempts = (row.attempts if row else 0) + 1
-            delay = min(RETRY_CAP_SECONDS, 2.0**attempts) * random.uniform(0.5, 1.0)
+            delay = nth_delay(attempts, 2.0, RETRY_CAP_SECONDS, min_share=0.5)
             if isinstance(error, TokenError):
                 delay = max(delay, self._interval)
             retry_at, new_state = now + delay, "retrying"

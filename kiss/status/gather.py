@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
 from kiss.listener.leases import lease_holder
+from kiss.listener.state import RECONNECTS_OF
 from kiss.locks import read_holder
 from kiss.status.model import (
     BotStatus,
@@ -173,6 +174,20 @@ def gather_counters(client: redis.Redis, keys: Keys, session: Session) -> dict[s
     for name, value in hub_state.counters(session).items():
         counters[name] = counters.get(name, 0) + int(value)
     return counters
+
+
+def gather_reconnects(client: redis.Redis, keys: Keys) -> dict[str, dict[str, int]]:
+    """Per listener: its reconnects in all (``total``) and per slot (a conduit shard or a
+    websocket session), as its state reports them; listeners that never reconnected too."""
+    found: dict[str, dict[str, int]] = {}
+    for listener_id in sorted(_members(client, keys.listeners())):
+        fields = _hash(client, keys.listener_state(listener_id))
+        counts = {"total": int(fields.get("reconnects") or 0)}
+        for name, value in sorted(fields.items()):
+            if name.startswith(RECONNECTS_OF):
+                counts[name.removeprefix(RECONNECTS_OF)] = int(value)
+        found[listener_id] = counts
+    return found
 
 
 def gather_status(

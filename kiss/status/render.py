@@ -192,5 +192,33 @@ def render_subscriptions(rows: Sequence[SubscriptionRow]) -> str:
     )
 
 
-def render_metrics(counters: Mapping[str, int]) -> str:
-    return "\n".join(_counter_lines(counters)) + "\n"
+def slot_title(slot: str) -> str:
+    """``conduit:C:shard:0`` -> ``shard 0``; a websocket slot (``ws:<user>:<n>``) as it is."""
+    _, found, shard = slot.rpartition(":shard:")
+    return f"shard {shard}" if found else slot
+
+
+def _reconnect_lines(reconnects: Mapping[str, Mapping[str, int]]) -> list[str]:
+    lines = []
+    for listener_id, counts in reconnects.items():
+        slots = ", ".join(
+            f"{slot_title(slot)}: {count}" for slot, count in counts.items() if slot != "total"
+        )
+        lines.append(
+            f"      listener {listener_id}: {counts.get('total', 0)}"
+            + (f" ({slots})" if slots else "")
+        )
+    return lines
+
+
+def render_metrics(
+    counters: Mapping[str, int], reconnects: Mapping[str, Mapping[str, int]] | None = None
+) -> str:
+    """The counters; with ``reconnects`` (per listener and slot), Reconnects is always shown,
+    followed by its breakdown."""
+    if reconnects is None:
+        return "\n".join(_counter_lines(counters)) + "\n"
+    lines = _counter_lines({**counters, "reconnects": counters.get("reconnects", 0)})
+    at = next(i for i, line in enumerate(lines) if line.lstrip().startswith("Reconnects:"))
+    lines[at + 1 : at + 1] = _reconnect_lines(reconnects)
+    return "\n".join(lines) + "\n"

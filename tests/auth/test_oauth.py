@@ -68,3 +68,15 @@ def test_revoke(oauth: OAuthClient, control: SimulatorControl) -> None:
         oauth.validate(minted["access_token"])
     with pytest.raises(TokenError, match="revoke refused"):
         oauth.revoke("unknown-token")
+
+
+@pytest.mark.parametrize("call", ["device", "validate"])
+def test_an_oauth_service_that_does_not_answer_is_named(call: str) -> None:
+    from kiss.errors import OAuthUnavailable
+
+    nowhere = OAuthClient("http://127.0.0.1:1/oauth2", "id", "secret")
+    with pytest.raises(OAuthUnavailable) as raised:
+        nowhere.device_start([]) if call == "device" else nowhere.validate("token-abc")
+    assert f"cannot reach http://127.0.0.1:1/oauth2/{call} (Connection refused)" in str(
+        raised.value
+    )

@@ -53,7 +53,7 @@ def test_kiss_bot_runs_logs_and_stops_on_sigterm(
         process.wait(timeout=30)
     assert process.returncode == 0, log_path.read_text()
     assert "stream.online: Demo went live" in log_path.read_text()
-    assert redis_client.hget(presence, "state") == "stopped"
+    assert redis_client.hget(presence, "state") == "stopped", log_path.read_text()
     assert redis_client.xpending(stream, "bot:kissbot")["pending"] == 0
 
 

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from kiss.client.requests import new_request_id, request_fields, send_request
 from kiss.keys import Keys
 from kiss.store.db import upgrade
-from tests.client.conftest import wait_for
+from tests.waiting import wait_for_async as wait_for
 
 
 async def test_kiss_control_serves_requests_until_sigterm(

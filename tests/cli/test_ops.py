@@ -105,6 +105,31 @@ def test_drain_wait_returns_once_a_successor_holds_every_shard(
     assert "Handover done" in out
 
 
+def test_drain_wait_after_the_successor_took_a_shard_hands_over_from_the_first_holders(
+    env: dict[str, str], redis_client: redis.Redis, keys: Keys
+) -> None:
+    # The README's order: kiss drain, start the successor, kiss drain --wait.
+    listener(redis_client, keys, "old", "up", "0,1")
+    redis_client.hset(keys.conduit(), mapping={"id": "c1", "shard_count": "2"})
+    redis_client.set(keys.shard_lease("c1", "0"), "old", ex=60)
+    redis_client.set(keys.shard_lease("c1", "1"), "old", ex=60)
+    code, out = run(env, "drain")
+    assert code == 0, out
+    listener(redis_client, keys, "new", "up", "0")
+    redis_client.set(keys.shard_lease("c1", "0"), "new", ex=60)  # one shard moved already
+
+    def second_shard() -> None:
+        time.sleep(0.5)  # while the wait runs: the successor takes the other shard
+        redis_client.set(keys.shard_lease("c1", "1"), "new", ex=60)
+
+    thread = threading.Thread(target=second_shard)
+    thread.start()
+    code, out = run(env, "drain", "--wait", "20")
+    thread.join()
+    assert code == 0, out
+    assert "Handover done" in out
+
+
 def test_drain_wait_fails_without_a_successor(
     env: dict[str, str], redis_client: redis.Redis, keys: Keys
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,7 +122,8 @@ def test_session_commands(running: SimulatorHandle) -> None:
 
 def test_unreachable_simulator_is_a_clear_error() -> None:
     code, output = kiss("simulator", "stats", "--url", "http://127.0.0.1:1")
-    assert code != 0 and "cannot reach the simulator" in output
+    assert code != 0
+    assert "the simulator: cannot reach http://127.0.0.1:1/control/stats" in output
 
 
 def test_bad_serve_option_is_rejected() -> None:
@@ -144,6 +146,28 @@ def test_kiss_simulator_serves_with_one_command() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_the_simulator_exits_0_on_a_signal(signum: signal.Signals) -> None:
+    """``docker stop`` sends SIGTERM: the simulator stops within 5 s with 0, not 143."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiss.simulator", "--port", "0", "--time-unit", "0.02"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("simulator listening on ")
+        process.send_signal(signum)
+        assert process.wait(timeout=5) == 0
+        _, errors = process.communicate(timeout=5)
+        assert "Traceback" not in errors, errors
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def test_port_defaults_to_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

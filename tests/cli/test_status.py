@@ -107,8 +107,13 @@ def test_subscriptions_filter_and_json(hub: None, env: dict[str, str]) -> None:
 def test_metrics_table_and_json(hub: None, env: dict[str, str]) -> None:
     code, out = run(env, "metrics")
     assert code == 0 and "Events Routed:  5" in out
+    assert "Reconnects:     0" in out and "listener l1: 0" in out
     code, out = run(env, "metrics", "--json")
-    assert json.loads(out) == {"events_routed": 5}
+    assert json.loads(out) == {
+        "events_routed": 5,
+        "reconnects": 0,
+        "reconnects_by_listener": {"l1": {"total": 0}},
+    }
 
 
 def test_a_database_without_schema_says_to_run_the_migration(

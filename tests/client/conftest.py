@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -16,7 +14,7 @@ import redis.asyncio as aioredis
 
 from kiss.client.options import ClientOptions
 from kiss.keys import Keys
-from tests.redis_server import PrivateRedis
+from tests.waiting import wait_for_async as wait_for  # noqa: F401  (the suites' import)
 
 # Test timing: short idle and intervals, so reclaim and presence show within a second.
 FAST = ClientOptions(
@@ -69,36 +67,8 @@ def add_entries(
     return [str(stream_id) for stream_id in pipe.execute()]
 
 
-async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]],
-    within: float = 10.0,
-    what: str = "",
-    describe: Callable[[], str] | None = None,
-) -> None:
-    """Poll a condition until it holds; fail naming it after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.01)
-    state = f"; {describe()}" if describe else ""
-    raise AssertionError(f"not within {within}s: {what or condition}{state}")
-
-
 @pytest.fixture
 async def aredis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    """A redis-server of the test's own, to stop and start."""
-    server = PrivateRedis(str(tmp_path))
-    server.start()
-    yield server
-    server.stop()

@@ -24,7 +24,8 @@ from kiss.client import (
 from kiss.client.rows import entries
 from kiss.errors import InvalidCondition, UnknownTopic
 from kiss.keys import Keys
-from tests.client.conftest import FAST, add_entries, entry, wait_for
+from tests.client.conftest import FAST, add_entries, entry
+from tests.waiting import wait_for_async as wait_for
 
 
 def make_client(

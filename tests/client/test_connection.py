@@ -9,8 +9,9 @@ import redis
 
 from kiss.client import HubConnection, HubEventSubClient, Notification
 from kiss.keys import Keys
-from tests.client.conftest import FAST, add_entries, entry, wait_for
+from tests.client.conftest import FAST, add_entries, entry
 from tests.redis_server import PrivateRedis
+from tests.waiting import wait_for_async as wait_for
 
 
 async def test_a_redis_restart_keeps_the_bots_place(

@@ -12,7 +12,8 @@ from kiss.client.inbox import Inbox
 from kiss.client.reader import GroupReader, ensure_groups
 from kiss.client.rows import entries
 from kiss.keys import Keys
-from tests.client.conftest import FAST, add_entries, entry, wait_for
+from tests.client.conftest import FAST, add_entries, entry
+from tests.waiting import wait_for_async as wait_for
 
 
 async def test_ensure_groups_creates_at_zero_and_keeps_an_existing_place(

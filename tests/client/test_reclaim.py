@@ -12,7 +12,8 @@ from kiss.client.inbox import Inbox
 from kiss.client.reclaim import ReclaimPlan, plan, reclaim_once
 from kiss.client.rows import entries
 from kiss.keys import Keys
-from tests.client.conftest import FAST, add_entries, entry, wait_for
+from tests.client.conftest import FAST, add_entries, entry
+from tests.waiting import wait_for_async as wait_for
 
 
 def row(stream_id: str, times: int) -> dict[str, object]:

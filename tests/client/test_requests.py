@@ -18,7 +18,7 @@ from kiss.client.requests import (
 )
 from kiss.client.rows import entries
 from kiss.keys import Keys
-from tests.client.conftest import wait_for
+from tests.waiting import wait_for_async as wait_for
 
 
 def fields(op: str = "subscribe") -> dict[str, str]:

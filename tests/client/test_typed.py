@@ -30,7 +30,8 @@ from kiss.eventsub import catalog
 from kiss.eventsub.events import EVENT_TYPES, Event
 from kiss.keys import Keys
 from kiss.simulator.twitch.payloads import event_for
-from tests.client.conftest import FAST, entry, wait_for
+from tests.client.conftest import FAST, entry
+from tests.waiting import wait_for_async as wait_for
 
 NOW = 1_700_000_000.0
 

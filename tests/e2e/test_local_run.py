@@ -12,6 +12,7 @@ import os
 import queue
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -136,8 +137,7 @@ def local_run(
             str(flower_port),
             "--flower-auth",
             ":".join(FLOWER_AUTH),
-            "--state-dir",
-            str(tmp_path / "state"),
+            # The default state directory (.kiss-run), where a second terminal finds the settings.
             "--bots",
             "2",
             "--rate",
@@ -160,10 +160,13 @@ def local_run(
         process.wait()
 
 
-def kiss_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def kiss_cli(
+    env: dict[str, str], *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "kiss", *args],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -187,7 +190,7 @@ def flower(port: int, path: str) -> Any:
 
 
 def test_the_local_run_delivers_events_and_stops_cleanly(
-    local_run: tuple[subprocess.Popen[str], Output, int], hub_env: dict[str, str]
+    local_run: tuple[subprocess.Popen[str], Output, int], hub_env: dict[str, str], tmp_path: Path
 ) -> None:
     process, output, flower_port = local_run
     try:
@@ -213,6 +216,17 @@ def test_the_local_run_delivers_events_and_stops_cleanly(
         document = eventually(status, "kiss status --json to show the hub up with two bots")
         assert document["active"] > 0
         assert document["transport"] == "conduit"
+
+        # A second terminal in the same directory, with none of the run's settings in its
+        # environment, reaches the simulator through the run's settings file.
+        run_file = tmp_path / ".kiss-run" / "local-run.json"
+        assert stat.S_IMODE(run_file.stat().st_mode) == 0o600
+        chosen = json.loads(run_file.read_text())
+        assert chosen["run"]["simulator_url"].startswith("http://127.0.0.1:")
+        assert FLOWER_AUTH[1] not in run_file.read_text()  # given, not generated: not written
+        validated = kiss_cli(hub_env, "auth", "validate", cwd=tmp_path)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
+        assert "user:" in validated.stdout.split(";")[0], validated.stdout  # the demo tokens
 
         # 3. Flower's HTTP API shows that the reconcile task ran.
         eventually(
@@ -304,3 +318,4 @@ def test_the_local_run_delivers_events_and_stops_cleanly(
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, [(p.pid, p.cmdline()) for p in alive]
     assert output.find(lambda line: "all processes stopped" in line)
+    assert not run_file.exists()  # the second terminal's commands no longer read it

@@ -251,3 +251,17 @@ def test_an_entry_may_name_its_own_channel_field() -> None:
                           channel_fields=("user_id",))  # fmt: skip
     assert topic.channel_of({"broadcaster_user_id": "1", "user_id": "2"}) == "2"
     assert topic.owner_fields == ("user_id", "broadcaster_user_id")
+
+
+def test_channel_moderate_is_refused_until_every_group_is_granted() -> None:
+    topic = catalog.lookup("channel.moderate", "2")
+    condition = {"broadcaster_user_id": "1", "moderator_user_id": "2"}
+    one_of_each = frozenset(sorted(group)[0] for group in topic.scope_groups)
+    partial = one_of_each - {"moderator:read:warnings", "moderator:manage:warnings"}
+
+    def grants(scopes: frozenset[str]) -> catalog.Authorizations:
+        return lambda user: catalog.Authorization(scopes=scopes) if user == "2" else None
+
+    assert topic.scope_problem(condition, "conduit", grants(one_of_each)) is None
+    problem = topic.scope_problem(condition, "conduit", grants(partial))
+    assert problem is not None and "moderator:manage:warnings or moderator:read:warnings" in problem

@@ -13,12 +13,9 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 import redis
@@ -30,20 +27,10 @@ from kiss.keys import Keys
 from kiss.simulator.config import DEMO_CLIENT_ID
 from kiss.simulator.faults import hostile_frames
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
+from tests.waiting import wait_for
 
 TYPE = "channel.update"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -117,7 +104,7 @@ class HostileRig:
         self.listener = subprocess.Popen(
             command, env=env, cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT
         )
-        wait_until(self.session_id, 30, "the listener to bind its shard")
+        wait_for(self.session_id, 30, "the listener to bind its shard")
 
     def stop(self) -> int | None:
         if self.listener is None:
@@ -136,7 +123,9 @@ class HostileRig:
             match = re.search(rb"metrics on \S+ port (\d+)", self.log_path.read_bytes())
             return int(match.group(1)) if match else None
 
-        return int(wait_until(logged, 30, "the listener's metrics port"))
+        port = wait_for(logged, 30, "the listener's metrics port")
+        assert port is not None
+        return port
 
     def session_id(self) -> str | None:
         for conduit in self.control.conduits():
@@ -182,10 +171,10 @@ class HostileRig:
                 figures.by_kind[kind] = figures.by_kind.get(kind, 0) + count
             figures.good += self.good()
             if number == 0:
-                wait_until(lambda: self.delivered() >= figures.good, 60, "the first good events")
+                wait_for(lambda: self.delivered() >= figures.good, 60, "the first good events")
                 figures.rss_before_mb = process.memory_info().rss / 1e6
         figures.frames = sum(figures.by_kind.values())
-        wait_until(lambda: self.delivered() >= figures.good, 120, "every good event in Redis")
+        wait_for(lambda: self.delivered() >= figures.good, 120, "every good event in Redis")
         figures.rss_after_mb = process.memory_info().rss / 1e6
         text = self.log_path.read_bytes()
         figures.log_bytes = len(text)

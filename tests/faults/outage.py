@@ -94,8 +94,6 @@ class _Run:
             "KISSBOT_TWITCH__HELIX_URL": sim.helix_url,
             "KISSBOT_TWITCH__OAUTH_URL": sim.oauth_url,
             "KISSBOT_EVENTSUB__CONDUIT_SHARDS": "1",
-            # Longer than the outage: a lease lapsing meanwhile is the leases' part of issue 11.
-            "KISSBOT_EVENTSUB__SHARD_LEASE_SECONDS": "120",
             "KISSBOT_EVENTSUB__REQ_JITTER_MS": "0",
             "KISSBOT_STREAMS__MAXLEN": "1000000",
         }

@@ -15,8 +15,9 @@ import pytest
 import requests
 
 from kiss.simulator.testing import SimulatorHandle, run_simulator_process
-from tests.faults.hostile_rig import HostileRig, wait_until
+from tests.faults.hostile_rig import HostileRig
 from tests.redis_server import PrivateRedis
+from tests.waiting import wait_for
 
 ROUNDS = 6
 REPEAT = 40  # per round: 40 x every junk template (24 of them)
@@ -75,7 +76,7 @@ def test_the_listener_counts_refusals_by_kind_on_its_metrics_port(
                     counts[kind] = float(line.rsplit(" ", 1)[1])
             return counts
 
-        wait_until(lambda: refused().get("no_channel") == sent["no_channel"], 30, "the counts")
+        wait_for(lambda: refused().get("no_channel") == sent["no_channel"], 30, "the counts")
         counts = refused()
         health = requests.get(f"{url}/healthz", timeout=5)
     finally:

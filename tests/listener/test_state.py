@@ -89,6 +89,8 @@ async def test_report_writes_heartbeat_state_slots_and_counters(
     current[0] = snapshot(slot("conduit:C:shard:0", reconnects=3))
     await reporter.report()
     assert redis_client.hget(keys.counters(), "reconnects") == "3"  # deltas, not totals
+    # ... and per slot in the listener's state, for `kiss metrics`.
+    assert redis_client.hget(keys.listener_state("L1"), "reconnects:conduit:C:shard:0") == "3"
     await reporter.report(final=True)
     assert not redis_client.exists(keys.heartbeat("listener:L1"))
     assert redis_client.hget(keys.listener_state("L1"), "state") == "stopped"

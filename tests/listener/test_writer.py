@@ -156,13 +156,12 @@ async def test_slot_progress_and_channels_travel_with_the_entries(
 
 
 async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_land_once(
-    tmp_path: Path, keys: Keys
+    private_redis: PrivateRedis, keys: Keys
 ) -> None:
     import asyncio
 
     # A Redis of the test's own: its clients are cut (never on the shared one).
-    server = PrivateRedis(str(tmp_path))
-    server.start()
+    server = private_redis
     redis_client = redis.Redis.from_url(server.url, decode_responses=True)
     aredis = aioredis.Redis.from_url(server.url, decode_responses=True)
     count = 3000
@@ -192,7 +191,6 @@ async def test_batches_in_flight_when_the_connection_drops_are_sent_again_and_la
     assert writer.stats.written + writer.stats.duplicates >= count
     assert redis_client.scard(keys.listener_slot_channels("s")) == count
     redis_client.close()
-    server.stop()
 
 
 def message_ids(client: redis.Redis, keys: Keys, channel: str = "42") -> list[str]:
@@ -412,18 +410,18 @@ async def test_entries_wait_out_a_redis_restart_and_land_once(tmp_path: Path) ->
 
 
 async def test_a_full_redis_refusing_writes_keeps_the_entries_until_it_has_room(
-    tmp_path: Path,
+    private_redis: PrivateRedis,
 ) -> None:
     import asyncio
 
-    server = PrivateRedis(str(tmp_path))
-    server.start("--maxmemory-policy", "noeviction")
+    server = private_redis  # reconfigured below: never the shared Redis
     keys = Keys("full")
     client = aioredis.Redis.from_url(server.url, decode_responses=True)
     admin = redis.Redis.from_url(server.url)
     writer = StreamWriter(client, keys, "L1", WriterConfig(retry_delay_seconds=0.05))
     task = asyncio.create_task(writer.run())
     try:
+        admin.config_set("maxmemory-policy", "noeviction")
         admin.set("ballast", b"x" * 5_000_000)
         admin.config_set("maxmemory", "4mb")  # now over it: every write is refused (OOM)
         for index in range(20):
@@ -439,7 +437,6 @@ async def test_a_full_redis_refusing_writes_keeps_the_entries_until_it_has_room(
         await asyncio.wait_for(task, 5)
         await client.aclose()
         admin.close()
-        server.stop()
 
 
 async def test_close_gives_up_on_an_unreachable_redis_in_time_and_says_what_is_lost(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -113,16 +113,3 @@ async def connect(url: str, **kwargs: Any) -> tuple[websockets.ClientConnection,
     welcome = await receive(ws)
     assert welcome["metadata"]["message_type"] == "session_welcome"
     return ws, welcome
-
-
-async def wait_for(condition: Callable[[], bool | Awaitable[bool]], within: float = 5.0) -> None:
-    """Poll a condition until it holds, or fail after the deadline."""
-    deadline = time.monotonic() + within
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.01)

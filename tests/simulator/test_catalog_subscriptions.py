@@ -147,3 +147,25 @@ def test_a_condition_missing_a_required_field_is_refused(
             state, token, body(topic, condition, transport(state, method, token)), NOW
         )
     assert refused.value.status == 400 and topic.type in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "topic", [t for t in catalog.TOPICS if t.scope_groups], ids=lambda t: f"{t.type}-v{t.version}"
+)
+@pytest.mark.parametrize("method", ["websocket", "conduit"])
+def test_one_scope_of_every_group_or_a_refusal(
+    state: SimulatorState, topic: catalog.Topic, method: str
+) -> None:
+    condition = condition_of(topic)
+    missing_group = sorted(topic.scope_groups, key=sorted)[-1]
+    partial = all_scopes(topic) - missing_group
+    user = reader(topic, condition)
+    if method == "websocket":
+        token = state.identity.mint(DEMO_CLIENT_ID, user, partial, 3600, NOW)
+    else:
+        state.identity.authorize(DEMO_CLIENT_ID, user, partial)
+        token = app_token(state)
+    request = body(topic, condition, transport(state, method, token))
+    with pytest.raises(TwitchProblem) as refused:
+        subscriptions.create(state, token, request, NOW)
+    assert refused.value.status == 403

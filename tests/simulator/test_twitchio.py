@@ -20,7 +20,7 @@ from twitchio.eventsub import websockets as twitchio_websockets
 from twitchio.http import Route
 
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
-from tests.simulator.conftest import wait_for
+from tests.waiting import wait_for_async as wait_for
 
 BROADCASTER, BOT = "1001", "2002"
 

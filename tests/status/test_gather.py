@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
 from kiss.reconcile.lock import ReconcileLock
-from kiss.status.gather import gather_counters, gather_status, list_subscriptions
+from kiss.status.gather import (
+    gather_counters,
+    gather_reconnects,
+    gather_status,
+    list_subscriptions,
+)
 from kiss.store import state as hub_state
 from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.models import ActiveSubscription, Channel, DesiredSubscription
@@ -184,3 +189,21 @@ def test_subscriptions_filter_by_channel_type_and_state(populated: Session) -> N
     assert [(r.subscription_id, r.requested_by) for r in online] == [
         ("sub-stream.online", "example")
     ]
+
+
+def test_reconnects_per_listener_and_slot(redis_client: redis.Redis, keys: Keys) -> None:
+    redis_client.sadd(keys.listeners(), "host-1", "host-2")
+    redis_client.hset(
+        keys.listener_state("host-1"),
+        mapping={
+            "state": "up",
+            "reconnects": "3",
+            "reconnects:conduit:C:shard:0": "2",
+            "reconnects:conduit:C:shard:1": "1",
+        },
+    )
+    redis_client.hset(keys.listener_state("host-2"), mapping={"state": "up"})
+    assert gather_reconnects(redis_client, keys) == {
+        "host-1": {"total": 3, "conduit:C:shard:0": 2, "conduit:C:shard:1": 1},
+        "host-2": {"total": 0},
+    }

@@ -178,3 +178,22 @@ def test_metrics_lists_known_counters_first_then_the_rest() -> None:
         "   Gaps:           1",
         "   Zeta Things:    2",
     ]
+
+
+def test_metrics_always_show_reconnects_per_listener_and_shard() -> None:
+    reconnects = {
+        "host-1": {"total": 3, "conduit:C:shard:0": 2, "conduit:C:shard:1": 1},
+        "host-2": {"total": 0},
+        "host-3": {"total": 1, "ws:42:0": 1},
+    }
+    text = render_metrics({"events_routed": 9, "reconnects": 4}, reconnects)
+    assert text.splitlines() == [
+        "📈 Metrics:",
+        "   Events Routed:  9",
+        "   Reconnects:     4",
+        "      listener host-1: 3 (shard 0: 2, shard 1: 1)",
+        "      listener host-2: 0",
+        "      listener host-3: 1 (ws:42:0: 1)",
+    ]
+    # None yet: shown all the same (the troubleshooting section says to watch it grow).
+    assert "   Reconnects:     0" in render_metrics({"events_routed": 9}, {}).splitlines()

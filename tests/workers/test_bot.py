@@ -13,7 +13,8 @@ from kiss.client import HubEventSubClient
 from kiss.client.events import parse_entry
 from kiss.client.rows import entries, fields_arg, streams
 from kiss.keys import Keys
-from tests.client.conftest import FAST, entry, wait_for
+from tests.client.conftest import FAST, entry
+from tests.waiting import wait_for_async as wait_for
 from workers.bot import ExampleBot, condition_for, describe
 
 

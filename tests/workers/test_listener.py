@@ -22,6 +22,7 @@ from kiss.keys import Keys
 from kiss.listener.leases import lease_holder
 from kiss.listener.spool import spooled_entries
 from kiss.settings import load_settings
+from kiss.simulator.config import DEMO_CLIENT_SECRET
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from tests.redis_server import PrivateRedis
 from tests.waiting import wait_for
@@ -265,3 +266,55 @@ def test_refused_credentials_end_the_process_with_the_reason(hub: Hub) -> None:
     log = hub.log("refused")
     assert "listener cannot start" in log and "client credentials refused" in log
     assert "wrong-secret-value" not in log
+
+
+def test_json_logs_name_the_process_the_listener_and_the_slot(hub: Hub) -> None:
+    hub.env["KISSBOT_LOG_FORMAT"] = "json"
+    process = start_and_route(hub, "jsonl")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0, hub.log("jsonl")
+    lines = [orjson.loads(line) for line in hub.log("jsonl").splitlines() if line.strip()]
+    assert lines and all(line["process"] == "listener" for line in lines)
+    assert all(line["listener_id"] == "jsonl" for line in lines)
+    assert {"time", "level", "logger", "message", "pid"} <= set(lines[0])
+    welcomed = [line for line in lines if "welcomed" in line["message"]]
+    assert welcomed and all(line["slot"].startswith("conduit:") for line in welcomed)
+    assert any("stopped cleanly" in line["message"] for line in lines)
+    assert DEMO_CLIENT_SECRET not in hub.log("jsonl")  # the app token's secret
+
+
+def test_kiss_metrics_counts_a_dropped_session_for_its_listener_and_shard(
+    hub: Hub, sqlite_url: str
+) -> None:
+    from kiss.store.db import upgrade
+
+    upgrade(sqlite_url)  # kiss metrics adds the store's counters
+    env = {**hub.env, "KISSBOT_DATABASE_URL": sqlite_url}
+    process = start_and_route(hub, "flaky")
+    shard = next(shard for shard in hub.shards() if shard["status"] == "enabled")
+    hub.control.drop(
+        shard["transport"]["session_id"]
+    )  # a network failure (1006): the listener dials again
+
+    def metrics() -> dict[str, Any] | None:
+        done = subprocess.run(
+            [sys.executable, "-m", "kiss", "metrics", "--json"],
+            env=env, cwd=hub.tmp, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        document: dict[str, Any] = orjson.loads(done.stdout)
+        return document if document["reconnects"] >= 1 else None
+
+    document = wait_for(metrics, what="a reconnect in kiss metrics", within=30)
+    assert document is not None
+    counts = document["reconnects_by_listener"]["flaky"]
+    assert counts["total"] >= 1
+    shards = {slot: n for slot, n in counts.items() if slot != "total"}
+    assert list(shards.values()) == [1] and next(iter(shards)).startswith("conduit:")
+    table = subprocess.run(
+        [sys.executable, "-m", "kiss", "metrics"],
+        env=env, cwd=hub.tmp, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert "Reconnects:" in table and "listener flaky: 1 (shard " in table
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=20) == 0

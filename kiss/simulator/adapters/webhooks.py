@@ -14,7 +14,7 @@ from collections.abc import Callable
 import aiohttp
 import orjson
 
-from kiss.simulator.twitch import webhook_messages
+from kiss.simulator.twitch import frames, webhook_messages
 from kiss.simulator.twitch.clock import timestamp
 from kiss.simulator.twitch.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.twitch.state import SimulatorState
@@ -80,7 +80,7 @@ class WebhookSender:
     async def notify(self, sub: Subscription, event: JSON) -> str | None:
         """One notification; its message id when the callback answered 2xx."""
         message_id, answer = await self._to_sub(
-            sub, "notification", {"subscription": sub.notification_json(), "event": event}
+            sub, "notification", frames.notification_payload(sub, event)
         )
         if answer is not None:
             sub.webhook_failures = 0
@@ -117,7 +117,7 @@ class WebhookSender:
             shard.callback or "",
             shard.secret or "",
             "notification",
-            {"subscription": sub.notification_json(), "event": event},
+            frames.notification_payload(sub, event),
             sub,
         )
         if answer is not None:

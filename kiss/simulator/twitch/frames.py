@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from kiss.eventsub import catalog
 from kiss.simulator.twitch.model import JSON, Session, Subscription
 
 EVENT_ID_MARK = "\u0000kiss-event-id\u0000"
@@ -18,6 +19,12 @@ EVENT_ID_MARK = "\u0000kiss-event-id\u0000"
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def notification_payload(sub: Subscription, event: Any) -> JSON:
+    """A notification's payload: ``event``, or ``events`` (``[{id, data}]``) for batched types."""
+    key = "events" if catalog.lookup(sub.type, sub.version).batched else "event"
+    return {"subscription": sub.notification_json(), key: event}
 
 
 def _metadata(message_type: str, timestamp: str, sub: Subscription | None = None) -> JSON:
@@ -89,7 +96,7 @@ class NotificationTemplate:
     def __init__(self, sub: Subscription, event: JSON, event_id_field: str | None = None) -> None:
         if event_id_field is not None and event_id_field in event:
             event = {**event, event_id_field: EVENT_ID_MARK}
-        payload = _dumps({"subscription": sub.notification_json(), "event": event})
+        payload = _dumps(notification_payload(sub, event))
         self._parts = payload.split(_dumps(EVENT_ID_MARK)[1:-1])
         tail = _dumps({"subscription_type": sub.type, "subscription_version": sub.version})
         self._head = (

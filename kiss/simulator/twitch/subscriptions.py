@@ -137,7 +137,7 @@ def _check_authorization(
     if not token.is_app:
         # Chat types read as the chatting user; the others as a user named by the condition.
         allowed = {condition.get("user_id")} if topic.app_token_scopes else users
-        if not token.scopes & topic.any_scope or token.user_id not in allowed:
+        if not _grants(token.scopes, topic) or token.user_id not in allowed:
             raise missing
         return
     granted = state.identity.granted
@@ -150,8 +150,13 @@ def _check_authorization(
         if chatter != broadcaster and "channel:bot" not in granted(token.client_id, broadcaster):
             raise missing
         return
-    if not any(granted(token.client_id, user) & topic.any_scope for user in users):
+    if not any(_grants(granted(token.client_id, user), topic) for user in users):
         raise missing
+
+
+def _grants(scopes: frozenset[str] | set[str], topic: catalog.Topic) -> bool:
+    """One of the topic's scopes, and one of each of its groups (``channel.moderate``)."""
+    return bool(scopes & topic.any_scope) and all(scopes & group for group in topic.scope_groups)
 
 
 def _check_limits(

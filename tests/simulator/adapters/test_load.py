@@ -15,7 +15,8 @@ from kiss.eventsub.timestamps import parse_timestamp
 from kiss.simulator import Simulator, SimulatorConfig
 from kiss.simulator.adapters.load import parse_load
 from kiss.simulator.twitch.problems import TwitchProblem
-from tests.simulator.conftest import UNIT, Api, connect, wait_for
+from tests.simulator.conftest import UNIT, Api, connect
+from tests.waiting import wait_for_async as wait_for
 
 BOT = "9000"
 

@@ -8,7 +8,8 @@ import aiohttp
 from yarl import URL
 
 from kiss.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator
-from tests.simulator.conftest import Api, wait_for
+from tests.simulator.conftest import Api
+from tests.waiting import wait_for_async as wait_for
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 

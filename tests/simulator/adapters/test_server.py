@@ -10,7 +10,8 @@ import pytest
 import websockets
 
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.simulator.conftest import UNIT, Api, connect, wait_for
+from tests.simulator.conftest import UNIT, Api, connect
+from tests.waiting import wait_for_async as wait_for
 
 SUBS = "/eventsub/subscriptions"
 

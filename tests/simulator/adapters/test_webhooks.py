@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from kiss.simulator import Simulator
-from tests.simulator.conftest import Api, wait_for
+from tests.simulator.conftest import Api
+from tests.waiting import wait_for_async as wait_for
 
 SECRET = "s3cret-for-tests"
 
@@ -91,6 +92,30 @@ async def test_challenge_then_signed_notification(
     assert first == "webhook_callback_verification" and challenge["subscription"]["id"] == sub_id
     assert second == "notification" and note["event"]["broadcaster_user_id"] == "1001"
     assert receiver.bad_signatures == 0
+
+
+async def test_a_batched_type_carries_events_not_event(
+    sim: Simulator, api: Api, receiver: Receiver
+) -> None:
+    token = await api.token()
+    transport = {"method": "webhook", "callback": receiver.url, "secret": SECRET}
+    status, body = await api.subscribe(
+        token, "drop.entitlement.grant", {"organization_id": "org-1"}, transport
+    )
+    assert status == 202, body
+    sub_id = str(body["data"][0]["id"])
+    await wait_for(lambda: sim.state.subscriptions[sub_id].status == "enabled")
+    result = await api.control(
+        "POST",
+        "/trigger",
+        {"type": "drop.entitlement.grant", "condition": {"organization_id": "org-1"}},
+    )
+    assert result["sent"] == 1
+    await wait_for(lambda: len(receiver.messages) == 2)
+    kind, note = receiver.messages[1]
+    assert kind == "notification" and "event" not in note
+    [item] = note["events"]
+    assert set(item) == {"id", "data"} and item["data"]["organization_id"] == "org-1"
 
 
 async def test_wrong_challenge_answer_fails_verification(

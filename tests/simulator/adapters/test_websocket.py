@@ -14,7 +14,8 @@ import websockets
 from kiss.eventsub.messages import parse_message
 from kiss.eventsub.timestamps import parse_timestamp
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.simulator.conftest import UNIT, Api, connect, receive, receive_type, wait_for
+from tests.simulator.conftest import UNIT, Api, connect, receive, receive_type
+from tests.waiting import wait_for_async as wait_for
 
 CHAT = {"broadcaster_user_id": "1001", "user_id": "1001"}
 

@@ -11,7 +11,8 @@ import websockets
 
 from kiss.simulator import Simulator, SimulatorConfig
 from kiss.simulator.twitch.routing import shard_index
-from tests.simulator.conftest import UNIT, Api, connect, receive_type, wait_for
+from tests.simulator.conftest import UNIT, Api, connect, receive_type
+from tests.waiting import wait_for_async as wait_for
 
 Sockets = list[websockets.ClientConnection]
 
