@@ -201,7 +201,7 @@ class Plane:
     def close(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)  # a warm shutdown: running tasks finish
+                process.send_signal(signal.SIGTERM)  # a warm stop: running tasks finish
         for process in self.processes:
             try:
                 process.wait(timeout=15)
