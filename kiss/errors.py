@@ -5,6 +5,7 @@
     │   └── ForeignDatabase         database_url holds a schema that is not ours (v5, other)
     ├── RequestRefused              a bot's request the control plane will not record (says why)
     ├── StartupFailed               a process of the local run did not start
+    ├── LockLost                    a lock's renewal failed: the work under it stops
     ├── ProtocolError               a frame from Twitch that breaks the EventSub protocol
     │   └── MalformedMessage        not JSON, or JSON not of the EventSub envelope shape
     ├── UnknownTopic                a subscription type/version the catalog does not know
@@ -51,6 +52,11 @@ class RequestRefused(KissError):
 
 class StartupFailed(KissError):
     """A process did not start: a one-shot step failed or a readiness check timed out."""
+
+
+class LockLost(KissError):
+    """A lock this process held was lost (its renewal failed): the work under it stops; the
+    next holder carries on. Not retryable: retrying would race the new holder."""
 
 
 class ProtocolError(KissError):

@@ -83,7 +83,20 @@ class Keys:
 
     # -- control plane ------------------------------------------------------
     def reconcile_lock(self) -> str:
+        """Held (kiss.locks.FencedLock) by the one worker reconciling now."""
         return f"{self.prefix}:lock:reconcile"
+
+    def reconcile_fence(self) -> str:
+        """Counter: the fencing token of each reconcile-lock acquisition (INCR)."""
+        return f"{self.prefix}:lock:reconcile:fence"
+
+    def reconcile_runs(self) -> str:
+        """Stream of reconcile runs (fence, holder, started, finished, outcome), capped."""
+        return f"{self.prefix}:reconcile:runs"
+
+    def reconcile_resync_requested(self) -> str:
+        """Set when a resync is asked for: the lock holder re-reads Twitch on its next run."""
+        return f"{self.prefix}:reconcile:resync-requested"
 
     def rate_bucket(self, client_id: str, user_id: str | None = None) -> str:
         """Token bucket shared by every worker for one Helix bucket."""
@@ -133,8 +146,12 @@ class Keys:
         return f"{self.prefix}:conduit:{conduit_id}:members"
 
     def conduit_lock(self) -> str:
-        """Held (SET NX PX) while one listener looks up or creates the conduit."""
+        """Held (kiss.locks.AsyncFencedLock) while one listener looks up or creates the conduit."""
         return f"{self.prefix}:lock:conduit"
+
+    def conduit_fence(self) -> str:
+        """Counter: the fencing token of each conduit-lock acquisition (INCR)."""
+        return f"{self.prefix}:lock:conduit:fence"
 
     def reconcile_requested(self) -> str:
         """Set when someone asks for a reconciliation; the lock holder runs again if it is."""

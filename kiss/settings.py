@@ -148,6 +148,9 @@ class EventSubSection(_Section):
     conduit_shards: int = Field(default=1, ge=1, le=20_000)
     keepalive_timeout_seconds: int = Field(default=10, ge=10, le=600)
     reconcile_interval: float = Field(default=60.0, gt=0)
+    # The reconcile lock's expiry: renewed every third of it on a timer, so a dead worker
+    # holds it at most this long; under 3 s a busy host could miss its own renewals.
+    reconcile_lock_seconds: float = Field(default=30.0, ge=3, le=600)
     req_rate_per_s: float = Field(default=10.0, gt=0)
     req_jitter_ms: int = Field(default=200, ge=0)
     ws_backoff_base: float = Field(default=2.0, gt=0)

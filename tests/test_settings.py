@@ -33,6 +33,7 @@ def test_defaults_are_the_embedded_ones() -> None:
     assert settings.database_url == "sqlite:///kiss-hub.db"
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.eventsub.reconcile_interval == 60
+    assert settings.eventsub.reconcile_lock_seconds == 30
     assert settings.eventsub.req_jitter_ms == 200
     assert settings.eventsub.ws_backoff_base == 2
     assert settings.eventsub.ws_backoff_max == 60
@@ -79,6 +80,7 @@ def test_seed_db_path_variable_still_works(monkeypatch: pytest.MonkeyPatch) -> N
     [
         ("KISSBOT_EVENTSUB__RECONCILE_INTERVAL", "soon", "eventsub.reconcile_interval='soon'"),
         ("KISSBOT_EVENTSUB__REQ_RATE_PER_S", "-1", "eventsub.req_rate_per_s='-1'"),
+        ("KISSBOT_EVENTSUB__RECONCILE_LOCK_SECONDS", "1", "eventsub.reconcile_lock_seconds='1'"),
         ("KISSBOT_EVENTSUB__TRANSPORT", "carrier-pigeon", "eventsub.transport='carrier-pigeon'"),
         ("KISSBOT_REDIS_URL", "localhost:6379", "redis_url='localhost:6379'"),
         ("KISSBOT_TWITCH__EVENTSUB_WS_URL", "http://x/ws", "twitch.eventsub_ws_url='http://x/ws'"),

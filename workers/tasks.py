@@ -9,15 +9,18 @@ per-subscription failures are recorded by the reconciler, which schedules its ow
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from typing import Any
 
-from celery import Task
+from celery import current_task
 from celery.signals import worker_process_shutdown, worker_ready
 
 from kiss.auth.validation import validate_all
 from kiss.contracts import tasks
 from kiss.errors import retryable_types
+from kiss.locks import Lease
 from kiss.reconcile.events import record_revocation
 from kiss.reconcile.outcomes import Report
 from kiss.reconcile.services import Services
@@ -59,19 +62,22 @@ def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     app.send_task(tasks.RESYNC, queue=queue)
 
 
-def _run_reconcile(resync: bool) -> dict[str, Any]:
+# How long the start-up resync waits for the reconcile lock beyond its ttl: a dead worker's
+# lock has expired by then, and a live holder has taken the request itself.
+RESYNC_WAIT_MARGIN_SECONDS = 5.0
+
+
+def _run_reconcile(resync: bool, *, wait: bool = False, why: str = "reconcile") -> dict[str, Any]:
     svc = services()
-    lock = svc.lock()
-    reconciler = svc.reconciler(lock)
-    first = [True]
+    lock = svc.lock(holder=_holder_name())
+    reconciler = svc.reconciler()
+    wait_seconds = lock.ttl_seconds + RESYNC_WAIT_MARGIN_SECONDS if wait else 0.0
 
-    def once() -> Report:
-        # Only the first run of a resync request re-reads Twitch; later ones use the mirror.
-        report = reconciler.reconcile(resync=resync and first[0])
-        first[0] = False
-        return report
+    def once(lease: Lease, resync_now: bool) -> Report:
+        # Only a run that took a resync request re-reads Twitch; the others use the mirror.
+        return reconciler.reconcile(resync=resync_now, lease=lease)
 
-    reports = lock.run_requested(once)
+    reports = lock.run_requested(once, resync=resync, wait_seconds=wait_seconds, why=why)
     if not reports:
         return {"outcome": "queued: another reconciliation holds the lock"}
     last = reports[-1]
@@ -81,20 +87,25 @@ def _run_reconcile(resync: bool) -> dict[str, Any]:
     return {**last.as_dict(), "runs": len(reports)}
 
 
+def _holder_name() -> str:
+    """This worker as the lock's holder: Celery's node name and the pid (in log lines)."""
+    request = current_task.request if current_task else None
+    node = getattr(request, "hostname", None) or socket.gethostname()
+    return f"{node} pid {os.getpid()}"
+
+
 @app.task(name=tasks.RECONCILE, **RETRY)
 def reconcile() -> dict[str, Any]:
     """Make Twitch match the desired subscriptions (one run at a time across workers)."""
     return _run_reconcile(resync=False)
 
 
-@app.task(name=tasks.RESYNC, bind=True, **RETRY)
-def resync(self: Task) -> dict[str, Any]:
-    """Re-read Twitch's whole state, then reconcile."""
-    result = _run_reconcile(resync=True)
-    if result.get("outcome", "").startswith("queued"):
-        # The holder only reconciles from the mirror: re-read Twitch after it is done.
-        raise self.retry(countdown=1.0, max_retries=60)
-    return result
+@app.task(name=tasks.RESYNC, **RETRY)
+def resync() -> dict[str, Any]:
+    """Re-read Twitch's whole state, then reconcile. Sent at every worker's start: it waits
+    (bounded) for the lock of a worker that died holding it, or leaves the resync to the
+    live holder, which re-reads Twitch on its next run."""
+    return _run_reconcile(resync=True, wait=True, why="resync")
 
 
 @app.task(name=tasks.SUBSCRIBE, **RETRY)

@@ -20,5 +20,9 @@ FIGURE_KEYS = (
     "resume_seconds",
     "convergence_seconds",
     "bound_seconds",
+    "subscriptions",
+    "orphans",
+    "max_concurrent_reconciles",
+    "helix_calls_per_subscription",
     "targets_met",
 )

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import redis
@@ -31,7 +31,7 @@ from kiss.helix.ratelimit import RateLimiter, RateLimitHeaders
 from kiss.keys import Keys
 from kiss.settings import Settings
 
-__all__ = ["HelixClient", "HelixResponse", "Token", "is_rate_limit"]
+__all__ = ["Guarded", "HelixClient", "HelixResponse", "Requester", "Token", "is_rate_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,21 @@ def _message(body: Any, fallback: str) -> str:
 
 def _endpoint(path: str) -> str:
     return path.split("?", 1)[0].rstrip("/") or "/"
+
+
+class Requester(Protocol):
+    """What the endpoint modules need of a Helix client (``HelixClient``, ``Guarded``)."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Token,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        expect: Collection[int] = (),
+    ) -> HelixResponse: ...
 
 
 class HelixClient:
@@ -120,7 +135,10 @@ class HelixClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         expect: Collection[int] = (),
+        before_send: Callable[[], None] | None = None,
     ) -> HelixResponse:
+        """One call, retried as the module docstring says. ``before_send`` runs before every
+        attempt, after its rate-limit wait: it raises to send nothing more (a lost lock)."""
         method = method.upper()
         delays = backoff(self.backoff_base, self.backoff_base * 2 ** max(0, self.retries - 1))
         failures = 0
@@ -128,7 +146,7 @@ class HelixClient:
         refreshed = False
         while True:
             try:
-                response = self._send(method, path, token, params, json)
+                response = self._send(method, path, token, params, json, before_send)
             except TransientHelixError:
                 failures += 1
                 if failures > self.retries:
@@ -173,10 +191,13 @@ class HelixClient:
         token: Token,
         params: Mapping[str, Any] | None,
         json: Any,
+        before_send: Callable[[], None] | None = None,
     ) -> HelixResponse:
         access_token = resolve(self.tokens, token)
         limiter = self.limiter(token)
         limiter.acquire()
+        if before_send is not None:
+            before_send()
         headers = {"Authorization": f"Bearer {access_token}", "Client-Id": self.client_id}
         data = None
         if json is not None:
@@ -228,3 +249,27 @@ class HelixClient:
             return orjson.loads(raw.content)
         except orjson.JSONDecodeError:
             return {"message": raw.text[:500]}
+
+
+class Guarded:
+    """A ``HelixClient`` whose every attempt first calls ``guard`` (after its rate-limit wait):
+    a reconciliation that lost its lock sends nothing more, even from a thread that slept."""
+
+    def __init__(self, client: HelixClient, guard: Callable[[], None]) -> None:
+        self.client = client
+        self.guard = guard
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: Token,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        expect: Collection[int] = (),
+    ) -> HelixResponse:
+        return self.client.request(
+            method, path, token=token, params=params, json=json, expect=expect,
+            before_send=self.guard,
+        )  # fmt: skip

@@ -1,4 +1,9 @@
-"""EventSub subscription endpoints (twitch-eventsub.md §4): create, delete, list every page."""
+"""EventSub subscription endpoints (twitch-eventsub.md §4): create, delete, list every page.
+
+A 409 on create names a subscription that already exists: ``Conflicts`` finds it in one
+listing per token and type, kept for the rest of the run (one reconciliation), so that 300
+conflicts cost one Get of their type, not 300 (``attempt_create`` hands the 409 back for that).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from kiss.auth.provider import Token
 from kiss.errors import MalformedMessage, PermanentHelixError, TransientHelixError
 from kiss.eventsub.messages import parse_subscription
 from kiss.eventsub.timestamps import parse_timestamp
-from kiss.helix.client import HelixClient
-from kiss.store.subscriptions import TwitchSubscription, canonical
+from kiss.helix.client import Requester
+from kiss.helix.records import TwitchSubscription, canonical
 
 PATH = "eventsub/subscriptions"
 
@@ -61,8 +66,61 @@ def _int(body: Any, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A create Twitch answered with 409: the subscription exists; which one is found later,
+    from a listing (``Conflicts.resolve``)."""
+
+    type: str
+    version: str
+    condition: Mapping[str, str]
+    method: str
+    token: Token
+    body: Any = None
+
+
+class Conflicts:
+    """Resolves the 409s of one run from one listing per (token, type), made when the first
+    of them is resolved and kept for the rest of the run. The executor resolves them after
+    its creates, so the listing also shows what an earlier attempt created before its answer
+    was lost (a 5xx after Twitch had done it)."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+        self._listed: dict[tuple[Token, str], list[TwitchSubscription]] = {}
+        self.listings = 0
+
+    def listed(self, token: Token, type: str) -> list[TwitchSubscription]:
+        key = (token, type)
+        if key not in self._listed:
+            self._listed[key] = list_all(self._client, token=token, type=type).subscriptions
+            self.listings += 1
+        return self._listed[key]
+
+    def resolve(self, conflict: Conflict) -> Created:
+        """The subscription a 409 conflicts with, adopted; or TransientHelixError."""
+        body = conflict.body
+        wanted_id = body.get("id") if isinstance(body, dict) else None
+        key = canonical(conflict.condition)
+        for sub in self.listed(conflict.token, conflict.type):
+            if wanted_id and sub.id == wanted_id:
+                return Created(sub, adopted=True)
+            same = (sub.type, sub.version, canonical(sub.condition)) == (
+                conflict.type,
+                conflict.version,
+                key,
+            )
+            if same and sub.method == conflict.method and sub.status == "enabled":
+                return Created(sub, adopted=True)
+        # Twitch's list can lag its create, or the conflicting one may be on its way out (an
+        # orphan the same reconcile deletes): the next run, after a backoff, sees which.
+        raise TransientHelixError(
+            409, "subscription already exists but Get does not show it", method="POST", path=PATH
+        )
+
+
 def create(
-    client: HelixClient,
+    client: Requester,
     *,
     type: str,
     version: str,
@@ -71,6 +129,22 @@ def create(
     token: Token,
 ) -> Created:
     """Create one subscription; a 409 adopts the existing one (it is what we wanted)."""
+    made = attempt_create(
+        client, type=type, version=version, condition=condition, transport=transport, token=token
+    )
+    return Conflicts(client).resolve(made) if isinstance(made, Conflict) else made
+
+
+def attempt_create(
+    client: Requester,
+    *,
+    type: str,
+    version: str,
+    condition: Mapping[str, str],
+    transport: Mapping[str, str],
+    token: Token,
+) -> Created | Conflict:
+    """Create one subscription; a 409 comes back as a ``Conflict`` to resolve later."""
     body = {
         "type": type,
         "version": version,
@@ -79,8 +153,8 @@ def create(
     }
     response = client.request("POST", PATH, token=token, json=body, expect=(409,))
     if response.status == 409:
-        existing = _find_existing(client, response.body, type, version, condition, transport, token)
-        return Created(existing, adopted=True)
+        method = str(transport.get("method", ""))
+        return Conflict(type, version, dict(condition), method, token, response.body)
     data = response.body.get("data") if isinstance(response.body, dict) else None
     if not isinstance(data, list) or not data:
         raise PermanentHelixError(
@@ -94,33 +168,7 @@ def create(
     )
 
 
-def _find_existing(
-    client: HelixClient,
-    body: Any,
-    type: str,
-    version: str,
-    condition: Mapping[str, str],
-    transport: Mapping[str, str],
-    token: Token,
-) -> TwitchSubscription:
-    wanted_id = body.get("id") if isinstance(body, dict) else None
-    params: dict[str, str] = {"subscription_id": wanted_id} if wanted_id else {"type": type}
-    key = canonical(condition)
-    for sub in list_all(client, token=token, **params).subscriptions:
-        if wanted_id and sub.id == wanted_id:
-            return sub
-        if (sub.type, sub.version, canonical(sub.condition)) == (type, version, key) and (
-            sub.method == transport.get("method") and sub.status == "enabled"
-        ):
-            return sub
-    # Twitch's list can lag its create, or the conflicting one may be on its way out (an
-    # orphan the same reconcile deletes): the next attempt, after a backoff, sees which.
-    raise TransientHelixError(
-        409, "subscription already exists but Get does not show it", method="POST", path=PATH
-    )
-
-
-def delete(client: HelixClient, subscription_id: str, *, token: Token) -> bool:
+def delete(client: Requester, subscription_id: str, *, token: Token) -> bool:
     """Delete one subscription; False when Twitch no longer has it (404)."""
     response = client.request(
         "DELETE", PATH, token=token, params={"id": subscription_id}, expect=(404,)
@@ -128,7 +176,7 @@ def delete(client: HelixClient, subscription_id: str, *, token: Token) -> bool:
     return response.status != 404
 
 
-def list_all(client: HelixClient, *, token: Token, **filters: str) -> Listing:
+def list_all(client: Requester, *, token: Token, **filters: str) -> Listing:
     """Every page of Get EventSub Subscriptions (the app token sees conduit + webhook subs)."""
     subs: list[TwitchSubscription] = []
     params: dict[str, str] = dict(filters)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -24,19 +23,13 @@ from kiss.helix import conduits as api
 from kiss.keys import Keys
 from kiss.listener.leases import LeaseStore, Mode, plan_leases, shard_ids
 from kiss.listener.runner import SessionRunner
+from kiss.locks import AsyncFencedLock
 
 log = logging.getLogger(__name__)
 
 # (shard id, handover deadline or None): the deadline is set when the shard was handed over
 # by a live owner (planned): the new session must be bound by then or the channels get a gap.
 StartShard = Callable[[str, float | None], Awaitable[SessionRunner]]
-
-_COMPARE_AND_DELETE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 async def ensure_conduit(
@@ -46,22 +39,31 @@ async def ensure_conduit(
     shard_count: int,
     *,
     lock_seconds: float = 30.0,
+    holder: str = "a listener",
     clock: Callable[[], float] = time.monotonic,
 ) -> api.Conduit:
     """The hub's conduit: the one in Redis if Twitch still has it, else one of Twitch's, else a
     new one; grown to ``shard_count`` if smaller. One listener at a time decides (a lock)."""
     deadline = clock() + lock_seconds
-    unlock = redis_client.register_script(_COMPARE_AND_DELETE)
+    lock = AsyncFencedLock(
+        redis_client,
+        keys.conduit_lock(),
+        keys.conduit_fence(),
+        ttl_seconds=lock_seconds,
+        holder=holder,
+    )
     while True:
-        token = uuid.uuid4().hex
-        if await redis_client.set(keys.conduit_lock(), token, nx=True, px=int(lock_seconds * 1000)):
+        value = await lock.acquire()
+        if value is not None:
             try:
                 return await _find_or_create(helix, redis_client, keys, shard_count)
             finally:
                 # Only our own lock: if it expired meanwhile, another listener's is not ours.
-                await unlock(keys=[keys.conduit_lock()], args=[token])
+                await lock.release(value)
         if clock() > deadline:
-            raise TimeoutError("another listener holds the conduit lock for too long")
+            held = await lock.holder()
+            who = held.describe() if held is not None else "another listener"
+            raise TimeoutError(f"the conduit lock is held for too long, by {who}")
         await asyncio.sleep(0.05)
 
 

@@ -237,7 +237,11 @@ class Listener:
         while True:
             try:
                 conduit = await ensure_conduit(
-                    self.helix, self.redis, self.keys, self.options.conduit_shards
+                    self.helix,
+                    self.redis,
+                    self.keys,
+                    self.options.conduit_shards,
+                    holder=f"listener {self.options.listener_id}",
                 )
                 break
             except (

@@ -31,7 +31,7 @@ RETRY_CAP_SECONDS = 300.0
 
 @dataclass
 class Report:
-    outcome: str = "done"  # done | skipped: drain
+    outcome: str = "done"  # done | skipped: drain | stopped: lost the lock
     created: int = 0
     adopted: int = 0
     deleted: int = 0
@@ -40,6 +40,7 @@ class Report:
     waiting: int = 0
     kept: int = 0
     next_retry_at: float | None = None
+    listings: int = 0  # Gets of one type made to resolve 409s (one per type and token)
     errors: list[str] = field(default_factory=list)
 
     def create_attempted(self) -> bool:
@@ -56,6 +57,7 @@ class Report:
             "retrying": self.retrying,
             "waiting": self.waiting,
             "kept": self.kept,
+            "conflict_listings": self.listings,
             "next_retry_at": self.next_retry_at,
         }
 

@@ -45,18 +45,17 @@ class Services:
         helix = HelixClient(settings, client, tokens, keys=keys)
         return cls(settings, engine, sessions, client, keys, cipher, oauth, tokens, helix)
 
-    def lock(self) -> ReconcileLock:
-        ttl = max(120.0, 2 * self.settings.eventsub.reconcile_interval)
-        return ReconcileLock(self.redis, self.keys, ttl_seconds=ttl)
+    def lock(self, holder: str | None = None) -> ReconcileLock:
+        ttl = self.settings.eventsub.reconcile_lock_seconds
+        return ReconcileLock(self.redis, self.keys, ttl_seconds=ttl, holder=holder)
 
-    def reconciler(self, lock: ReconcileLock | None = None) -> Reconciler:
+    def reconciler(self) -> Reconciler:
         return Reconciler(
             self.sessions,
             self.redis,
             self.keys,
             self.helix,
             reconcile_interval=self.settings.eventsub.reconcile_interval,
-            heartbeat=lock.extend if lock is not None else lambda: None,
         )
 
     def close(self) -> None:

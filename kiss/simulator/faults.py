@@ -1,12 +1,21 @@
-"""Injected faults for tests and demos: errors, 429s and latency on a path prefix; raw
-frames (any text, or binary) written to a session's socket as they are, to test a client
-against what Twitch never sends."""
+"""Injected faults for tests and demos: errors, 429s and latency on a path prefix (each for
+a ``count`` of requests or until cleared, on every matching request or a ``probability``
+share of them; an error either instead of the request or ``after`` it was carried out, an
+answer lost on its way back); raw frames (any text, or binary) written to a session's
+socket as they are, to test a client against what Twitch never sends.
+
+A request meets every matching fault in the order they were added: the latencies of those
+that fire add up, and the first error that fires is the answer (the later error faults are
+not used up by it). ``Faults.served`` counts the errors served, by status.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+import random
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -23,6 +32,8 @@ class Fault:
     count: int | None  # None: until cleared
     latency_ms: float
     kind: str | None
+    probability: float | None = None  # None: every matching request
+    after: bool = False  # the request is carried out, then its answer replaced by the error
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -31,6 +42,8 @@ class Fault:
             "count": self.count,
             "latency_ms": self.latency_ms,
             "kind": self.kind,
+            "probability": self.probability,
+            "after": self.after,
         }
 
 
@@ -59,12 +72,30 @@ def parse_fault(body: Any) -> Fault:
         raise bad_request(f"latency_ms must be a number >= 0, got {latency!r}")
     if status is None and not latency:
         raise bad_request("a fault needs a status, a kind or a latency_ms")
-    return Fault(prefix, status, count, float(latency), kind)
+    after = body.get("after", False)
+    if not isinstance(after, bool):
+        raise bad_request(f"after must be true or false, got {after!r}")
+    if after and status is None:
+        raise bad_request("after needs a status or a kind: it replaces the answer by an error")
+    return Fault(prefix, status, count, float(latency), kind, _probability(body), after)
+
+
+def _probability(body: dict[str, Any]) -> float | None:
+    probability = body.get("probability")
+    if probability is None:
+        return None
+    if not isinstance(probability, int | float) or isinstance(probability, bool):
+        raise bad_request(f"probability must be a number in (0, 1], got {probability!r}")
+    if not 0 < probability <= 1:
+        raise bad_request(f"probability must be a number in (0, 1], got {probability!r}")
+    return float(probability)
 
 
 class Faults:
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self._faults: list[Fault] = []
+        self._rng = rng or random.Random()
+        self.served: Counter[int] = Counter()
 
     def add(self, fault: Fault) -> None:
         self._faults.append(fault)
@@ -76,15 +107,32 @@ class Faults:
         return list(self._faults)
 
     def take(self, path: str) -> Fault | None:
-        """The first fault for this path, used up once (removed when its count runs out)."""
-        for fault in self._faults:
-            if path.startswith(fault.path_prefix):
-                if fault.count is not None:
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
+        """What happens to a request for ``path``: the summed latency of the faults that
+        fire and the first error among them (each used up once), or None when none fires."""
+        latency = 0.0
+        error: Fault | None = None
+        fired = False
+        for fault in list(self._faults):
+            if not path.startswith(fault.path_prefix):
+                continue
+            if fault.status is not None and error is not None:
+                continue  # one error per request: this one is left for the next
+            if fault.probability is not None and self._rng.random() >= fault.probability:
+                continue
+            fired = True
+            latency += fault.latency_ms
+            if fault.status is not None:
+                error = fault
+            if fault.count is not None:
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+        if not fired:
+            return None
+        if error is not None:
+            self.served[error.status or 0] += 1
+            return replace(error, latency_ms=latency)
+        return Fault(path, None, None, latency, None)
 
 
 MAX_RAW_FRAMES = 200_000

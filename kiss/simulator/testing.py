@@ -242,6 +242,8 @@ class SimulatorControl:
         count: int | None = None,
         latency_ms: float = 0,
         kind: str | None = None,
+        probability: float | None = None,
+        after: bool = False,
     ) -> None:
         body = {
             "path_prefix": path_prefix,
@@ -249,6 +251,8 @@ class SimulatorControl:
             "count": count,
             "latency_ms": latency_ms,
             "kind": kind,
+            "probability": probability,
+            "after": after,
         }
         self.call("POST", "/faults", body)
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from kiss.keys import Keys
 from kiss.listener.leases import lease_holder
 from kiss.listener.state import RECONNECTS_OF
+from kiss.locks import read_holder
 from kiss.status.model import (
     BotStatus,
     ChannelStatus,
@@ -223,7 +224,14 @@ def gather_status(
         counters=gather_counters(client, keys, session),
         channels=tuple(_channels(client, keys, session, _bots(client, keys))),
         processes={name: True for name in sorted(beating)},
+        reconcile_holder=_reconcile_holder(client, keys),
     )
+
+
+def _reconcile_holder(client: redis.Redis, keys: Keys) -> str:
+    """Who holds the reconcile lock now, or ""."""
+    holder = read_holder(client, keys.reconcile_lock())
+    return holder.describe() if holder is not None else ""
 
 
 def list_subscriptions(

@@ -82,6 +82,8 @@ class HubStatus:
     counters: dict[str, int] = field(default_factory=dict)
     channels: tuple[ChannelStatus, ...] = ()
     processes: dict[str, bool] = field(default_factory=dict)  # heartbeat name -> alive
+    # Who reconciles now: "<worker> pid <n> (fence <n>, expires in <s> s)", "" when nobody.
+    reconcile_holder: str = ""
 
     @property
     def up(self) -> bool:

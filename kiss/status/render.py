@@ -95,7 +95,10 @@ def _reconcile_line(status: HubStatus) -> str:
         return "🔄 Last Reconciliation: never (is the Celery worker and beat running?)"
     when = timestamp(status.last_reconcile_at)
     outcome = f", {status.last_reconcile_outcome}" if status.last_reconcile_outcome else ""
-    return f"🔄 Last Reconciliation: {when} ({ago(status.now - status.last_reconcile_at)}{outcome})"
+    line = f"🔄 Last Reconciliation: {when} ({ago(status.now - status.last_reconcile_at)}{outcome})"
+    if status.reconcile_holder:
+        line += f"; running now: {status.reconcile_holder}"
+    return line
 
 
 def _counter_lines(counters: Mapping[str, int]) -> list[str]:

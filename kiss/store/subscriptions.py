@@ -13,20 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from kiss.eventsub import catalog
+from kiss.helix.records import TwitchSubscription as TwitchSubscription  # stored here
+from kiss.helix.records import canonical as canonical
 from kiss.store.models import ActiveSubscription, Channel, DesiredSubscription, StoredToken, utcnow
 
 TRANSPORTS = ("conduit", "websocket")
 STATES = ("pending", "active", "retrying", "failed", "revoked")
-
-
-def canonical(condition: Mapping[str, Any]) -> str:
-    """The condition as canonical JSON: equal conditions give equal strings."""
-    return orjson.dumps(dict(condition), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def ensure_channel(session: Session, channel_id: str, login: str = "") -> Channel:
@@ -145,26 +141,6 @@ def channel_scopes(session: Session, user_id: str) -> frozenset[str]:
         )
     ).first()
     return frozenset(token.scopes.split()) if token else frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class TwitchSubscription:
-    """One subscription as Helix describes it (create answer or a Get page)."""
-
-    id: str
-    type: str
-    version: str
-    condition: dict[str, str]
-    status: str
-    cost: int
-    method: str
-    session_id: str | None
-    conduit_id: str | None
-    created_at: datetime | None
-
-    @property
-    def channel_id(self) -> str:
-        return catalog.channel_of(self.type, self.version, self.condition) or ""
 
 
 def upsert_active(

@@ -66,6 +66,30 @@ def test_create_then_conflict_adopts_the_same_subscription(
     assert again.subscription.id == made.subscription.id
 
 
+def test_the_conflicts_of_one_run_share_one_listing_per_type(
+    helix: tuple[HelixClient, str], simulator: SimulatorHandle
+) -> None:
+    client, conduit = helix
+    made = {channel: create(client, conduit, channel).subscription.id for channel in "123"}
+    conflicts = subscriptions.Conflicts(client)
+    before = SimulatorControl(simulator.base_url).stats()["helix_requests"]
+    for channel in "123":
+        again = subscriptions.attempt_create(
+            client,
+            type="stream.online",
+            version="1",
+            condition={"broadcaster_user_id": channel},
+            transport={"method": "conduit", "conduit_id": conduit},
+            token=Token.app(),
+        )
+        assert isinstance(again, subscriptions.Conflict)
+        adopted = conflicts.resolve(again)
+        assert adopted.adopted and adopted.subscription.id == made[channel]
+    assert conflicts.listings == 1
+    calls = SimulatorControl(simulator.base_url).stats()["helix_requests"] - before
+    assert calls == 3 + 1  # three 409s, one Get of their type
+
+
 def test_a_conflict_twitch_does_not_list_is_retried_not_given_up(
     helix: tuple[HelixClient, str], simulator: SimulatorHandle
 ) -> None:

@@ -59,3 +59,16 @@ async def test_a_conduit_gone_from_twitch_is_replaced(
     new = await ensure_conduit(hub.helix, aredis, keys, 1)
     assert new.id != old.id
     assert (await aredis.hget(keys.conduit(), "id")) == new.id.encode()
+
+
+async def test_a_conduit_lock_held_too_long_names_its_holder(
+    sim: Simulator, aredis: aioredis.Redis, redis_url: str, keys: Keys
+) -> None:
+    hub = await asyncio.to_thread(make_hub, redis_url, keys, sim.base_url)
+    await aredis.set(keys.conduit_lock(), "7:token:listener stuck", px=5000)
+    with pytest.raises(TimeoutError, match=r"by listener stuck \(fence 7, expires in"):
+        await ensure_conduit(hub.helix, aredis, keys, 1, lock_seconds=0.3)
+    await aredis.delete(keys.conduit_lock())
+    await ensure_conduit(hub.helix, aredis, keys, 1, holder="listener a")
+    assert await aredis.get(keys.conduit_fence()) == b"1"  # fenced, and released after
+    assert not await aredis.exists(keys.conduit_lock())

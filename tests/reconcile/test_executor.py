@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -9,14 +11,16 @@ import pytest
 from websockets.sync.client import connect
 
 from kiss.auth.provider import Token
+from kiss.keys import Keys
 from kiss.reconcile.events import record_revocation
+from kiss.reconcile.lock import ReconcileLock
 from kiss.reconcile.plan import Limits, Plan
 from kiss.reconcile.services import Services
-from kiss.simulator.testing import SimulatorControl, SimulatorHandle
+from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from kiss.store import state
 from kiss.store import subscriptions as store
 from kiss.store import tokens as token_store
-from tests.reconcile.conftest import make_conduit
+from tests.reconcile.conftest import hub_settings, make_conduit
 
 
 def desire(hub: Services, *channels: str, type: str = "stream.online") -> None:
@@ -303,3 +307,88 @@ def test_users_whose_sessions_are_full_are_asked_for_in_redis(hub: Services) -> 
     assert orjson.loads(record or b"{}") == {"sessions": 2, "at": 12.0}
     reconciler.reconcile()  # nobody needs another session now: the request is withdrawn
     assert not hub.redis.exists(hub.keys.ws_sessions_wanted())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_disabled_websocket_subscriptions_are_deleted_before_their_replacement(
+    database_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    # Twitch's own time: the disabled subscriptions stay listed (and counted) for a minute.
+    with run_simulator_process(time_unit=1.0) as simulator:
+        control = SimulatorControl(simulator.base_url)
+        settings = hub_settings(simulator, database_url, keys, tmp_path / "key", control.client())
+        hub = Services.build(settings)
+        try:
+            _three_lost_sessions_then_a_fourth(hub, simulator, control)
+        finally:
+            hub.close()
+            control.http.close()
+
+
+def _three_lost_sessions_then_a_fourth(
+    hub: Services, simulator: SimulatorHandle, control: SimulatorControl
+) -> None:
+    minted = control.token(client_id=hub.helix.client_id, user_id="500", scopes=["bits:read"])
+    with hub.sessions.begin() as session:
+        token_store.save_token(
+            session, hub.cipher, kind="user", user_id="500", scopes=["bits:read"],
+            access_token=minted["access_token"], refresh_token=minted["refresh_token"],
+        )  # fmt: skip
+        store.add_desired(
+            session, channel_id="500", type="channel.cheer", version="1",
+            condition={"broadcaster_user_id": "500"}, transport="websocket", requested_by="t",
+        )  # fmt: skip
+    for _ in range(3):  # three sessions lost one after the other, each leaving one disabled
+        with connect(simulator.ws_url) as socket:
+            session_id = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]
+            hub.redis.hset(hub.keys.ws_sessions(), session_id, orjson.dumps({"user_id": "500"}))
+            hub.helix.request(
+                "POST", "eventsub/subscriptions", token=Token.user("500"),
+                json={"type": "channel.cheer", "version": "1",
+                      "condition": {"broadcaster_user_id": "500"},
+                      "transport": {"method": "websocket", "session_id": session_id}},
+            )  # fmt: skip
+            hub.reconciler().resync()  # the mirror knows it, as it would have created it
+        hub.redis.hdel(hub.keys.ws_sessions(), session_id)
+    listed = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
+    assert [s["status"] for s in listed["data"]] == ["websocket_disconnected"] * 3
+    with connect(simulator.ws_url) as socket:
+        fourth = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]
+        hub.redis.hset(hub.keys.ws_sessions(), fourth, orjson.dumps({"user_id": "500"}))
+        report = hub.reconciler().reconcile()
+        # Created after the three were deleted: no 429 "maximum subscriptions with type and
+        # condition exceeded", which creating first would have met.
+        assert (report.created, report.deleted, report.failed, report.errors) == (1, 3, 0, [])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_run_that_loses_its_lock_stops_and_records_it(
+    hub: Services, control: SimulatorControl
+) -> None:
+    make_conduit(hub)
+    channels = [str(900 + n) for n in range(40)]
+    desire(hub, *channels)
+    control.fault("/helix/eventsub/subscriptions", latency_ms=200)  # about 1 s of creates
+    lock = ReconcileLock(hub.redis, hub.keys, ttl_seconds=0.6, holder="loser")
+    lease = lock.acquire()
+    assert lease is not None
+    with lease:
+        thief = threading.Timer(
+            0.3, lambda: hub.redis.set(hub.keys.reconcile_lock(), "99:x:thief", px=5000)
+        )
+        thief.start()
+        report = hub.reconciler().reconcile(lease=lease)
+        thief.join()
+    assert report.outcome == "stopped: lost the lock"
+    assert report.created < len(channels)
+    assert last_run(hub)["outcome"] == "stopped: lost the lock"
+    entries: Any = hub.redis.xrange(hub.keys.reconcile_runs())
+    recorded = [dict(fields) for _, fields in entries]
+    assert [(r[b"event"], r[b"fence"], r[b"holder"]) for r in recorded] == [
+        (b"start", b"1", b"loser"),
+        (b"finish", b"1", b"loser"),
+    ]
+    assert recorded[1][b"outcome"] == b"stopped: lost the lock"
+    control.clear_faults()
+    hub.reconciler().reconcile()  # the next holder carries on: each one created once
+    assert channels_on_twitch(hub) == sorted(channels)

@@ -10,6 +10,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
+from kiss.reconcile.lock import ReconcileLock
 from kiss.status.gather import (
     gather_counters,
     gather_reconnects,
@@ -140,6 +141,18 @@ def test_drain_flag_is_seen(session: Session, redis_client: redis.Redis, keys: K
     assert status.draining
     assert status.channels == ()
     assert status.last_reconcile_at is None
+
+
+def test_the_reconcile_locks_holder_is_named(
+    session: Session, redis_client: redis.Redis, keys: Keys
+) -> None:
+    def holder() -> str:
+        status = gather_status(redis_client, keys, session, transport="conduit", now=NOW)
+        return status.reconcile_holder
+
+    assert holder() == ""
+    ReconcileLock(redis_client, keys, holder="worker1@host pid 42").acquire()
+    assert holder().startswith("worker1@host pid 42 (fence 1, expires in ")
 
 
 def test_websocket_sessions_count_per_listener(

@@ -131,6 +131,12 @@ def test_never_reconciled_says_what_to_start() -> None:
     assert "🔄 Last Reconciliation: never (is the Celery worker and beat running?)" in text
 
 
+def test_a_running_reconciliation_names_its_holder() -> None:
+    holder = "worker1@host pid 42 (fence 7, expires in 21.5 s)"
+    text = render_status(HubStatus(**{**healthy().__dict__, "reconcile_holder": holder}))
+    assert f"(30s ago, ok); running now: {holder}\n" in text
+
+
 def test_ago_picks_the_largest_unit() -> None:
     assert [ago(s) for s in (0, 59, 60, 3599, 3600, 86_400 * 3)] == [
         "0s ago",

@@ -264,5 +264,6 @@ class ControlApi:
             **self.state.stats.to_json(),
             "sessions": sum(1 for s in self.state.sessions.values() if s.live),
             "subscriptions": len(self.state.subscriptions),
+            "faults_served": {str(status): n for status, n in self.faults.served.items()},
             "loads": {load_id: run.to_json() for load_id, run in self.loads.runs.items()},
         }

@@ -101,6 +101,8 @@ class Simulator:
             await asyncio.sleep(fault.latency_ms / 1000)
         if fault.status is None:
             return await handler(request)
+        if fault.after:  # done, and the answer lost on its way back
+            await handler(request)
         headers = self._rate_headers(request)
         if fault.status == 429:
             self.state.stats.rate_limited += 1

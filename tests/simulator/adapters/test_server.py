@@ -154,3 +154,16 @@ BASE_CHEER = {
     "broadcaster_user_name": "Streamer",
     "message": "cheer7",
 }
+
+
+async def test_an_after_fault_does_the_work_and_loses_the_answer(api: Api) -> None:
+    app = await api.token()
+    _, conduits, _ = await api.helix("POST", "/eventsub/conduits", app, json={"shard_count": 1})
+    transport = {"method": "conduit", "conduit_id": conduits["data"][0]["id"]}
+    fault = {"path_prefix": "/helix/eventsub/subscriptions", "status": 502, "after": True,
+             "count": 1}  # fmt: skip
+    await api.control("POST", "/faults", fault)
+    condition = {"broadcaster_user_id": "1"}
+    assert (await api.subscribe(app, "stream.online", condition, transport))[0] == 502
+    assert (await api.subscribe(app, "stream.online", condition, transport))[0] == 409  # done
+    assert (await api.control("GET", "/stats"))["faults_served"] == {"502": 1}

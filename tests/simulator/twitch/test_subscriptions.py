@@ -134,3 +134,20 @@ def test_disabled_subscriptions_are_purged_after_retention(state: SimulatorState
     assert state.purge_disabled(NOW + 59) == []
     assert len(state.purge_disabled(NOW + 60)) == 1 and state.subscriptions == {}
     assert session.id not in state.sessions
+
+
+def test_disabled_subscriptions_of_lost_sessions_count_until_deleted(
+    state: SimulatorState,
+) -> None:
+    token = user_token(state, "1")
+    for _ in range(3):  # three sessions lost in a row, each leaving its subscription disabled
+        session = sessions.open_session(state, 10, NOW)
+        create(state, token, session.id, "1")
+        sessions.end_session(state, session.id, 4006, NOW)
+    fresh = sessions.open_session(state, 10, NOW)
+    with pytest.raises(TwitchProblem, match="type and condition exceeded") as refused:
+        create(state, token, fresh.id, "1")
+    assert refused.value.status == 429
+    doomed = next(iter(state.subscriptions))
+    subscriptions.delete(state, token, doomed)  # the hub deletes one it replaces
+    assert create(state, token, fresh.id, "1")["data"][0]["status"] == "enabled"
