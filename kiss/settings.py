@@ -45,13 +45,14 @@ V5_KEYS: dict[tuple[str, ...], str] = {
         "not used: bots read their channel's Redis stream (redis_url, key_prefix), there is no "
         "Unix socket (docs/migrating-from-v5.md)"
     ),
-}
-# A v5.0 key that exists here too but whose v5.0 value no longer applies -> (value, why).
-V5_VALUES: dict[tuple[str, ...], tuple[object, str]] = {
     ("eventsub", "hub", "enabled"): (
-        False,
-        "ignored: there is no direct mode any more, every bot reads the hub's Redis streams",
+        "not used: the hub is always on and every bot reads its Redis stream (v5's direct "
+        "mode, a bot with its own EventSub connection, does not exist here); remove the key"
     ),
+}
+# The seed's environment variables that mean nothing here -> what replaces them.
+V5_VARIABLES: dict[str, str] = {
+    "KISSBOT_HUB_SOCKET": "not used: bots read their channel's Redis stream (KISSBOT_REDIS_URL)",
 }
 _warned: set[tuple[str, ...]] = set()
 
@@ -72,14 +73,19 @@ def accept_v5_keys(data: dict[str, Any], source: str) -> dict[str, Any]:
         if isinstance(section, dict) and last in section:
             del section[last]
             _warn_once(path, message, source)
-    for path, (value, message) in V5_VALUES.items():
-        section = data
-        for name in path[:-1]:
-            section = section.get(name) if isinstance(section, dict) else None
-        if isinstance(section, dict) and section.get(path[-1]) == value:
-            shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as in YAML
-            _warn_once(path, f"{shown} is {message}", source)
+            _drop_empty(data, parents)
     return data
+
+
+def _drop_empty(data: dict[str, Any], path: list[str]) -> None:
+    """Remove the sections along ``path`` that the v5 keys left empty (``eventsub.hub``)."""
+    for depth in range(len(path), 0, -1):
+        *parents, last = path[:depth]
+        section: Any = data
+        for name in parents:
+            section = section[name]
+        if section.get(last) == {}:
+            del section[last]
 
 
 class _YamlFile(YamlConfigSettingsSource):
@@ -138,12 +144,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class HubSection(_Section):
-    enabled: bool = True
-
-
 class EventSubSection(_Section):
-    hub: HubSection = HubSection()
     transport: Literal["conduit", "websocket"] = "conduit"
     conduit_shards: int = Field(default=1, ge=1, le=20_000)
     keepalive_timeout_seconds: int = Field(default=10, ge=10, le=600)
@@ -313,6 +314,9 @@ class Settings(BaseSettings):
 def _seed_environment() -> dict[str, Any]:
     """The seed's variable names, kept so that an old deployment's env still works."""
     overrides: dict[str, Any] = {}
+    for name, message in V5_VARIABLES.items():
+        if name in os.environ:
+            _warn_once((name,), message, "environment")
     db_path = os.environ.get("KISSBOT_DB_PATH")
     if db_path and "KISSBOT_DATABASE_URL" not in os.environ:
         overrides["database_url"] = f"sqlite:///{db_path}"

@@ -37,20 +37,18 @@ def test_defaults_are_the_embedded_ones() -> None:
     assert settings.eventsub.req_jitter_ms == 200
     assert settings.eventsub.ws_backoff_base == 2
     assert settings.eventsub.ws_backoff_max == 60
-    assert settings.eventsub.hub.enabled is True
     assert not settings.twitch.configured
 
 
 def test_yaml_file_named_by_kissbot_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
-        "eventsub:\n  reconcile_interval: 30\n  req_rate_per_s: 2\n  hub:\n    enabled: false\n",
+        "eventsub:\n  reconcile_interval: 30\n  req_rate_per_s: 2\n",
     )
     monkeypatch.setenv("KISSBOT_CONFIG", str(path))
     settings = load_settings()
     assert settings.eventsub.reconcile_interval == 30
     assert settings.eventsub.req_rate_per_s == 2
-    assert settings.eventsub.hub.enabled is False
 
 
 def test_default_config_path_is_read(tmp_path: Path) -> None:
@@ -171,7 +169,8 @@ def test_the_seeds_config_yaml_is_accepted_with_one_warning_per_v5_key(
     assert len(warnings) == 2, warnings
     socket_path, enabled = sorted(warnings, key=lambda text: "socket_path" not in text)
     assert "eventsub.hub.socket_path" in socket_path and "Redis stream" in socket_path
-    assert "eventsub.hub.enabled" in enabled and "no direct mode" in enabled
+    assert "eventsub.hub.enabled" in enabled and "direct mode" in enabled
+    assert not hasattr(settings.eventsub, "hub")  # parsed by nothing: not a setting any more
 
 
 def test_a_top_level_list_names_the_file_and_says_mapping(
@@ -205,3 +204,17 @@ def test_database_urls_the_hub_cannot_open_name_the_forms_that_work(url: str, sa
 )
 def test_database_urls_the_hub_opens(url: str) -> None:
     assert load_settings(database_url=url).database_url == url
+
+
+def test_the_seeds_hub_socket_variable_warns_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from kiss import settings as module
+
+    monkeypatch.setattr(module, "_warned", set())
+    monkeypatch.setenv("KISSBOT_HUB_SOCKET", "/tmp/kissbot_hub.sock")
+    with caplog.at_level(logging.WARNING, logger="kiss.settings"):
+        load_settings()
+        load_settings()
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert "KISSBOT_HUB_SOCKET" in warning and "Redis stream" in warning

@@ -230,6 +230,16 @@ def test_a_v5_deployment_moves_over_and_its_file_is_untouched(
         assert answer.split()[1] == "active", bot_log.tail() + run_log.tail()
         control = SimulatorControl(simulator.base_url)
         try:
+            # Twitch drops what reaches a conduit whose shard is not bound yet: wait for it.
+            eventually(
+                lambda: any(
+                    shard["status"] == "enabled"
+                    for conduit in control.conduits()
+                    for shard in conduit["shards"]
+                ),
+                "the listener's shard bound",
+                30,
+            )
             control.trigger("stream.online", CHANNEL.user_id)
         finally:
             control.http.close()
