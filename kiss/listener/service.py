@@ -154,14 +154,24 @@ class Listener:
         """Run until ``stop`` is set, then shut down in order."""
         self._tasks.append(asyncio.create_task(self.writer.run(), name="writer"))
         self._tasks.append(asyncio.create_task(self.reporter.run(), name="state"))
+        setup = (
+            self._start_websocket()
+            if self.options.transport == "websocket"
+            else (self._start_conduit())
+        )
+        starting = asyncio.create_task(setup, name="setup")
+        stopping = asyncio.create_task(stop.wait(), name="stop")
         try:
-            if self.options.transport == "websocket":
-                await self._start_websocket()
+            # A stop must end the process also while Twitch or Redis keep the setup retrying.
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a permanent setup failure ends the process with it
+                self.ready.set()
+                await stop.wait()
             else:
-                await self._start_conduit()
-            self.ready.set()
-            await stop.wait()
+                log.info("stopping before the %s was set up", self.options.transport)
         finally:
+            await cancel_and_wait([starting, stopping])
             await self.shutdown()
 
     async def shutdown(self) -> None:

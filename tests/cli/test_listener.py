@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import orjson
 import pytest
 import redis
@@ -9,6 +15,7 @@ from click.testing import CliRunner
 
 from kiss.cli import main
 from kiss.keys import Keys
+from tests.waiting import wait_for
 
 
 @pytest.fixture
@@ -73,3 +80,37 @@ def test_websocket_transport_without_users_is_refused_clearly(env: dict[str, str
 def test_sessions_per_user_is_bounded_by_twitch(env: dict[str, str]) -> None:
     code, output = run(env, "listener", "--user", "1", "--sessions-per-user", "4")
     assert code == 2 and "4 is not in the range 1<=x<=3" in output
+
+
+def test_sigterm_stops_a_listener_whose_twitch_cannot_be_reached(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # Nothing answers on port 9 (discard): the conduit setup keeps retrying with backoff.
+    nowhere = "http://127.0.0.1:9"
+    process_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KISSBOT_")},
+        **env,
+        "KISSBOT_LOCAL_RUN": "",
+        "KISSBOT_TWITCH__CLIENT_ID": "id",
+        "KISSBOT_TWITCH__CLIENT_SECRET": "secret-that-must-not-be-logged",
+        "KISSBOT_TWITCH__OAUTH_URL": f"{nowhere}/oauth2",
+        "KISSBOT_TWITCH__HELIX_URL": f"{nowhere}/helix",
+        "KISSBOT_SPOOL__DIRECTORY": str(tmp_path / "spool"),
+    }
+    log_path = tmp_path / "listener.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kiss", "listener", "--metrics-port", "0"],
+            env=process_env,
+            stderr=log_file,
+            cwd=tmp_path,
+        )
+    try:
+        wait_for(lambda: "conduit setup failed" in log_path.read_text(), 30, "a failed setup")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=15)
+    log = log_path.read_text()
+    assert code == 0, log
+    assert "Traceback" not in log and "secret-that-must-not-be-logged" not in log
+    assert f"Twitch OAuth, token request: cannot reach {nowhere}/oauth2/token" in log
