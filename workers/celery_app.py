@@ -6,6 +6,7 @@ tasks on ``settings.celery_queue``, events on so that Flower shows every task.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery, signals
@@ -15,6 +16,8 @@ from kiss.logs import configure_logging
 from kiss.settings import Settings, load_settings
 from kiss.status.exporter import install_worker_metrics
 from kiss.status.heartbeat import install_beat_heartbeat, install_worker_heartbeat
+
+log = logging.getLogger("kiss.worker")
 
 
 def create_app(settings: Settings) -> Celery:
@@ -47,6 +50,22 @@ def _hub_logging(**_: Any) -> None:
 
 # A receiver here tells Celery to leave logging to us.
 signals.setup_logging.connect(_hub_logging, weak=False)
+
+
+def _refuse_a_foreign_database(**_: Any) -> None:
+    """A worker on a database that is not ours (the v5 kissbot.db) stops at once with the
+    reason, instead of a traceback in every task."""
+    from kiss.errors import ConfigError
+    from kiss.store.db import check_database
+
+    try:
+        check_database(settings.database_url)
+    except ConfigError as error:
+        log.critical("%s", error)
+        raise SystemExit(1) from None
+
+
+signals.worker_init.connect(_refuse_a_foreign_database, weak=False)
 
 
 # Ops hooks (kiss/status): /metrics on metrics_port + 1 and the worker's and beat's heartbeats.

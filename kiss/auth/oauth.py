@@ -68,7 +68,9 @@ def _message(body: Any, status: int) -> str:
 def _check_available(path: str, response: requests.Response) -> None:
     """A 5xx or 429 says nothing of the token: raise the retryable error for it."""
     if response.status_code >= 500 or response.status_code == 429:
-        raise OAuthUnavailable(f"Twitch OAuth, {path} request: Twitch answered {response.status_code}")
+        raise OAuthUnavailable(
+            f"Twitch OAuth, {path} request: Twitch answered {response.status_code}"
+        )
 
 
 class OAuthClient:
@@ -93,7 +95,9 @@ class OAuthClient:
         try:
             response = self._session.post(url, data=form, timeout=TIMEOUT)
         except requests.RequestException as error:
-            raise OAuthUnavailable(f"Twitch OAuth, {path} request: {unreachable(url, error)}") from error
+            raise OAuthUnavailable(
+                f"Twitch OAuth, {path} request: {unreachable(url, error)}"
+            ) from error
         _check_available(path, response)
         return response.status_code, self._decode(response)
 
@@ -154,7 +158,9 @@ class OAuthClient:
                 url, headers={"Authorization": f"OAuth {access_token}"}, timeout=TIMEOUT
             )
         except requests.RequestException as error:
-            raise OAuthUnavailable(f"Twitch OAuth, validate request: {unreachable(url, error)}") from error
+            raise OAuthUnavailable(
+                f"Twitch OAuth, validate request: {unreachable(url, error)}"
+            ) from error
         _check_available("validate", response)
         body = self._decode(response)
         if response.status_code != 200 or not isinstance(body, dict):

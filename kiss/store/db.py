@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.logs import redact
-from kiss.store.guard import check_sqlite_file
+from kiss.store.guard import check_connection, check_sqlite_file
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -38,6 +38,18 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def check_database(url: str) -> None:
+    """ForeignDatabase when ``url`` holds a schema that is not ours (read only; a process
+    checks this at start so that the refusal is one clear line, not a task's traceback)."""
+    engine = make_engine(url)  # an SQLite file is checked here, before any connection
+    try:
+        if not url.startswith("sqlite"):
+            with engine.connect() as connection:
+                check_connection(connection, redact(url))
+    finally:
+        engine.dispose()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
