@@ -12,9 +12,9 @@ from websockets.sync.client import connect
 
 from kiss.auth.provider import Token
 from kiss.keys import Keys
-from kiss.reconcile.events import record_revocation
 from kiss.reconcile.lock import ReconcileLock
 from kiss.reconcile.plan import Limits, Plan
+from kiss.reconcile.revocations import record_revocation
 from kiss.reconcile.services import Services
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from kiss.store import state

@@ -1,4 +1,4 @@
-"""What the listener reports: a revocation stops a subscription's retries and shows its reason."""
+"""Revocations the listener reports: each stops a subscription's retries and shows its reason."""
 
 from __future__ import annotations
 

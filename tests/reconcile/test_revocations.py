@@ -7,7 +7,7 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.keys import Keys
-from kiss.reconcile.events import record_revocation
+from kiss.reconcile.revocations import record_revocation
 from kiss.store import state
 from kiss.store import subscriptions as store
 
