@@ -25,7 +25,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.errors import (
     HelixError,
     LockLost,
@@ -184,7 +184,7 @@ class Reconciler:
         """Replace the active table with Twitch's whole state (app + each websocket user)."""
         helix = helix or self._helix
         listed_at = utcnow()  # what the hub records from here on is newer than the listing
-        listing = helix_subs.list_all(helix, token=Token.app())
+        listing = helix_subs.list_all(helix, principal=Principal.app())
         found: list[tuple[store.TwitchSubscription, str | None]] = [
             (sub, None) for sub in listing.subscriptions if sub.method != "websocket"
         ]
@@ -203,7 +203,7 @@ class Reconciler:
             }
         for user_id in sorted(users):
             try:
-                user_listing = helix_subs.list_all(helix, token=Token.user(user_id))
+                user_listing = helix_subs.list_all(helix, principal=Principal.user(user_id))
             except (TokenError, HelixError) as error:
                 log.warning("resync: cannot list websocket subs of user %s: %s", user_id, error)
                 continue
@@ -358,21 +358,21 @@ class Reconciler:
     ) -> helix_subs.Created | helix_subs.Conflict:
         helix.guard()  # before the rate-limit wait: a stopped run reserves no more slots
         want = create.desired
-        token = Token.app() if create.user_id is None else Token.user(create.user_id)
+        principal = Principal.app() if create.user_id is None else Principal.user(create.user_id)
         return helix_subs.attempt_create(
             helix,
             type=want.type,
             version=want.version,
             condition=condition_of(want),
             transport=create.transport,
-            token=token,
+            principal=principal,
         )
 
     def _delete_call(self, helix: Guarded, item: tuple[Delete, str | None]) -> bool:
         helix.guard()
         delete, user = item
-        token = Token.user(user) if user else Token.app()
-        return helix_subs.delete(helix, delete.active.id, token=token)
+        principal = Principal.user(user) if user else Principal.app()
+        return helix_subs.delete(helix, delete.active.id, principal=principal)
 
     @staticmethod
     def _websocket_owners(session: Session, deletes: Iterable[Delete]) -> dict[str, str]:

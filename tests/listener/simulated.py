@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import redis
 
-from kiss.auth.provider import StaticTokenProvider, Token
+from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.settings import Settings, load_settings
@@ -73,7 +73,11 @@ class Hub:
             "transport": {"method": "conduit", "conduit_id": conduit_id},
         }
         response = await self.call(
-            self.helix.request, "POST", "eventsub/subscriptions", token=Token.app(), json=body
+            self.helix.request,
+            "POST",
+            "eventsub/subscriptions",
+            principal=Principal.app(),
+            json=body,
         )
         return str(response.body["data"][0]["id"])
 

@@ -257,7 +257,7 @@ async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions
         user_helix = HelixClient(
             hub.settings, hub.redis, StaticTokenProvider(users={"4242": user_token}), keys=keys
         )
-        from kiss.auth.provider import Token
+        from kiss.auth.provider import Principal
 
         body = {
             "type": "channel.follow",
@@ -269,7 +269,7 @@ async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions
             user_helix.request,
             "POST",
             "eventsub/subscriptions",
-            token=Token.user("4242"),
+            principal=Principal.user("4242"),
             json=body,
         )
         await hub.call(hub.control.trigger, "channel.follow", "4242")

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from websockets.sync.client import connect
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.keys import Keys
 from kiss.reconcile.lock import ReconcileLock
 from kiss.reconcile.plan import Limits, Plan
@@ -38,7 +38,7 @@ def desire(hub: Services, *channels: str, type: str = "stream.online") -> None:
 
 
 def on_twitch(hub: Services) -> list[dict[str, Any]]:
-    body = hub.helix.request("GET", "eventsub/subscriptions", token=Token.app()).body
+    body = hub.helix.request("GET", "eventsub/subscriptions", principal=Principal.app()).body
     return [sub for sub in body["data"] if sub["status"] == "enabled"]
 
 
@@ -98,7 +98,7 @@ def test_resync_deletes_orphans_and_recreates_missing(hub: Services) -> None:
     hub.helix.request(
         "POST",
         "eventsub/subscriptions",
-        token=Token.app(),
+        principal=Principal.app(),
         json={
             "type": "stream.offline",
             "version": "1",
@@ -108,7 +108,7 @@ def test_resync_deletes_orphans_and_recreates_missing(hub: Services) -> None:
     )
     gone = next(s for s in on_twitch(hub) if s["condition"]["broadcaster_user_id"] == "102")
     hub.helix.request(
-        "DELETE", "eventsub/subscriptions", token=Token.app(), params={"id": gone["id"]}
+        "DELETE", "eventsub/subscriptions", principal=Principal.app(), params={"id": gone["id"]}
     )
     report = hub.reconciler().reconcile(resync=True)
     assert (report.created, report.deleted) == (1, 1)
@@ -234,7 +234,7 @@ def test_conflict_adopts_the_existing_subscription(hub: Services) -> None:
     made = hub.helix.request(
         "POST",
         "eventsub/subscriptions",
-        token=Token.app(),
+        principal=Principal.app(),
         json={
             "type": "stream.online",
             "version": "1",
@@ -285,7 +285,9 @@ def test_welcomed_websocket_session_gets_its_users_subscriptions(
         hub.redis.hset(hub.keys.ws_sessions(), session_id, orjson.dumps({"user_id": "500"}))
         report = hub.reconciler().reconcile()
         assert report.created == 2
-        subs = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
+        subs = hub.helix.request(
+            "GET", "eventsub/subscriptions", principal=Principal.user("500")
+        ).body
         assert {s["transport"]["session_id"] for s in subs["data"]} == {session_id}
         # The listener learns which channels ride on the session (gap markers when it is lost).
         assert hub.redis.smembers(hub.keys.ws_session_channels(session_id)) == {b"500"}
@@ -343,14 +345,16 @@ def _three_lost_sessions_then_a_fourth(
             session_id = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]
             hub.redis.hset(hub.keys.ws_sessions(), session_id, orjson.dumps({"user_id": "500"}))
             hub.helix.request(
-                "POST", "eventsub/subscriptions", token=Token.user("500"),
+                "POST", "eventsub/subscriptions", principal=Principal.user("500"),
                 json={"type": "channel.cheer", "version": "1",
                       "condition": {"broadcaster_user_id": "500"},
                       "transport": {"method": "websocket", "session_id": session_id}},
             )  # fmt: skip
             hub.reconciler().resync()  # the mirror knows it, as it would have created it
         hub.redis.hdel(hub.keys.ws_sessions(), session_id)
-    listed = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
+    listed = hub.helix.request(
+        "GET", "eventsub/subscriptions", principal=Principal.user("500")
+    ).body
     assert [s["status"] for s in listed["data"]] == ["websocket_disconnected"] * 3
     with connect(simulator.ws_url) as socket:
         fourth = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]

@@ -16,7 +16,7 @@ import orjson
 import pytest
 import redis
 
-from kiss.auth.provider import StaticTokenProvider, Token
+from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.listener.leases import lease_holder
@@ -100,7 +100,7 @@ class Hub:
             "condition": {"broadcaster_user_id": channel},
             "transport": {"method": "conduit", "conduit_id": self.conduit_id()},
         }
-        self.helix.request("POST", "eventsub/subscriptions", token=Token.app(), json=body)
+        self.helix.request("POST", "eventsub/subscriptions", principal=Principal.app(), json=body)
 
     def shards(self) -> list[dict[str, Any]]:
         data = self.control.call("GET", "/conduits")["data"]

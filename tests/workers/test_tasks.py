@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.errors import HelixError
 from kiss.keys import Keys
 from kiss.reconcile.services import Services
@@ -145,7 +145,7 @@ def desire(hub: Services, *channels: str) -> None:
 
 def enabled_channels(hub: Services) -> list[str]:
     try:
-        body = hub.helix.request("GET", "eventsub/subscriptions", token=Token.app()).body
+        body = hub.helix.request("GET", "eventsub/subscriptions", principal=Principal.app()).body
     except HelixError:  # an injected fault hit the test's own look
         return []
     return sorted(
@@ -185,7 +185,7 @@ def test_beat_reconciles_and_celery_call_resync_removes_orphans(
     hub.helix.request(
         "POST",
         "eventsub/subscriptions",
-        token=Token.app(),
+        principal=Principal.app(),
         json={
             "type": "stream.offline",
             "version": "1",
