@@ -22,7 +22,7 @@ from kiss.errors import PermanentHelixError, TokenError
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
 from kiss.listener.app_token import AppTokenProvider
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.metrics import serve_metrics
 from kiss.listener.service import Listener, ListenerOptions
 from kiss.logs import bind, configure_logging

@@ -29,7 +29,7 @@ from kiss.helix.conduits import Requester
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
 from kiss.listener.conduit import ShardManager, ensure_conduit, shard_binder
-from kiss.listener.control import ControlPlane
+from kiss.listener.control_plane import ControlPlane
 from kiss.listener.leases import LeaseStore
 from kiss.listener.runner import SessionRunner
 from kiss.listener.slot_hooks import ConduitShardHooks, WebsocketSessionHooks

@@ -22,7 +22,7 @@ from kiss.errors import KissError
 from kiss.eventsub.session import Gap, Welcomed
 from kiss.helix.conduits import ShardUpdate
 from kiss.keys import Keys
-from kiss.listener.control import ControlPlane
+from kiss.listener.control_plane import ControlPlane
 from kiss.listener.runner import SessionRunner
 
 log = logging.getLogger(__name__)

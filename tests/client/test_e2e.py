@@ -36,7 +36,7 @@ from kiss.client import (
 from kiss.errors import InvalidCondition
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.service import Listener, ListenerOptions
 from kiss.reconcile.services import Services
 from kiss.simulator import Simulator, SimulatorConfig

@@ -18,7 +18,7 @@ from kiss.auth.provider import StaticTokenProvider
 from kiss.errors import ConfigError
 from kiss.helix.client import HelixClient
 from kiss.keys import Keys
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.service import Listener, ListenerOptions
 from kiss.simulator import Simulator, SimulatorConfig
 from tests.listener.simulated import SLOW_UNIT, TIME_UNIT, Hub, eventually, make_hub, text

@@ -16,11 +16,11 @@ from kiss.eventsub.session import SessionConfig, SessionMachine, Welcomed
 from kiss.helix.conduits import ShardError, ShardUpdate
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.runner import SessionRunner
 from kiss.listener.slot_hooks import ConduitShardHooks, WebsocketSessionHooks
 from kiss.listener.writer import StreamWriter
-from tests.listener.test_control import queued
+from tests.listener.test_control_plane import queued
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from kiss.simulator.adapters.compat import MockApi
-from kiss.simulator.adapters.control import ControlApi
+from kiss.simulator.adapters.control_api import ControlApi
 from kiss.simulator.adapters.dispatcher import Dispatcher
 from kiss.simulator.adapters.helix import HelixApi
 from kiss.simulator.adapters.load import LoadGenerator
