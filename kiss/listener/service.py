@@ -30,12 +30,12 @@ from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
 from kiss.listener.conduit import ShardManager, ensure_conduit, shard_binder
 from kiss.listener.control_plane import ControlPlane
+from kiss.listener.health import SlotSnapshot, Snapshot, StateReporter, restore_slot
 from kiss.listener.leases import LeaseStore
 from kiss.listener.runner import SessionRunner
 from kiss.listener.slot_hooks import ConduitShardHooks, WebsocketSessionHooks
 from kiss.listener.socket import Dial
 from kiss.listener.spool import spool_directory
-from kiss.listener.state import SlotSnapshot, Snapshot, StateReporter, restore_slot
 from kiss.listener.user_sessions import MAX_SESSIONS_PER_USER, sessions_to_open
 from kiss.listener.writer import StreamWriter, WriterConfig
 from kiss.settings import Settings

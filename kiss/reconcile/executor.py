@@ -48,7 +48,7 @@ from kiss.reconcile.plan import (
     plan,
     session_channels,
 )
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from kiss.store.models import ActiveSubscription, DesiredSubscription, utcnow
 
@@ -211,9 +211,11 @@ class Reconciler:
         with self._sessions.begin() as session:
             count = store.replace_active(session, found, listed_at)
             if listing.max_total_cost is not None:
-                state.set_state(session, inputs.APP_MAX_TOTAL_COST, listing.max_total_cost)
-            state.set_state(session, "last_resync", {"at": self._clock(), "subscriptions": count})
-            state.bump_counters(session, resyncs=1)
+                hub_state.set_state(session, inputs.APP_MAX_TOTAL_COST, listing.max_total_cost)
+            hub_state.set_state(
+                session, "last_resync", {"at": self._clock(), "subscriptions": count}
+            )
+            hub_state.bump_counters(session, resyncs=1)
         return count
 
     # -- applying ----------------------------------------------------------------------

@@ -251,10 +251,10 @@ class Plane:
                 )
 
     def audit_messages(self) -> list[str]:
-        from kiss.store import state
+        from kiss.store import hub_state
 
         with self.services.sessions() as session:
-            return [entry.message or "" for entry in state.recent_audit(session, limit=1000)]
+            return [entry.message or "" for entry in hub_state.recent_audit(session, limit=1000)]
 
     def send(self, task: str, **kwargs: Any) -> None:
         self.services_app().send_task(task, kwargs=kwargs, queue=self.settings.celery_queue)

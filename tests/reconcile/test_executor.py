@@ -17,7 +17,7 @@ from kiss.reconcile.plan import Limits, Plan
 from kiss.reconcile.revocations import record_revocation
 from kiss.reconcile.services import Services
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from kiss.store import tokens as token_store
 from tests.reconcile.conftest import hub_settings, make_conduit
@@ -54,7 +54,7 @@ def last_outcome(hub: Services, channel: str) -> dict[bytes, bytes]:
 
 def last_run(hub: Services) -> dict[str, Any]:
     with hub.sessions() as session:
-        run = state.last_reconcile(session)
+        run = hub_state.last_reconcile(session)
     assert run is not None
     return run
 
@@ -77,8 +77,8 @@ def test_converges_from_empty_and_then_stays_in_sync(hub: Services) -> None:
     assert (again.created, again.deleted, again.kept) == (0, 0, 3)
     assert last_run(hub)["kept"] == 3
     with hub.sessions() as session:
-        assert state.counters(session)["reconciliations"] == 2
-        assert [e.action for e in state.recent_audit(session)].count("create") == 3
+        assert hub_state.counters(session)["reconciliations"] == 2
+        assert [e.action for e in hub_state.recent_audit(session)].count("create") == 3
 
 
 def test_waits_for_the_conduit(hub: Services) -> None:
@@ -152,7 +152,7 @@ def test_permanent_error_is_recorded_with_twitchs_message(hub: Services) -> None
     # Not retried on the next run: no second audit entry, no second request.
     hub.reconciler().reconcile()
     with hub.sessions() as session:
-        failures = [e for e in state.recent_audit(session) if e.action == "failure"]
+        failures = [e for e in hub_state.recent_audit(session) if e.action == "failure"]
     assert len(failures) == 1
     assert failures[0].status == 403
 

@@ -20,7 +20,7 @@ from kiss.keys import Keys
 from kiss.reconcile.services import Services
 from kiss.settings import Settings
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from tests.reconcile.conftest import hub_settings, make_conduit
 from tests.waiting import wait_for
@@ -226,7 +226,7 @@ def test_two_workers_racing_create_each_subscription_once(
         result.get(timeout=90)
     wait_for(lambda: enabled_channels(hub) == sorted(channels), within=60, what="20 subs")
     with hub.sessions() as session:
-        creates = [e for e in state.recent_audit(session, limit=500) if e.action == "create"]
+        creates = [e for e in hub_state.recent_audit(session, limit=500) if e.action == "create"]
     assert len(creates) == 20  # nobody created twice, nobody needed a 409
 
 

@@ -29,7 +29,7 @@ from kiss.simulator.faults import Faults
 from kiss.simulator.twitch import conduits
 from kiss.simulator.twitch.problems import TwitchProblem
 from kiss.simulator.twitch.ratelimit import RateLimiter, bucket_key
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNFAULTED = ("/control", "/ws")
