@@ -22,14 +22,13 @@ import orjson
 import redis
 import requests
 
-from kiss.auth.credentials import client_credentials
 from kiss.auth.provider import Principal, TokenProvider, resolve
 from kiss.backoff import backoff
 from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError, unreachable
 from kiss.helix import metrics
+from kiss.helix.config import HelixConfig
 from kiss.helix.ratelimit import RateLimiter, RateLimitHeaders
 from kiss.keys import Keys
-from kiss.settings import Settings
 
 __all__ = ["Guarded", "HelixClient", "HelixResponse", "Principal", "Requester", "is_rate_limit"]
 
@@ -81,11 +80,11 @@ class Requester(Protocol):
 
 
 class HelixClient:
-    """``request(method, path, *, principal, ...)`` against ``settings.twitch.helix_url``."""
+    """``request(method, path, *, principal, ...)`` against ``config.helix_url``."""
 
     def __init__(
         self,
-        settings: Settings,
+        config: HelixConfig,
         redis_client: redis.Redis,
         token_provider: TokenProvider,
         *,
@@ -96,15 +95,15 @@ class HelixClient:
         backoff_base: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = settings.twitch.helix_url
-        self.client_id, _ = client_credentials(settings)
+        self.base_url = config.helix_url
+        self.client_id = config.client_id
         self.tokens = token_provider
         self.retries = retries
         self.rate_limit_retries = rate_limit_retries
         self.backoff_base = backoff_base
-        self._settings = settings
+        self._config = config
         self._redis = redis_client
-        self._keys = keys or Keys(settings.key_prefix)
+        self._keys = keys or Keys(config.key_prefix)
         self._session = session or requests.Session()
         self._sleep = sleep
         self._limiters: dict[Principal, RateLimiter] = {}
@@ -116,8 +115,8 @@ class HelixClient:
             limiter = RateLimiter(
                 self._redis,
                 self._keys.rate_bucket(self.client_id, principal.user_id),
-                rate_per_s=self._settings.eventsub.req_rate_per_s,
-                jitter_ms=self._settings.eventsub.req_jitter_ms,
+                rate_per_s=self._config.req_rate_per_s,
+                jitter_ms=self._config.req_jitter_ms,
                 sleep=self._sleep,
             )
             self._limiters[principal] = limiter

@@ -15,6 +15,7 @@ import redis
 from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.errors import PermanentHelixError, QuotaExceeded, TokenError, TransientHelixError
 from kiss.helix.client import HelixClient, is_rate_limit
+from kiss.helix.config import HelixConfig
 from kiss.helix.ratelimit import RateLimitHeaders
 from kiss.keys import Keys
 from kiss.settings import EventSubSection, Settings, TwitchSection
@@ -79,7 +80,7 @@ def make_client(helix: tuple[str, Script], redis_client: redis.Redis, keys: Keys
             twitch=TwitchSection(helix_url=url), eventsub=EventSubSection(req_jitter_ms=0)
         )
         client = HelixClient(
-            settings,
+            HelixConfig.from_settings(settings),
             redis_client,
             provider or StaticTokenProvider(app="app-1", users={"42": "user-42"}),
             keys=keys,
@@ -184,7 +185,7 @@ def test_401_invalidates_and_retries_once(make_client: Any, helix: tuple[str, Sc
 def test_unreachable_server_is_transient(redis_client: redis.Redis, keys: Keys) -> None:
     settings = Settings(twitch=TwitchSection(helix_url="http://127.0.0.1:9/helix"))
     client = HelixClient(
-        settings,
+        HelixConfig.from_settings(settings),
         redis_client,
         StaticTokenProvider(app="secret-token-xyz"),
         keys=keys,

@@ -12,6 +12,7 @@ from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.errors import MalformedMessage, PermanentHelixError, TransientHelixError
 from kiss.helix import subscriptions
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.settings import EventSubSection, Settings, TwitchSection
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
@@ -32,7 +33,9 @@ def helix(
             client_secret=client["client_secret"],
         ),
     )
-    helix = HelixClient(settings, redis_client, StaticTokenProvider(app=app), keys=keys)
+    helix = HelixClient(
+        HelixConfig.from_settings(settings), redis_client, StaticTokenProvider(app=app), keys=keys
+    )
     conduit = helix.request(
         "POST", "eventsub/conduits", principal=Principal.app(), json={"shard_count": 1}
     ).body["data"][0]["id"]

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from kiss.auth.provider import StaticTokenProvider
 from kiss.errors import ConfigError
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.service import Listener, ListenerOptions
@@ -37,7 +38,7 @@ async def running(hub: Hub, **options: Any) -> AsyncIterator[Listener]:
     opts = ListenerOptions.from_settings(settings, **options)
     aredis = aioredis.Redis.from_url(settings.redis_url)
     helix = HelixClient(
-        settings,
+        HelixConfig.from_settings(settings),
         redis.Redis.from_url(settings.redis_url),
         StaticTokenProvider(app=hub.helix.tokens.app_token()),
         keys=hub.keys,
@@ -255,7 +256,10 @@ async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions
 
         # Acting as the reconciler: create the subscription on that session with the user token.
         user_helix = HelixClient(
-            hub.settings, hub.redis, StaticTokenProvider(users={"4242": user_token}), keys=keys
+            HelixConfig.from_settings(hub.settings),
+            hub.redis,
+            StaticTokenProvider(users={"4242": user_token}),
+            keys=keys,
         )
         from kiss.auth.provider import Principal
 
