@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from prometheus_client import REGISTRY
 from sqlalchemy import insert
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.reconcile.services import Services
 from kiss.settings import EventSubSection, Settings, TwitchSection
 from kiss.simulator.testing import SimulatorControl, run_simulator_process
@@ -72,7 +72,7 @@ def rate_limited_seen() -> float:
 
 def bench_creates(services: Services, control: SimulatorControl, count: int) -> dict[str, Any]:
     conduit = services.helix.request(
-        "POST", "eventsub/conduits", token=Token.app(), json={"shard_count": 1}
+        "POST", "eventsub/conduits", principal=Principal.app(), json={"shard_count": 1}
     ).body["data"][0]["id"]
     services.redis.hset(services.keys.conduit(), mapping={"id": conduit, "shard_count": "1"})
     with services.sessions.begin() as session:

@@ -20,9 +20,10 @@ from kiss.auth.oauth import OAuthClient
 from kiss.auth.provider import TokenProvider
 from kiss.errors import PermanentHelixError, TokenError
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.listener.app_token import AppTokenProvider
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.metrics import serve_metrics
 from kiss.listener.service import Listener, ListenerOptions
 from kiss.logs import bind, configure_logging
@@ -54,7 +55,7 @@ async def serve(
     helix = None
     if options.transport == "conduit":
         helix = HelixClient(
-            settings,
+            HelixConfig.from_settings(settings),
             redis.Redis.from_url(settings.redis_url),
             tokens or app_token_provider(settings),
             keys=keys,

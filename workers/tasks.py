@@ -21,8 +21,8 @@ from kiss.auth.validation import validate_all
 from kiss.contracts import tasks
 from kiss.errors import retryable_types
 from kiss.locks import Lease
-from kiss.reconcile.events import record_revocation
 from kiss.reconcile.outcomes import Report
+from kiss.reconcile.revocations import record_revocation
 from kiss.reconcile.services import Services
 from kiss.settings import load_settings
 from kiss.store import subscriptions as store

@@ -1,7 +1,8 @@
-"""Which token a Helix call uses, and the ``TokenProvider`` protocol that hands out its value.
+"""Who a Helix call acts as, and the ``TokenProvider`` protocol that hands out its access token.
 
-A ``Token`` names a token (the app token, or one user's token) without holding its secret,
-so it can be logged, compared and used as a rate-bucket key.
+A ``Principal`` is the identity a request acts as: the app (client credentials) or one user.
+It holds no secret, so it can be logged, compared and used as a rate-bucket key; ``resolve``
+turns it into the access token of the moment.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from kiss.errors import TokenError
 
 
 @dataclass(frozen=True, slots=True)
-class Token:
-    """The app token (``user_id`` None) or the user token of ``user_id``."""
+class Principal:
+    """The app (``user_id`` None) or the user ``user_id``; printed as the token it acts with."""
 
     user_id: str | None = None
 
     @classmethod
-    def app(cls) -> Token:
+    def app(cls) -> Principal:
         return cls(None)
 
     @classmethod
-    def user(cls, user_id: str) -> Token:
+    def user(cls, user_id: str) -> Principal:
         if not user_id:
             raise TokenError("a user token needs a user id")
         return cls(user_id)
@@ -46,11 +47,11 @@ class TokenProvider(Protocol):
         """Twitch answered 401 with this access token: never hand it out again."""
 
 
-def resolve(provider: TokenProvider, token: Token) -> str:
-    """The access token that ``token`` names."""
-    if token.user_id is None:
+def resolve(provider: TokenProvider, principal: Principal) -> str:
+    """The access token ``principal`` acts with now."""
+    if principal.user_id is None:
         return provider.app_token()
-    return provider.user_token(token.user_id)
+    return provider.user_token(principal.user_id)
 
 
 @dataclass

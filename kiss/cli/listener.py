@@ -61,7 +61,7 @@ def health(listener_id: str | None) -> None:
     import redis
 
     from kiss.keys import Keys
-    from kiss.listener.state import check_health
+    from kiss.listener.health import check_health
     from kiss.settings import load_settings
 
     try:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-Entry = tuple[str, dict[str, str]]
-StreamReply = list[tuple[str, list[Entry]]]
+# One row of a stream reply, its id and fields (not the listener's contracts.stream_entry.Entry).
+StreamRow = tuple[str, dict[str, str]]
+StreamReply = list[tuple[str, list[StreamRow]]]
 
 
-def entries(reply: Any) -> list[Entry]:
+def entries(reply: Any) -> list[StreamRow]:
     """An XRANGE / XREVRANGE / XCLAIM reply."""
-    return cast(list[Entry], reply or [])
+    return cast(list[StreamRow], reply or [])
 
 
 def streams(reply: Any) -> StreamReply:

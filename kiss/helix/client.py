@@ -22,16 +22,15 @@ import orjson
 import redis
 import requests
 
-from kiss.auth.credentials import client_credentials
-from kiss.auth.provider import Token, TokenProvider, resolve
+from kiss.auth.provider import Principal, TokenProvider, resolve
 from kiss.backoff import backoff
 from kiss.errors import PermanentHelixError, QuotaExceeded, TransientHelixError, unreachable
 from kiss.helix import metrics
+from kiss.helix.config import HelixConfig
 from kiss.helix.ratelimit import RateLimiter, RateLimitHeaders
 from kiss.keys import Keys
-from kiss.settings import Settings
 
-__all__ = ["Guarded", "HelixClient", "HelixResponse", "Requester", "Token", "is_rate_limit"]
+__all__ = ["Guarded", "HelixClient", "HelixResponse", "Principal", "Requester", "is_rate_limit"]
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class Requester(Protocol):
         method: str,
         path: str,
         *,
-        token: Token,
+        principal: Principal,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         expect: Collection[int] = (),
@@ -81,11 +80,11 @@ class Requester(Protocol):
 
 
 class HelixClient:
-    """``request(method, path, *, token, ...)`` against ``settings.twitch.helix_url``."""
+    """``request(method, path, *, principal, ...)`` against ``config.helix_url``."""
 
     def __init__(
         self,
-        settings: Settings,
+        config: HelixConfig,
         redis_client: redis.Redis,
         token_provider: TokenProvider,
         *,
@@ -96,31 +95,31 @@ class HelixClient:
         backoff_base: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = settings.twitch.helix_url
-        self.client_id, _ = client_credentials(settings)
+        self.base_url = config.helix_url
+        self.client_id = config.client_id
         self.tokens = token_provider
         self.retries = retries
         self.rate_limit_retries = rate_limit_retries
         self.backoff_base = backoff_base
-        self._settings = settings
+        self._config = config
         self._redis = redis_client
-        self._keys = keys or Keys(settings.key_prefix)
+        self._keys = keys or Keys(config.key_prefix)
         self._session = session or requests.Session()
         self._sleep = sleep
-        self._limiters: dict[Token, RateLimiter] = {}
+        self._limiters: dict[Principal, RateLimiter] = {}
 
-    def limiter(self, token: Token) -> RateLimiter:
+    def limiter(self, principal: Principal) -> RateLimiter:
         """The shared bucket of ``token``: app calls per client id, user calls per user."""
-        limiter = self._limiters.get(token)
+        limiter = self._limiters.get(principal)
         if limiter is None:
             limiter = RateLimiter(
                 self._redis,
-                self._keys.rate_bucket(self.client_id, token.user_id),
-                rate_per_s=self._settings.eventsub.req_rate_per_s,
-                jitter_ms=self._settings.eventsub.req_jitter_ms,
+                self._keys.rate_bucket(self.client_id, principal.user_id),
+                rate_per_s=self._config.req_rate_per_s,
+                jitter_ms=self._config.req_jitter_ms,
                 sleep=self._sleep,
             )
-            self._limiters[token] = limiter
+            self._limiters[principal] = limiter
         return limiter
 
     def close(self) -> None:
@@ -131,7 +130,7 @@ class HelixClient:
         method: str,
         path: str,
         *,
-        token: Token,
+        principal: Principal,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         expect: Collection[int] = (),
@@ -146,7 +145,7 @@ class HelixClient:
         refreshed = False
         while True:
             try:
-                response = self._send(method, path, token, params, json, before_send)
+                response = self._send(method, path, principal, params, json, before_send)
             except TransientHelixError:
                 failures += 1
                 if failures > self.retries:
@@ -155,7 +154,7 @@ class HelixClient:
                 continue
             if response.status == 401 and not refreshed:
                 refreshed = True
-                continue  # _send invalidated the token; the provider hands out a fresh one
+                continue  # _send invalidated its token; the provider hands out a fresh one
             if response.status == 429 and response.status not in expect:
                 message = _message(response.body, "Too Many Requests")
                 if not is_rate_limit(message, RateLimitHeaders.parse(response.headers)):
@@ -188,13 +187,13 @@ class HelixClient:
         self,
         method: str,
         path: str,
-        token: Token,
+        principal: Principal,
         params: Mapping[str, Any] | None,
         json: Any,
         before_send: Callable[[], None] | None = None,
     ) -> HelixResponse:
-        access_token = resolve(self.tokens, token)
-        limiter = self.limiter(token)
+        access_token = resolve(self.tokens, principal)
+        limiter = self.limiter(principal)
         limiter.acquire()
         if before_send is not None:
             before_send()
@@ -222,13 +221,13 @@ class HelixClient:
         metrics.HELIX_REQUESTS.labels(method, endpoint, str(raw.status_code)).inc()
         body = self._decode(raw)
         response = HelixResponse(raw.status_code, body, dict(raw.headers))
-        self._observe(limiter, token, response)
+        self._observe(limiter, principal, response)
         if raw.status_code == 401:
-            log.info("Helix %s %s: 401 with the %s; invalidating it", method, endpoint, token)
+            log.info("Helix %s %s: 401 with the %s; invalidating it", method, endpoint, principal)
             self.tokens.invalidate(access_token)
         return response
 
-    def _observe(self, limiter: RateLimiter, token: Token, response: HelixResponse) -> None:
+    def _observe(self, limiter: RateLimiter, principal: Principal, response: HelixResponse) -> None:
         headers = RateLimitHeaders.parse(response.headers)
         if headers is None:
             return
@@ -237,7 +236,7 @@ class HelixClient:
         )
         if rate_limited:
             metrics.HELIX_RATE_LIMITED.inc()
-            log.warning("Helix rate limit hit for the %s; waiting for its reset", token)
+            log.warning("Helix rate limit hit for the %s; waiting for its reset", principal)
         limiter.observe(headers, rate_limited=rate_limited)
         metrics.RATELIMIT_HEADROOM.labels(limiter.key).set(headers.remaining)
 
@@ -264,12 +263,12 @@ class Guarded:
         method: str,
         path: str,
         *,
-        token: Token,
+        principal: Principal,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         expect: Collection[int] = (),
     ) -> HelixResponse:
         return self.client.request(
-            method, path, token=token, params=params, json=json, expect=expect,
+            method, path, principal=principal, params=params, json=json, expect=expect,
             before_send=self.guard,
         )  # fmt: skip

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.errors import MalformedMessage
 from kiss.helix.client import HelixResponse
 
@@ -26,7 +26,7 @@ class Requester(Protocol):
         method: str,
         path: str,
         *,
-        token: Token,
+        principal: Principal,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
     ) -> HelixResponse: ...
@@ -79,13 +79,13 @@ def _conduit(item: Mapping[str, Any]) -> Conduit:
 
 
 def get_conduits(helix: Requester) -> list[Conduit]:
-    response = helix.request("GET", PATH_CONDUITS, token=Token.app())
+    response = helix.request("GET", PATH_CONDUITS, principal=Principal.app())
     return [_conduit(item) for item in _data(response, "Get Conduits")]
 
 
 def create_conduit(helix: Requester, shard_count: int) -> Conduit:
     response = helix.request(
-        "POST", PATH_CONDUITS, token=Token.app(), json={"shard_count": shard_count}
+        "POST", PATH_CONDUITS, principal=Principal.app(), json={"shard_count": shard_count}
     )
     return _conduit(_data(response, "Create Conduits")[0])
 
@@ -94,14 +94,14 @@ def update_conduit(helix: Requester, conduit_id: str, shard_count: int) -> Condu
     response = helix.request(
         "PATCH",
         PATH_CONDUITS,
-        token=Token.app(),
+        principal=Principal.app(),
         json={"id": conduit_id, "shard_count": shard_count},
     )
     return _conduit(_data(response, "Update Conduits")[0])
 
 
 def delete_conduit(helix: Requester, conduit_id: str) -> None:
-    helix.request("DELETE", PATH_CONDUITS, token=Token.app(), params={"id": conduit_id})
+    helix.request("DELETE", PATH_CONDUITS, principal=Principal.app(), params={"id": conduit_id})
 
 
 def get_shards(helix: Requester, conduit_id: str, status: str | None = None) -> list[Shard]:
@@ -111,7 +111,7 @@ def get_shards(helix: Requester, conduit_id: str, status: str | None = None) -> 
     if status:
         params["status"] = status
     while True:
-        response = helix.request("GET", PATH_SHARDS, token=Token.app(), params=params)
+        response = helix.request("GET", PATH_SHARDS, principal=Principal.app(), params=params)
         for item in _data(response, "Get Conduit Shards"):
             transport = item.get("transport")
             shards.append(
@@ -137,7 +137,10 @@ def bind_shards(
         for shard_id, session_id in bindings
     ]
     response = helix.request(
-        "PATCH", PATH_SHARDS, token=Token.app(), json={"conduit_id": conduit_id, "shards": shards}
+        "PATCH",
+        PATH_SHARDS,
+        principal=Principal.app(),
+        json={"conduit_id": conduit_id, "shards": shards},
     )
     body = response.body if isinstance(response.body, dict) else {}
     bound = tuple(str(item.get("id")) for item in body.get("data") or [] if isinstance(item, dict))

@@ -1,7 +1,7 @@
 """EventSub subscription endpoints (twitch-eventsub.md §4): create, delete, list every page.
 
 A 409 on create names a subscription that already exists: ``Conflicts`` finds it in one
-listing per token and type, kept for the rest of the run (one reconciliation), so that 300
+listing per principal and type, kept for the rest of the run (one reconciliation), so that 300
 conflicts cost one Get of their type, not 300 (``attempt_create`` hands the 409 back for that).
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.errors import MalformedMessage, PermanentHelixError, TransientHelixError
 from kiss.eventsub.messages import parse_subscription
 from kiss.eventsub.timestamps import parse_timestamp
@@ -75,25 +75,25 @@ class Conflict:
     version: str
     condition: Mapping[str, str]
     method: str
-    token: Token
+    principal: Principal
     body: Any = None
 
 
 class Conflicts:
-    """Resolves the 409s of one run from one listing per (token, type), made when the first
+    """Resolves the 409s of one run from one listing per (principal, type), made when the first
     of them is resolved and kept for the rest of the run. The executor resolves them after
     its creates, so the listing also shows what an earlier attempt created before its answer
     was lost (a 5xx after Twitch had done it)."""
 
     def __init__(self, client: Requester) -> None:
         self._client = client
-        self._listed: dict[tuple[Token, str], list[TwitchSubscription]] = {}
+        self._listed: dict[tuple[Principal, str], list[TwitchSubscription]] = {}
         self.listings = 0
 
-    def listed(self, token: Token, type: str) -> list[TwitchSubscription]:
-        key = (token, type)
+    def listed(self, principal: Principal, type: str) -> list[TwitchSubscription]:
+        key = (principal, type)
         if key not in self._listed:
-            self._listed[key] = list_all(self._client, token=token, type=type).subscriptions
+            self._listed[key] = list_all(self._client, principal=principal, type=type).subscriptions
             self.listings += 1
         return self._listed[key]
 
@@ -102,7 +102,7 @@ class Conflicts:
         body = conflict.body
         wanted_id = body.get("id") if isinstance(body, dict) else None
         key = canonical(conflict.condition)
-        for sub in self.listed(conflict.token, conflict.type):
+        for sub in self.listed(conflict.principal, conflict.type):
             if wanted_id and sub.id == wanted_id:
                 return Created(sub, adopted=True)
             same = (sub.type, sub.version, canonical(sub.condition)) == (
@@ -126,11 +126,16 @@ def create(
     version: str,
     condition: Mapping[str, str],
     transport: Mapping[str, str],
-    token: Token,
+    principal: Principal,
 ) -> Created:
     """Create one subscription; a 409 adopts the existing one (it is what we wanted)."""
     made = attempt_create(
-        client, type=type, version=version, condition=condition, transport=transport, token=token
+        client,
+        type=type,
+        version=version,
+        condition=condition,
+        transport=transport,
+        principal=principal,
     )
     return Conflicts(client).resolve(made) if isinstance(made, Conflict) else made
 
@@ -142,7 +147,7 @@ def attempt_create(
     version: str,
     condition: Mapping[str, str],
     transport: Mapping[str, str],
-    token: Token,
+    principal: Principal,
 ) -> Created | Conflict:
     """Create one subscription; a 409 comes back as a ``Conflict`` to resolve later."""
     body = {
@@ -151,10 +156,10 @@ def attempt_create(
         "condition": dict(condition),
         "transport": dict(transport),
     }
-    response = client.request("POST", PATH, token=token, json=body, expect=(409,))
+    response = client.request("POST", PATH, principal=principal, json=body, expect=(409,))
     if response.status == 409:
         method = str(transport.get("method", ""))
-        return Conflict(type, version, dict(condition), method, token, response.body)
+        return Conflict(type, version, dict(condition), method, principal, response.body)
     data = response.body.get("data") if isinstance(response.body, dict) else None
     if not isinstance(data, list) or not data:
         raise PermanentHelixError(
@@ -168,21 +173,21 @@ def attempt_create(
     )
 
 
-def delete(client: Requester, subscription_id: str, *, token: Token) -> bool:
+def delete(client: Requester, subscription_id: str, *, principal: Principal) -> bool:
     """Delete one subscription; False when Twitch no longer has it (404)."""
     response = client.request(
-        "DELETE", PATH, token=token, params={"id": subscription_id}, expect=(404,)
+        "DELETE", PATH, principal=principal, params={"id": subscription_id}, expect=(404,)
     )
     return response.status != 404
 
 
-def list_all(client: Requester, *, token: Token, **filters: str) -> Listing:
+def list_all(client: Requester, *, principal: Principal, **filters: str) -> Listing:
     """Every page of Get EventSub Subscriptions (the app token sees conduit + webhook subs)."""
     subs: list[TwitchSubscription] = []
     params: dict[str, str] = dict(filters)
     total_cost = max_total_cost = None
     while True:
-        body = client.request("GET", PATH, token=token, params=params).body
+        body = client.request("GET", PATH, principal=principal, params=params).body
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise MalformedMessage("Get subscriptions answer has no data list")
         subs.extend(to_twitch_subscription(item) for item in body["data"])

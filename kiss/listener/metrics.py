@@ -20,8 +20,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from kiss.listener.delivery_stats import DeliveryStats
+from kiss.listener.health import ACTIVE_PHASES, Snapshot, assess, state_word
 from kiss.listener.refusals import REFUSALS, Refusals
-from kiss.listener.state import ACTIVE_PHASES, Snapshot, assess, state_word
 from kiss.metrics_server import Health, serve
 
 

@@ -29,13 +29,13 @@ from kiss.helix.conduits import Requester
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
 from kiss.listener.conduit import ShardManager, ensure_conduit, shard_binder
-from kiss.listener.control import ControlPlane
+from kiss.listener.control_plane import ControlPlane
+from kiss.listener.health import SlotSnapshot, Snapshot, StateReporter, restore_slot
 from kiss.listener.leases import LeaseStore
 from kiss.listener.runner import SessionRunner
-from kiss.listener.slots import ConduitShard, WebsocketSession
+from kiss.listener.slot_hooks import ConduitShardHooks, WebsocketSessionHooks
 from kiss.listener.socket import Dial
 from kiss.listener.spool import spool_directory
-from kiss.listener.state import SlotSnapshot, Snapshot, StateReporter, restore_slot
 from kiss.listener.user_sessions import MAX_SESSIONS_PER_USER, sessions_to_open
 from kiss.listener.writer import StreamWriter, WriterConfig
 from kiss.settings import Settings
@@ -201,7 +201,7 @@ class Listener:
         slot = f"ws:{user_id}:{index}"
         # Sessions opened on the reconciler's request are retired when Twitch finds them empty.
         on_empty = self._retire if index >= self.options.sessions_per_user else None
-        hooks = WebsocketSession(
+        hooks = WebsocketSessionHooks(
             self.redis, self.keys, self.options.listener_id, user_id, self.control, on_empty
         )
         runner = await self._runner(slot, hooks)
@@ -272,7 +272,9 @@ class Listener:
         bind = shard_binder(self.helix, conduit.id)
 
         async def start_shard(shard_id: str, handover_deadline: float | None) -> SessionRunner:
-            hooks = ConduitShard(conduit.id, shard_id, bind, handover_deadline=handover_deadline)
+            hooks = ConduitShardHooks(
+                conduit.id, shard_id, bind, handover_deadline=handover_deadline
+            )
             slot = f"conduit:{conduit.id}:shard:{shard_id}"
             # Handed over by a live owner: nothing was missed unless binding comes too late.
             return await self._runner(slot, hooks, gap=handover_deadline is None)
@@ -288,7 +290,7 @@ class Listener:
         self._tasks.append(asyncio.create_task(self.manager.run(), name="shards"))
 
     async def _runner(
-        self, slot: str, hooks: WebsocketSession | ConduitShard, *, gap: bool = True
+        self, slot: str, hooks: WebsocketSessionHooks | ConduitShardHooks, *, gap: bool = True
     ) -> SessionRunner:
         restored = await restore_slot(self.redis, self.keys, slot)
         gap_from = restored.last_message_at if gap else None

@@ -25,7 +25,7 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.errors import (
     HelixError,
     LockLost,
@@ -48,7 +48,7 @@ from kiss.reconcile.plan import (
     plan,
     session_channels,
 )
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from kiss.store.models import ActiveSubscription, DesiredSubscription, utcnow
 
@@ -184,7 +184,7 @@ class Reconciler:
         """Replace the active table with Twitch's whole state (app + each websocket user)."""
         helix = helix or self._helix
         listed_at = utcnow()  # what the hub records from here on is newer than the listing
-        listing = helix_subs.list_all(helix, token=Token.app())
+        listing = helix_subs.list_all(helix, principal=Principal.app())
         found: list[tuple[store.TwitchSubscription, str | None]] = [
             (sub, None) for sub in listing.subscriptions if sub.method != "websocket"
         ]
@@ -203,7 +203,7 @@ class Reconciler:
             }
         for user_id in sorted(users):
             try:
-                user_listing = helix_subs.list_all(helix, token=Token.user(user_id))
+                user_listing = helix_subs.list_all(helix, principal=Principal.user(user_id))
             except (TokenError, HelixError) as error:
                 log.warning("resync: cannot list websocket subs of user %s: %s", user_id, error)
                 continue
@@ -211,9 +211,11 @@ class Reconciler:
         with self._sessions.begin() as session:
             count = store.replace_active(session, found, listed_at)
             if listing.max_total_cost is not None:
-                state.set_state(session, inputs.APP_MAX_TOTAL_COST, listing.max_total_cost)
-            state.set_state(session, "last_resync", {"at": self._clock(), "subscriptions": count})
-            state.bump_counters(session, resyncs=1)
+                hub_state.set_state(session, inputs.APP_MAX_TOTAL_COST, listing.max_total_cost)
+            hub_state.set_state(
+                session, "last_resync", {"at": self._clock(), "subscriptions": count}
+            )
+            hub_state.bump_counters(session, resyncs=1)
         return count
 
     # -- applying ----------------------------------------------------------------------
@@ -358,21 +360,21 @@ class Reconciler:
     ) -> helix_subs.Created | helix_subs.Conflict:
         helix.guard()  # before the rate-limit wait: a stopped run reserves no more slots
         want = create.desired
-        token = Token.app() if create.user_id is None else Token.user(create.user_id)
+        principal = Principal.app() if create.user_id is None else Principal.user(create.user_id)
         return helix_subs.attempt_create(
             helix,
             type=want.type,
             version=want.version,
             condition=condition_of(want),
             transport=create.transport,
-            token=token,
+            principal=principal,
         )
 
     def _delete_call(self, helix: Guarded, item: tuple[Delete, str | None]) -> bool:
         helix.guard()
         delete, user = item
-        token = Token.user(user) if user else Token.app()
-        return helix_subs.delete(helix, delete.active.id, token=token)
+        principal = Principal.user(user) if user else Principal.app()
+        return helix_subs.delete(helix, delete.active.id, principal=principal)
 
     @staticmethod
     def _websocket_owners(session: Session, deletes: Iterable[Delete]) -> dict[str, str]:

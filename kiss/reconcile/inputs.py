@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
 from kiss.reconcile.plan import Active, Desired, Limits
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store.models import ActiveSubscription, DesiredSubscription, StoredToken
 
 APP_MAX_TOTAL_COST = "app_max_total_cost"
@@ -96,5 +96,5 @@ def load_limits(session: Session, client: redis.Redis, keys: Keys, now: float) -
         sessions=welcomed_sessions(client, keys),
         scopes=scopes,
         invalid_users=invalid,
-        app_max_total_cost=int(state.get_state(session, APP_MAX_TOTAL_COST, 10_000)),
+        app_max_total_cost=int(hub_state.get_state(session, APP_MAX_TOTAL_COST, 10_000)),
     )

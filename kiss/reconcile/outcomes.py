@@ -21,7 +21,7 @@ from kiss.helix import subscriptions as helix_subs
 from kiss.keys import Keys
 from kiss.reconcile import metrics
 from kiss.reconcile.plan import Active, Create, Delete, Unplaced, condition_of
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from kiss.store.models import DesiredSubscription
 
@@ -146,7 +146,7 @@ class Recorder:
                 row.state, row.reason, row.subscription_id = "active", "", sub.id
                 row.attempts, row.next_attempt_at = 0, None
             action = "adopt" if result.adopted else "create"
-            state.audit(
+            hub_state.audit(
                 session,
                 action,
                 channel_id=want.channel_id,
@@ -196,7 +196,7 @@ class Recorder:
         if row is not None:
             row.state, row.reason, row.attempts = new_state, message, attempts
             row.next_attempt_at = None if retry_at is None else _utc(retry_at)
-        state.audit(
+        hub_state.audit(
             session,
             "failure",
             channel_id=channel_id,
@@ -216,7 +216,7 @@ class Recorder:
         channel_id = _channel_of(active)
         if isinstance(result, bool):
             store.delete_active(session, active.id)
-            state.audit(
+            hub_state.audit(
                 session,
                 "delete",
                 channel_id=channel_id,
@@ -235,7 +235,7 @@ class Recorder:
                 )
             return
         message = result.message if isinstance(result, HelixError) else str(result)
-        state.audit(
+        hub_state.audit(
             session,
             "failure",
             channel_id=channel_id,
@@ -272,7 +272,7 @@ class Recorder:
             return  # already recorded; do not repeat the audit every beat
         want = unplaced.desired
         row.state, row.reason, row.next_attempt_at = "failed", unplaced.reason, None
-        state.audit(
+        hub_state.audit(
             session,
             "failure",
             channel_id=want.channel_id,
@@ -285,9 +285,9 @@ class Recorder:
     def finish(self, session: Session, report: Report, started: float) -> None:
         finished = self._clock()
         summary = {**report.as_dict(), "at": finished, "seconds": round(finished - started, 3)}
-        state.set_state(session, state.LAST_RECONCILE, summary)
+        hub_state.set_state(session, hub_state.LAST_RECONCILE, summary)
         if report.outcome == "done":
-            state.bump_counters(
+            hub_state.bump_counters(
                 session,
                 reconciliations=1,
                 created=report.created,
@@ -295,7 +295,7 @@ class Recorder:
                 failures=len(report.errors),
             )
         else:
-            state.bump_counters(session, reconciliations_skipped=1)
+            hub_state.bump_counters(session, reconciliations_skipped=1)
         metrics.RECONCILES.labels(report.outcome).inc()
         metrics.RECONCILE_SECONDS.observe(finished - started)
         metrics.SUBSCRIPTIONS.labels("active").set(report.kept + report.created + report.adopted)

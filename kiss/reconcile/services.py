@@ -12,6 +12,7 @@ from kiss.auth.credentials import client_credentials
 from kiss.auth.oauth import OAuthClient
 from kiss.auth.store_provider import StoredTokenProvider
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.reconcile.executor import Reconciler
 from kiss.reconcile.lock import ReconcileLock
@@ -42,7 +43,7 @@ class Services:
         client_id, secret = client_credentials(settings)
         oauth = OAuthClient(settings.twitch.oauth_url, client_id, secret)
         tokens = StoredTokenProvider(sessions, cipher, oauth)
-        helix = HelixClient(settings, client, tokens, keys=keys)
+        helix = HelixClient(HelixConfig.from_settings(settings), client, tokens, keys=keys)
         return cls(settings, engine, sessions, client, keys, cipher, oauth, tokens, helix)
 
     def lock(self, holder: str | None = None) -> ReconcileLock:

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiss.keys import Keys
+from kiss.listener.health import RECONNECTS_OF
 from kiss.listener.leases import lease_holder
-from kiss.listener.state import RECONNECTS_OF
 from kiss.locks import read_holder
 from kiss.status.model import (
     BotStatus,
@@ -30,7 +30,7 @@ from kiss.status.model import (
     ShardStatus,
     SubscriptionRow,
 )
-from kiss.store import state as hub_state
+from kiss.store import hub_state
 from kiss.store.models import ActiveSubscription, Channel, DesiredSubscription
 
 ACTIVE_STATE = "active"

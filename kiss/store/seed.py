@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from kiss.errors import ConfigError, InvalidCondition, UnknownTopic
 from kiss.eventsub import catalog
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from kiss.store import tokens as token_store
 from kiss.store.crypto import TokenCipher
@@ -196,8 +196,8 @@ def import_seed(
             _import_desired(session, row, transport, existing, report)
         for row in _rows(seed, "hub_state"):
             key = f"seed.{row['key']}"
-            if state.get_state(session, key) is None:
-                state.set_state(session, key, row.get("value"))
+            if hub_state.get_state(session, key) is None:
+                hub_state.set_state(session, key, row.get("value"))
                 report.hub_state += 1
             else:
                 report.seen("hub_state")

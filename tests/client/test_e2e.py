@@ -35,8 +35,9 @@ from kiss.client import (
 )
 from kiss.errors import InvalidCondition
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.service import Listener, ListenerOptions
 from kiss.reconcile.services import Services
 from kiss.simulator import Simulator, SimulatorConfig
@@ -64,7 +65,7 @@ async def listening(hub: Hub) -> AsyncIterator[str]:
     options = ListenerOptions.from_settings(settings, time_unit=TIME_UNIT)
     aredis = aioredis.Redis.from_url(settings.redis_url)
     helix = HelixClient(
-        settings,
+        HelixConfig.from_settings(settings),
         redis.Redis.from_url(settings.redis_url),
         StaticTokenProvider(app=hub.helix.tokens.app_token()),
         keys=hub.keys,

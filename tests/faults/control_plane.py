@@ -215,10 +215,10 @@ class Plane:
     # -- the desired state ------------------------------------------------------------
     def make_conduit(self) -> str:
         """What the listener does on the conduit transport: create one, publish it."""
-        from kiss.auth.provider import Token
+        from kiss.auth.provider import Principal
 
         body = self.services.helix.request(
-            "POST", "eventsub/conduits", token=Token.app(), json={"shard_count": 1}
+            "POST", "eventsub/conduits", principal=Principal.app(), json={"shard_count": 1}
         ).body
         conduit_id = str(body["data"][0]["id"])
         self.redis.hset(self.keys.conduit(), mapping={"id": conduit_id, "shard_count": "1"})
@@ -251,10 +251,10 @@ class Plane:
                 )
 
     def audit_messages(self) -> list[str]:
-        from kiss.store import state
+        from kiss.store import hub_state
 
         with self.services.sessions() as session:
-            return [entry.message or "" for entry in state.recent_audit(session, limit=1000)]
+            return [entry.message or "" for entry in hub_state.recent_audit(session, limit=1000)]
 
     def send(self, task: str, **kwargs: Any) -> None:
         self.services_app().send_task(task, kwargs=kwargs, queue=self.settings.celery_queue)

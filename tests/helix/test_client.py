@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import redis
 
-from kiss.auth.provider import StaticTokenProvider, Token
+from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.errors import PermanentHelixError, QuotaExceeded, TokenError, TransientHelixError
 from kiss.helix.client import HelixClient, is_rate_limit
+from kiss.helix.config import HelixConfig
 from kiss.helix.ratelimit import RateLimitHeaders
 from kiss.keys import Keys
 from kiss.settings import EventSubSection, Settings, TwitchSection
@@ -79,7 +80,7 @@ def make_client(helix: tuple[str, Script], redis_client: redis.Redis, keys: Keys
             twitch=TwitchSection(helix_url=url), eventsub=EventSubSection(req_jitter_ms=0)
         )
         client = HelixClient(
-            settings,
+            HelixConfig.from_settings(settings),
             redis_client,
             provider or StaticTokenProvider(app="app-1", users={"42": "user-42"}),
             keys=keys,
@@ -97,7 +98,7 @@ def test_success_sends_bearer_and_client_id(make_client: Any, helix: tuple[str, 
     _, script = helix
     script.answers.append((202, {"data": [{"id": "s1"}]}, {}))
     response = make_client().request(
-        "post", "/eventsub/subscriptions", token=Token.app(), json={"type": "stream.online"}
+        "post", "/eventsub/subscriptions", principal=Principal.app(), json={"type": "stream.online"}
     )
     assert response.status == 202
     assert response.body == {"data": [{"id": "s1"}]}
@@ -108,7 +109,7 @@ def test_success_sends_bearer_and_client_id(make_client: Any, helix: tuple[str, 
 
 def test_user_token_is_used_for_a_user_call(make_client: Any, helix: tuple[str, Script]) -> None:
     _, script = helix
-    make_client().request("GET", "eventsub/subscriptions", token=Token.user("42"))
+    make_client().request("GET", "eventsub/subscriptions", principal=Principal.user("42"))
     assert script.seen[0]["auth"] == "Bearer user-42"
 
 
@@ -120,7 +121,7 @@ def test_other_4xx_is_permanent_with_twitchs_message(
         (403, {"status": 403, "message": "subscription missing proper authorization"}, {})
     )
     with pytest.raises(PermanentHelixError) as caught:
-        make_client().request("POST", "/eventsub/subscriptions", token=Token.app(), json={})
+        make_client().request("POST", "/eventsub/subscriptions", principal=Principal.app(), json={})
     assert caught.value.status == 403
     assert "missing proper authorization" in caught.value.message
     assert len(script.seen) == 1
@@ -130,7 +131,7 @@ def test_expected_status_is_returned(make_client: Any, helix: tuple[str, Script]
     _, script = helix
     script.answers.append((409, {"message": "subscription already exists"}, {}))
     response = make_client().request(
-        "POST", "/eventsub/subscriptions", token=Token.app(), json={}, expect=(409,)
+        "POST", "/eventsub/subscriptions", principal=Principal.app(), json={}, expect=(409,)
     )
     assert response.status == 409
 
@@ -138,10 +139,13 @@ def test_expected_status_is_returned(make_client: Any, helix: tuple[str, Script]
 def test_5xx_is_retried_then_transient(make_client: Any, helix: tuple[str, Script]) -> None:
     _, script = helix
     script.answers.extend([(503, {"message": "unavailable"}, {})] * 2 + [(200, {"data": []}, {})])
-    assert make_client().request("GET", "/eventsub/subscriptions", token=Token.app()).status == 200
+    assert (
+        make_client().request("GET", "/eventsub/subscriptions", principal=Principal.app()).status
+        == 200
+    )
     script.answers.extend([(500, {"message": "boom"}, {})] * 4)
     with pytest.raises(TransientHelixError) as caught:
-        make_client().request("GET", "/eventsub/subscriptions", token=Token.app())
+        make_client().request("GET", "/eventsub/subscriptions", principal=Principal.app())
     assert caught.value.status == 500
 
 
@@ -152,7 +156,7 @@ def test_quota_429_is_not_retried(make_client: Any, helix: tuple[str, Script]) -
         (429, {"message": "maximum subscriptions with type and condition exceeded"}, limits)
     )
     with pytest.raises(QuotaExceeded):
-        make_client().request("POST", "/eventsub/subscriptions", token=Token.app(), json={})
+        make_client().request("POST", "/eventsub/subscriptions", principal=Principal.app(), json={})
     assert len(script.seen) == 1
 
 
@@ -162,7 +166,9 @@ def test_rate_limit_429_waits_and_retries(make_client: Any, helix: tuple[str, Sc
     script.answers.extend(
         [(429, {"message": "Too Many Requests"}, limits), (202, {"data": []}, {})]
     )
-    response = make_client().request("POST", "/eventsub/subscriptions", token=Token.app(), json={})
+    response = make_client().request(
+        "POST", "/eventsub/subscriptions", principal=Principal.app(), json={}
+    )
     assert response.status == 202
     assert len(script.seen) == 2
 
@@ -172,21 +178,21 @@ def test_401_invalidates_and_retries_once(make_client: Any, helix: tuple[str, Sc
     provider = StaticTokenProvider(app="stale")
     script.answers.append((401, {"message": "invalid access token"}, {}))
     with pytest.raises(TokenError):
-        make_client(provider).request("GET", "/eventsub/subscriptions", token=Token.app())
+        make_client(provider).request("GET", "/eventsub/subscriptions", principal=Principal.app())
     assert provider.invalidated == {"stale"}
 
 
 def test_unreachable_server_is_transient(redis_client: redis.Redis, keys: Keys) -> None:
     settings = Settings(twitch=TwitchSection(helix_url="http://127.0.0.1:9/helix"))
     client = HelixClient(
-        settings,
+        HelixConfig.from_settings(settings),
         redis_client,
         StaticTokenProvider(app="secret-token-xyz"),
         keys=keys,
         sleep=lambda s: None,
     )
     with pytest.raises(TransientHelixError) as caught:
-        client.request("GET", "/eventsub/subscriptions", token=Token.app())
+        client.request("GET", "/eventsub/subscriptions", principal=Principal.app())
     assert caught.value.status == 0
     assert "secret-token-xyz" not in str(caught.value)
 

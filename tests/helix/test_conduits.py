@@ -11,6 +11,7 @@ from kiss.auth.provider import StaticTokenProvider
 from kiss.errors import PermanentHelixError
 from kiss.helix import conduits as api
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.settings import load_settings
 from kiss.simulator.testing import SimulatorControl, run_simulator_process
@@ -27,7 +28,10 @@ def helix(redis_url: str, keys: Keys) -> Iterator[HelixClient]:
             eventsub={"req_jitter_ms": 0},
         )
         client = HelixClient(
-            settings, redis.Redis.from_url(redis_url), StaticTokenProvider(app=token), keys=keys
+            HelixConfig.from_settings(settings),
+            redis.Redis.from_url(redis_url),
+            StaticTokenProvider(app=token),
+            keys=keys,
         )
         yield client
         client.close()

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from kiss.auth.provider import StaticTokenProvider, Token
+from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.errors import MalformedMessage, PermanentHelixError, TransientHelixError
 from kiss.helix import subscriptions
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.settings import EventSubSection, Settings, TwitchSection
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
@@ -32,9 +33,11 @@ def helix(
             client_secret=client["client_secret"],
         ),
     )
-    helix = HelixClient(settings, redis_client, StaticTokenProvider(app=app), keys=keys)
+    helix = HelixClient(
+        HelixConfig.from_settings(settings), redis_client, StaticTokenProvider(app=app), keys=keys
+    )
     conduit = helix.request(
-        "POST", "eventsub/conduits", token=Token.app(), json={"shard_count": 1}
+        "POST", "eventsub/conduits", principal=Principal.app(), json={"shard_count": 1}
     ).body["data"][0]["id"]
     yield helix, str(conduit)
     helix.close()
@@ -48,7 +51,7 @@ def create(helix: HelixClient, conduit: str, channel: str) -> subscriptions.Crea
         version="1",
         condition={"broadcaster_user_id": channel},
         transport={"method": "conduit", "conduit_id": conduit},
-        token=Token.app(),
+        principal=Principal.app(),
     )
 
 
@@ -80,7 +83,7 @@ def test_the_conflicts_of_one_run_share_one_listing_per_type(
             version="1",
             condition={"broadcaster_user_id": channel},
             transport={"method": "conduit", "conduit_id": conduit},
-            token=Token.app(),
+            principal=Principal.app(),
         )
         assert isinstance(again, subscriptions.Conflict)
         adopted = conflicts.resolve(again)
@@ -104,7 +107,7 @@ def test_list_all_follows_every_page(helix: tuple[HelixClient, str]) -> None:
     client, conduit = helix
     for channel in range(105):
         create(client, conduit, str(channel))
-    listing = subscriptions.list_all(client, token=Token.app())
+    listing = subscriptions.list_all(client, principal=Principal.app())
     assert len({s.id for s in listing.subscriptions}) == 105
     assert listing.max_total_cost is not None
 
@@ -112,8 +115,8 @@ def test_list_all_follows_every_page(helix: tuple[HelixClient, str]) -> None:
 def test_delete_reports_a_missing_subscription(helix: tuple[HelixClient, str]) -> None:
     client, conduit = helix
     made = create(client, conduit, "1")
-    assert subscriptions.delete(client, made.subscription.id, token=Token.app())
-    assert not subscriptions.delete(client, made.subscription.id, token=Token.app())
+    assert subscriptions.delete(client, made.subscription.id, principal=Principal.app())
+    assert not subscriptions.delete(client, made.subscription.id, principal=Principal.app())
 
 
 def test_bad_create_is_permanent_with_twitchs_message(helix: tuple[HelixClient, str]) -> None:

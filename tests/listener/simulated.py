@@ -18,8 +18,9 @@ from typing import Any
 import orjson
 import redis
 
-from kiss.auth.provider import StaticTokenProvider, Token
+from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.settings import Settings, load_settings
 from kiss.simulator.testing import SimulatorControl
@@ -73,7 +74,11 @@ class Hub:
             "transport": {"method": "conduit", "conduit_id": conduit_id},
         }
         response = await self.call(
-            self.helix.request, "POST", "eventsub/subscriptions", token=Token.app(), json=body
+            self.helix.request,
+            "POST",
+            "eventsub/subscriptions",
+            principal=Principal.app(),
+            json=body,
         )
         return str(response.body["data"][0]["id"])
 
@@ -96,7 +101,12 @@ def make_hub(redis_url: str, keys: Keys, base_url: str, **eventsub: Any) -> Hub:
     settings = listener_settings(redis_url, keys, base_url, **eventsub)
     app_token = control.token()["access_token"]
     sync_redis = redis.Redis.from_url(redis_url)
-    helix = HelixClient(settings, sync_redis, StaticTokenProvider(app=app_token), keys=keys)
+    helix = HelixClient(
+        HelixConfig.from_settings(settings),
+        sync_redis,
+        StaticTokenProvider(app=app_token),
+        keys=keys,
+    )
     return Hub(control, helix, settings, keys, sync_redis)
 
 

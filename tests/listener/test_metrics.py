@@ -8,9 +8,9 @@ from prometheus_client import CollectorRegistry
 from kiss.contracts.stream_entry import Entry
 from kiss.eventsub.timestamps import format_timestamp
 from kiss.listener.delivery_stats import DeliveryStats
+from kiss.listener.health import SlotSnapshot, Snapshot
 from kiss.listener.metrics import ListenerCollector, serve_metrics
 from kiss.listener.refusals import Refusals
-from kiss.listener.state import SlotSnapshot, Snapshot
 
 
 def snapshot() -> Snapshot:

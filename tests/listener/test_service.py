@@ -17,8 +17,9 @@ import redis.asyncio as aioredis
 from kiss.auth.provider import StaticTokenProvider
 from kiss.errors import ConfigError
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.service import Listener, ListenerOptions
 from kiss.simulator import Simulator, SimulatorConfig
 from tests.listener.simulated import SLOW_UNIT, TIME_UNIT, Hub, eventually, make_hub, text
@@ -37,7 +38,7 @@ async def running(hub: Hub, **options: Any) -> AsyncIterator[Listener]:
     opts = ListenerOptions.from_settings(settings, **options)
     aredis = aioredis.Redis.from_url(settings.redis_url)
     helix = HelixClient(
-        settings,
+        HelixConfig.from_settings(settings),
         redis.Redis.from_url(settings.redis_url),
         StaticTokenProvider(app=hub.helix.tokens.app_token()),
         keys=hub.keys,
@@ -255,9 +256,12 @@ async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions
 
         # Acting as the reconciler: create the subscription on that session with the user token.
         user_helix = HelixClient(
-            hub.settings, hub.redis, StaticTokenProvider(users={"4242": user_token}), keys=keys
+            HelixConfig.from_settings(hub.settings),
+            hub.redis,
+            StaticTokenProvider(users={"4242": user_token}),
+            keys=keys,
         )
-        from kiss.auth.provider import Token
+        from kiss.auth.provider import Principal
 
         body = {
             "type": "channel.follow",
@@ -269,7 +273,7 @@ async def test_websocket_transport_registers_sessions_and_asks_for_subscriptions
             user_helix.request,
             "POST",
             "eventsub/subscriptions",
-            token=Token.user("4242"),
+            principal=Principal.user("4242"),
             json=body,
         )
         await hub.call(hub.control.trigger, "channel.follow", "4242")

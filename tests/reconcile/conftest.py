@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.keys import Keys
 from kiss.reconcile.services import Services
 from kiss.settings import EventSubSection, Settings, TwitchSection
@@ -62,7 +62,7 @@ def hub(
 def make_conduit(hub: Services) -> str:
     """What the listener does: create a conduit and publish it in Redis."""
     body = hub.helix.request(
-        "POST", "eventsub/conduits", token=Token.app(), json={"shard_count": 1}
+        "POST", "eventsub/conduits", principal=Principal.app(), json={"shard_count": 1}
     ).body
     conduit_id = str(body["data"][0]["id"])
     hub.redis.hset(hub.keys.conduit(), mapping={"id": conduit_id, "shard_count": "1"})

@@ -10,14 +10,14 @@ import orjson
 import pytest
 from websockets.sync.client import connect
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.keys import Keys
-from kiss.reconcile.events import record_revocation
 from kiss.reconcile.lock import ReconcileLock
 from kiss.reconcile.plan import Limits, Plan
+from kiss.reconcile.revocations import record_revocation
 from kiss.reconcile.services import Services
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from kiss.store import tokens as token_store
 from tests.reconcile.conftest import hub_settings, make_conduit
@@ -38,7 +38,7 @@ def desire(hub: Services, *channels: str, type: str = "stream.online") -> None:
 
 
 def on_twitch(hub: Services) -> list[dict[str, Any]]:
-    body = hub.helix.request("GET", "eventsub/subscriptions", token=Token.app()).body
+    body = hub.helix.request("GET", "eventsub/subscriptions", principal=Principal.app()).body
     return [sub for sub in body["data"] if sub["status"] == "enabled"]
 
 
@@ -54,7 +54,7 @@ def last_outcome(hub: Services, channel: str) -> dict[bytes, bytes]:
 
 def last_run(hub: Services) -> dict[str, Any]:
     with hub.sessions() as session:
-        run = state.last_reconcile(session)
+        run = hub_state.last_reconcile(session)
     assert run is not None
     return run
 
@@ -77,8 +77,8 @@ def test_converges_from_empty_and_then_stays_in_sync(hub: Services) -> None:
     assert (again.created, again.deleted, again.kept) == (0, 0, 3)
     assert last_run(hub)["kept"] == 3
     with hub.sessions() as session:
-        assert state.counters(session)["reconciliations"] == 2
-        assert [e.action for e in state.recent_audit(session)].count("create") == 3
+        assert hub_state.counters(session)["reconciliations"] == 2
+        assert [e.action for e in hub_state.recent_audit(session)].count("create") == 3
 
 
 def test_waits_for_the_conduit(hub: Services) -> None:
@@ -98,7 +98,7 @@ def test_resync_deletes_orphans_and_recreates_missing(hub: Services) -> None:
     hub.helix.request(
         "POST",
         "eventsub/subscriptions",
-        token=Token.app(),
+        principal=Principal.app(),
         json={
             "type": "stream.offline",
             "version": "1",
@@ -108,7 +108,7 @@ def test_resync_deletes_orphans_and_recreates_missing(hub: Services) -> None:
     )
     gone = next(s for s in on_twitch(hub) if s["condition"]["broadcaster_user_id"] == "102")
     hub.helix.request(
-        "DELETE", "eventsub/subscriptions", token=Token.app(), params={"id": gone["id"]}
+        "DELETE", "eventsub/subscriptions", principal=Principal.app(), params={"id": gone["id"]}
     )
     report = hub.reconciler().reconcile(resync=True)
     assert (report.created, report.deleted) == (1, 1)
@@ -152,7 +152,7 @@ def test_permanent_error_is_recorded_with_twitchs_message(hub: Services) -> None
     # Not retried on the next run: no second audit entry, no second request.
     hub.reconciler().reconcile()
     with hub.sessions() as session:
-        failures = [e for e in state.recent_audit(session) if e.action == "failure"]
+        failures = [e for e in hub_state.recent_audit(session) if e.action == "failure"]
     assert len(failures) == 1
     assert failures[0].status == 403
 
@@ -234,7 +234,7 @@ def test_conflict_adopts_the_existing_subscription(hub: Services) -> None:
     made = hub.helix.request(
         "POST",
         "eventsub/subscriptions",
-        token=Token.app(),
+        principal=Principal.app(),
         json={
             "type": "stream.online",
             "version": "1",
@@ -285,7 +285,9 @@ def test_welcomed_websocket_session_gets_its_users_subscriptions(
         hub.redis.hset(hub.keys.ws_sessions(), session_id, orjson.dumps({"user_id": "500"}))
         report = hub.reconciler().reconcile()
         assert report.created == 2
-        subs = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
+        subs = hub.helix.request(
+            "GET", "eventsub/subscriptions", principal=Principal.user("500")
+        ).body
         assert {s["transport"]["session_id"] for s in subs["data"]} == {session_id}
         # The listener learns which channels ride on the session (gap markers when it is lost).
         assert hub.redis.smembers(hub.keys.ws_session_channels(session_id)) == {b"500"}
@@ -343,14 +345,16 @@ def _three_lost_sessions_then_a_fourth(
             session_id = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]
             hub.redis.hset(hub.keys.ws_sessions(), session_id, orjson.dumps({"user_id": "500"}))
             hub.helix.request(
-                "POST", "eventsub/subscriptions", token=Token.user("500"),
+                "POST", "eventsub/subscriptions", principal=Principal.user("500"),
                 json={"type": "channel.cheer", "version": "1",
                       "condition": {"broadcaster_user_id": "500"},
                       "transport": {"method": "websocket", "session_id": session_id}},
             )  # fmt: skip
             hub.reconciler().resync()  # the mirror knows it, as it would have created it
         hub.redis.hdel(hub.keys.ws_sessions(), session_id)
-    listed = hub.helix.request("GET", "eventsub/subscriptions", token=Token.user("500")).body
+    listed = hub.helix.request(
+        "GET", "eventsub/subscriptions", principal=Principal.user("500")
+    ).body
     assert [s["status"] for s in listed["data"]] == ["websocket_disconnected"] * 3
     with connect(simulator.ws_url) as socket:
         fourth = orjson.loads(socket.recv(timeout=10))["payload"]["session"]["id"]

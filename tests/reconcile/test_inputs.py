@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.keys import Keys
 from kiss.reconcile import inputs
-from kiss.store import state, tokens
+from kiss.store import hub_state, tokens
 from kiss.store import subscriptions as store
 from kiss.store.crypto import TokenCipher
 
@@ -25,7 +25,7 @@ def test_limits_read_conduit_sessions_scopes_and_budget(
         )
         tokens.save_token(session, cipher, kind="user", user_id="6", access_token="b")
         tokens.mark_invalid(session, "user", "6", "refresh refused")
-        state.set_state(session, inputs.APP_MAX_TOTAL_COST, 42)
+        hub_state.set_state(session, inputs.APP_MAX_TOTAL_COST, 42)
     with sessions() as session:
         limits = inputs.load_limits(session, redis_client, keys, now=7.0)
     assert limits.conduit_id == "c1"

@@ -12,7 +12,7 @@ from kiss.errors import PermanentHelixError, QuotaExceeded, TokenError, Transien
 from kiss.keys import Keys
 from kiss.reconcile.outcomes import Recorder, Report
 from kiss.reconcile.plan import Create, Desired
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 
 NOW = 1_000_000.0
@@ -65,7 +65,7 @@ def test_create_failures_are_classified(
             assert saved.next_attempt_at is not None
             delay = saved.next_attempt_at.timestamp() - NOW
             assert retry_after[0] - 0.01 <= delay <= retry_after[1] + 0.01
-        (entry,) = state.recent_audit(session)
+        (entry,) = hub_state.recent_audit(session)
         assert (entry.action, entry.message) == ("failure", saved.reason)
     entries: Any = redis_client.xrange(keys.subscription_outcomes("1"))
     assert [e[1]["status"] for e in entries] == ([outcome] if outcome else [])

@@ -15,7 +15,7 @@ from kiss.simulator import DEMO_CLIENT_ID, SimulatorConfig
 from kiss.simulator.twitch import conduits, sessions, subscriptions
 from kiss.simulator.twitch.identity import Token
 from kiss.simulator.twitch.problems import TwitchProblem
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 NOW = 1_700_000_000.0
 BROADCASTER, MODERATOR, CHATTER, BYSTANDER = "1001", "2002", "3003", "4004"

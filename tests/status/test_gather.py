@@ -17,7 +17,7 @@ from kiss.status.gather import (
     gather_status,
     list_subscriptions,
 )
-from kiss.store import state as hub_state
+from kiss.store import hub_state
 from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.models import ActiveSubscription, Channel, DesiredSubscription
 

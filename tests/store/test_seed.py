@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.errors import ConfigError
-from kiss.store import state, tokens
+from kiss.store import hub_state, tokens
 from kiss.store import subscriptions as store
 from kiss.store.crypto import TokenCipher
 from kiss.store.seed import import_seed, parse_scopes
@@ -82,7 +82,7 @@ def test_import_moves_desired_channels_tokens_and_state(
         assert secrets is not None
         assert (secrets.access_token, secrets.refresh_token) == ("seed-access", "seed-refresh")
         assert secrets.scopes == {"bits:read", "channel:bot"}
-        assert state.get_state(session, "seed.total_reconciliations") == "12"
+        assert hub_state.get_state(session, "seed.total_reconciliations") == "12"
     with sessions.begin() as session:  # idempotent
         import_seed(session, seed, CIPHER, seed_key=SEED_KEY)
     with sessions() as session:

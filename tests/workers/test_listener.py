@@ -16,8 +16,9 @@ import orjson
 import pytest
 import redis
 
-from kiss.auth.provider import StaticTokenProvider, Token
+from kiss.auth.provider import Principal, StaticTokenProvider
 from kiss.helix.client import HelixClient
+from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.listener.leases import lease_holder
 from kiss.listener.spool import spooled_entries
@@ -74,7 +75,10 @@ class Hub:
         )
         token = self.control.token()["access_token"]
         self.helix = HelixClient(
-            settings, redis.Redis.from_url(redis_url), StaticTokenProvider(app=token), keys=keys
+            HelixConfig.from_settings(settings),
+            redis.Redis.from_url(redis_url),
+            StaticTokenProvider(app=token),
+            keys=keys,
         )
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
@@ -100,7 +104,7 @@ class Hub:
             "condition": {"broadcaster_user_id": channel},
             "transport": {"method": "conduit", "conduit_id": self.conduit_id()},
         }
-        self.helix.request("POST", "eventsub/subscriptions", token=Token.app(), json=body)
+        self.helix.request("POST", "eventsub/subscriptions", principal=Principal.app(), json=body)
 
     def shards(self) -> list[dict[str, Any]]:
         data = self.control.call("GET", "/conduits")["data"]

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from kiss.auth.provider import Token
+from kiss.auth.provider import Principal
 from kiss.errors import HelixError
 from kiss.keys import Keys
 from kiss.reconcile.services import Services
 from kiss.settings import Settings
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from tests.reconcile.conftest import hub_settings, make_conduit
 from tests.waiting import wait_for
@@ -145,7 +145,7 @@ def desire(hub: Services, *channels: str) -> None:
 
 def enabled_channels(hub: Services) -> list[str]:
     try:
-        body = hub.helix.request("GET", "eventsub/subscriptions", token=Token.app()).body
+        body = hub.helix.request("GET", "eventsub/subscriptions", principal=Principal.app()).body
     except HelixError:  # an injected fault hit the test's own look
         return []
     return sorted(
@@ -185,7 +185,7 @@ def test_beat_reconciles_and_celery_call_resync_removes_orphans(
     hub.helix.request(
         "POST",
         "eventsub/subscriptions",
-        token=Token.app(),
+        principal=Principal.app(),
         json={
             "type": "stream.offline",
             "version": "1",
@@ -226,7 +226,7 @@ def test_two_workers_racing_create_each_subscription_once(
         result.get(timeout=90)
     wait_for(lambda: enabled_channels(hub) == sorted(channels), within=60, what="20 subs")
     with hub.sessions() as session:
-        creates = [e for e in state.recent_audit(session, limit=500) if e.action == "create"]
+        creates = [e for e in hub_state.recent_audit(session, limit=500) if e.action == "create"]
     assert len(creates) == 20  # nobody created twice, nobody needed a 409
 
 

@@ -19,7 +19,7 @@ from kiss.simulator.adapters.responses import json_response, problem_response
 from kiss.simulator.config import DEMO_CLIENT_ID
 from kiss.simulator.twitch.identity import Token
 from kiss.simulator.twitch.problems import TwitchProblem
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 MOCK_USER_ID = "0"  # the CLI mock's default user
 

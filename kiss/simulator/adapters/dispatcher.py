@@ -21,7 +21,7 @@ from kiss.simulator.twitch.model import JSON, Conduit, Shard, Subscription
 from kiss.simulator.twitch.payloads import event_for
 from kiss.simulator.twitch.problems import bad_request, not_found
 from kiss.simulator.twitch.routing import shard_watchers, target_session, target_shard
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 
 class Link(Protocol):

@@ -16,7 +16,7 @@ from kiss.simulator.twitch import conduits, subscriptions
 from kiss.simulator.twitch.identity import Token
 from kiss.simulator.twitch.problems import TwitchProblem, bad_request
 from kiss.simulator.twitch.ratelimit import RateLimiter, bucket_key
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 Action = Callable[[web.Request, Token, float], Awaitable[tuple[int, Any]]]
 

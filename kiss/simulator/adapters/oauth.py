@@ -15,7 +15,7 @@ from kiss.simulator.adapters.dispatcher import Dispatcher
 from kiss.simulator.adapters.responses import json_response, problem_response
 from kiss.simulator.twitch.identity import Token
 from kiss.simulator.twitch.problems import TwitchProblem, bad_request
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 

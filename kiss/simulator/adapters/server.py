@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from kiss.simulator.adapters.compat import MockApi
-from kiss.simulator.adapters.control import ControlApi
+from kiss.simulator.adapters.control_api import ControlApi
 from kiss.simulator.adapters.dispatcher import Dispatcher
 from kiss.simulator.adapters.helix import HelixApi
 from kiss.simulator.adapters.load import LoadGenerator
@@ -29,7 +29,7 @@ from kiss.simulator.faults import Faults
 from kiss.simulator.twitch import conduits
 from kiss.simulator.twitch.problems import TwitchProblem
 from kiss.simulator.twitch.ratelimit import RateLimiter, bucket_key
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNFAULTED = ("/control", "/ws")

@@ -17,7 +17,7 @@ import orjson
 from kiss.simulator.twitch import frames, webhook_messages
 from kiss.simulator.twitch.clock import timestamp
 from kiss.simulator.twitch.model import JSON, Conduit, Shard, Subscription
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 
 class WebhookSender:

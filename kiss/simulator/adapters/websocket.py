@@ -19,7 +19,7 @@ from kiss.simulator.faults import RawFrame
 from kiss.simulator.twitch import frames, sessions
 from kiss.simulator.twitch.clock import timestamp
 from kiss.simulator.twitch.model import CLOSE_REASON
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 # Twitch sends the keepalive before the client's window of silence ends.
 KEEPALIVE_FRACTION = 0.8

@@ -15,8 +15,8 @@ from kiss.simulator.twitch.problems import (
     too_many,
     unauthorized,
 )
-from kiss.simulator.twitch.state import SimulatorState
 from kiss.simulator.twitch.subscriptions import callback_allowed
+from kiss.simulator.twitch.world import SimulatorState
 
 
 def require_app(token: Token) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import zlib
 
 from kiss.simulator.twitch.model import Conduit, Shard, Subscription
-from kiss.simulator.twitch.state import SimulatorState
 from kiss.simulator.twitch.subscriptions import matching
+from kiss.simulator.twitch.world import SimulatorState
 
 
 def shard_index(channel: str, shard_count: int) -> int:

@@ -15,7 +15,7 @@ from kiss.simulator.twitch.model import (
     Shard,
     Subscription,
 )
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 
 class InvalidReconnect(Exception):

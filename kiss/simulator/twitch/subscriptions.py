@@ -22,7 +22,7 @@ from kiss.simulator.twitch.problems import (
     not_found,
     too_many,
 )
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 FILTERS = ("status", "type", "user_id", "subscription_id", "conduit_id")
 WRONG_AUTH = "invalid transport and auth combination"

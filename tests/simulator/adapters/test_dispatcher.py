@@ -11,7 +11,7 @@ from kiss.simulator.faults import RawFrame
 from kiss.simulator.twitch import sessions
 from kiss.simulator.twitch.model import Subscription
 from kiss.simulator.twitch.problems import TwitchProblem
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 
 class RecordingLink:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kiss.simulator import SimulatorConfig
 from kiss.simulator.twitch.model import Conduit, Session, Subscription
 from kiss.simulator.twitch.routing import shard_index, shard_watchers, target_session
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 
 def conduit_world(count: int) -> tuple[SimulatorState, Conduit]:

@@ -7,7 +7,7 @@ import pytest
 from kiss.simulator import SimulatorConfig
 from kiss.simulator.twitch import sessions
 from kiss.simulator.twitch.model import Conduit, Subscription
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from kiss.simulator import SimulatorConfig
 from kiss.simulator.twitch import sessions, subscriptions
 from kiss.simulator.twitch.identity import Token
 from kiss.simulator.twitch.problems import TwitchProblem
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 NOW = 1_700_000_000.0
 

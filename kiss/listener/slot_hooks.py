@@ -1,4 +1,5 @@
-"""What each kind of slot does when its session is welcomed or lost.
+"""The ``SlotHooks`` a ``SessionRunner`` calls when its session is welcomed or lost, one class per
+kind of slot:
 
 - a websocket-transport session (user token): listed in ``Keys.ws_sessions()``; a fresh one
   asks the reconciler to recreate the user's subscriptions at once (10 s window);
@@ -21,7 +22,7 @@ from kiss.errors import KissError
 from kiss.eventsub.session import Gap, Welcomed
 from kiss.helix.conduits import ShardUpdate
 from kiss.keys import Keys
-from kiss.listener.control import ControlPlane
+from kiss.listener.control_plane import ControlPlane
 from kiss.listener.runner import SessionRunner
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,9 @@ NOTHING_SUBSCRIBED = 4003  # Twitch's close code for a session left empty past 1
 BindShard = Callable[[str, str], Awaitable[ShardUpdate]]
 
 
-class WebsocketSession:
+class WebsocketSessionHooks:
+    """The hooks of a websocket-transport session: track it in Redis, recreate on a fresh one."""
+
     def __init__(
         self,
         redis_client: aioredis.Redis,
@@ -81,7 +84,9 @@ class WebsocketSession:
             self.on_empty(runner, self.user_id)
 
 
-class ConduitShard:
+class ConduitShardHooks:
+    """The hooks of a conduit shard: bind each new session to the shard."""
+
     def __init__(
         self,
         conduit_id: str,

@@ -16,11 +16,11 @@ from kiss.eventsub.session import SessionConfig, SessionMachine, Welcomed
 from kiss.helix.conduits import ShardError, ShardUpdate
 from kiss.keys import Keys
 from kiss.listener.backoff import Backoff
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.runner import SessionRunner
-from kiss.listener.slots import ConduitShard, WebsocketSession
+from kiss.listener.slot_hooks import ConduitShardHooks, WebsocketSessionHooks
 from kiss.listener.writer import StreamWriter
-from tests.listener.test_control import queued
+from tests.listener.test_control_plane import queued
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ async def test_websocket_session_is_listed_and_the_reconciler_asked(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys, redis_url: str
 ) -> None:
     queue = f"q-{keys.prefix}"
-    hooks = WebsocketSession(
+    hooks = WebsocketSessionHooks(
         aredis, keys, "L1", "42", ControlPlane(celery_sender(redis_url), queue)
     )
     runner = idle_runner(aredis, keys, hooks)
@@ -71,7 +71,7 @@ async def test_shard_binding_is_retried_then_the_session_restarted(
             raise TransientHelixError(503, "unavailable")
         return ShardUpdate((), (ShardError("3", "The websocket session is not connected", "x"),))
 
-    hooks = ConduitShard("C", "3", bind, attempts=3, retry_delay=0.01)
+    hooks = ConduitShardHooks("C", "3", bind, attempts=3, retry_delay=0.01)
     runner = idle_runner(aredis, keys, hooks)
     runner._session_id = "S1"  # as after the welcome
     restarted: list[str] = []
@@ -91,7 +91,7 @@ async def test_shard_binding_skipped_on_a_handover_that_keeps_the_session(
         calls.append(session_id)
         return ShardUpdate((shard_id,), ())
 
-    hooks = ConduitShard("C", "0", bind)
+    hooks = ConduitShardHooks("C", "0", bind)
     runner = idle_runner(aredis, keys, hooks)
     await hooks.welcomed(runner, Welcomed("S1", 10, False, False, None), "S1")
     assert calls == []

@@ -1,4 +1,4 @@
-"""What the listener reports: a revocation stops a subscription's retries and shows its reason."""
+"""Revocations the listener reports: each stops a subscription's retries and shows its reason."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from kiss.contracts.bot_requests import REVOKED
 from kiss.keys import Keys
 from kiss.reconcile.outcomes import append_outcome
-from kiss.store import state
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 from kiss.store.models import DesiredSubscription
 
@@ -43,7 +43,7 @@ def record_revocation(
         )
     for row in rows:
         row.state, row.reason, row.next_attempt_at = "revoked", reason, None
-    state.audit(
+    hub_state.audit(
         session,
         "revoked",
         channel_id=channel_id,
@@ -52,7 +52,7 @@ def record_revocation(
         subscription_id=subscription_id,
         message=reason,
     )
-    state.bump_counters(session, revocations=1)
+    hub_state.bump_counters(session, revocations=1)
     session.commit()
     append_outcome(
         redis_client,

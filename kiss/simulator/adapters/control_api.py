@@ -16,7 +16,7 @@ from kiss.simulator.adapters.load import LoadGenerator, parse_load
 from kiss.simulator.adapters.responses import json_body, json_response, problem_response
 from kiss.simulator.faults import Faults, parse_fault, parse_raw_frames
 from kiss.simulator.twitch.problems import TwitchProblem, bad_request
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 Handler = Callable[[web.Request], Awaitable[Any]]
 

@@ -1,4 +1,5 @@
-"""Telling the control plane, by Celery task name (the listener never imports the tasks module).
+"""``ControlPlane``: what the listener tells the control plane, by Celery task name (the listener
+never imports the tasks module).
 
 Sending is a blocking broker call, so the async listener runs it in a thread; a failure is
 logged and counted, never allowed to stop event delivery.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kiss.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SimulatorConfig
-from kiss.simulator.twitch.state import SimulatorState
+from kiss.simulator.twitch.world import SimulatorState
 
 
 def test_demo_client_exists_at_start() -> None:

@@ -1,4 +1,5 @@
-"""``hub_state`` (key -> JSON value, e.g. last reconcile time and counters) and ``audit_log``."""
+"""The hub's own records in the database: ``hub_state`` (key -> JSON value, e.g. last reconcile
+time and counters) and the ``audit_log``."""
 
 from __future__ import annotations
 

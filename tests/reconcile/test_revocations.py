@@ -7,8 +7,8 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from kiss.keys import Keys
-from kiss.reconcile.events import record_revocation
-from kiss.store import state
+from kiss.reconcile.revocations import record_revocation
+from kiss.store import hub_state
 from kiss.store import subscriptions as store
 
 
@@ -57,7 +57,7 @@ def test_revocation_marks_desired_and_active_and_tells_the_bot(
         (active,) = store.list_active(session)
         assert (desired.state, desired.reason) == ("revoked", "user_removed")
         assert active.status == "user_removed"
-        assert [e.action for e in state.recent_audit(session)] == ["revoked"]
+        assert [e.action for e in hub_state.recent_audit(session)] == ["revoked"]
     entries: Any = redis_client.xrange(keys.subscription_outcomes("1"))
     assert entries[-1][1]["status"] == "revoked"
     assert entries[-1][1]["reason"] == "user_removed"

@@ -8,7 +8,7 @@ import redis
 import redis.asyncio as aioredis
 
 from kiss.keys import Keys
-from kiss.listener.state import (
+from kiss.listener.health import (
     STOPPED_STATE_SECONDS,
     SlotSnapshot,
     Snapshot,

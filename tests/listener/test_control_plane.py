@@ -7,7 +7,7 @@ import orjson
 import redis
 
 from kiss.keys import Keys
-from kiss.listener.control import ControlPlane, celery_sender
+from kiss.listener.control_plane import ControlPlane, celery_sender
 
 
 def queued(client: redis.Redis, queue: str) -> list[tuple[str, Any]]:
