@@ -9,15 +9,23 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], within: float = 30.0, what: str = "") -> T:
+class NotWithin(AssertionError, TimeoutError):
+    """A condition did not hold in time: a test failure, and a timeout for the fault drivers
+    that record it as a figure (``except TimeoutError``)."""
+
+
+def wait_for(
+    condition: Callable[[], T | Literal[False] | None], within: float = 30.0, what: str = ""
+) -> T:
     """Poll ``condition`` until it returns something truthy, and return that.
 
-    Raises AssertionError naming ``what`` once ``within`` seconds have passed.
+    Raises NotWithin (an AssertionError and a TimeoutError) naming ``what`` once ``within``
+    seconds have passed.
     """
     deadline = time.monotonic() + within
     while True:
@@ -25,7 +33,7 @@ def wait_for(condition: Callable[[], T], within: float = 30.0, what: str = "") -
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what or condition}")
+            raise NotWithin(f"not within {within} s: {what or condition}")
         time.sleep(0.02)
 
 
@@ -45,5 +53,5 @@ async def wait_for_async(
             return
         if time.monotonic() > deadline:
             state = f"; {describe()}" if describe else ""
-            raise AssertionError(f"not within {within} s: {what or condition}{state}")
+            raise NotWithin(f"not within {within} s: {what or condition}{state}")
         await asyncio.sleep(0.01)

@@ -31,20 +31,10 @@ from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 from kiss.store import subscriptions as store
 from kiss.store import tokens as token_store
 from kiss.store.db import upgrade
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TYPE = "stream.online"
-
-
-def wait(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not within {within} s: {what}")
-        time.sleep(0.05)
 
 
 def _text(value: bytes | str) -> str:
@@ -309,3 +299,8 @@ class Plane:
 
     def summary(self, figures: dict[str, Any]) -> str:
         return orjson.dumps(figures).decode()
+
+
+def wait(condition: Callable[[], Any], within: float, what: str) -> Any:
+    """``tests.waiting.wait_for``, untyped for the drivers' walrus probes."""
+    return wait_for(condition, within, what)

@@ -27,21 +27,11 @@ from kiss.listener.spool import spooled_entries
 from kiss.simulator.config import DEMO_CLIENT_ID
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from tests.redis_server import PrivateRedis
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENER = "outage"
 TYPE = "channel.update"
-
-
-def _wait(condition: Callable[[], Any], within: float, what: str) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -173,9 +163,9 @@ def _drive(
     say: Callable[[str], None],
 ) -> None:
     listener = run.start_listener(plan.time_unit)
-    conduit_id = _wait(lambda: client.hget(run.keys.conduit(), "id"), 30, "the conduit")
+    conduit_id = wait_for(lambda: client.hget(run.keys.conduit(), "id"), 30, "the conduit")
     run.subscribe(str(conduit_id), channels)
-    session = _wait(run.shard_session, 30, "the shard bound")
+    session = wait_for(run.shard_session, 30, "the shard bound")
     total = plan.before + plan.outage + plan.after
     load = run.control.load(rate=plan.rate, channels=channels, duration=total, type_=TYPE)
 
@@ -186,10 +176,10 @@ def _drive(
         status = run.control.load_status(load)
         return int(status["sent"]) >= count or not status["running"]
 
-    _wait(lambda: reached(plan.rate * plan.before), total + 30, "the load before the outage")
+    wait_for(lambda: reached(plan.rate * plan.before), total + 30, "the load before the outage")
     run.server.stop()
     say(f"redis stopped after {sent()} events; down for {plan.outage:.0f} s of load")
-    _wait(lambda: reached(plan.rate * (plan.before + plan.outage)), total + 30, "the outage")
+    wait_for(lambda: reached(plan.rate * (plan.before + plan.outage)), total + 30, "the outage")
     figures.spool_peak_entries = spooled_entries(run.spool)
     if plan.kill:
         run.control.stop_load(load)
@@ -202,9 +192,9 @@ def _drive(
     say(f"redis back after {sent()} events")
     if plan.kill:
         run.start_listener(plan.time_unit)
-    _wait(lambda: spooled_entries(run.spool) == 0, 300, "the spool drained")
+    wait_for(lambda: spooled_entries(run.spool) == 0, 300, "the spool drained")
     figures.drain_seconds = round(time.monotonic() - back, 2)
-    status = _wait(
+    status = wait_for(
         lambda: (s := run.control.load_status(load)) and not s["running"] and s,
         total + 60,
         "the load to end",
@@ -214,7 +204,9 @@ def _drive(
     if plan.kill:
         # What reached the killed listener's socket and its spool is what must arrive.
         figures.notes["expected"] = "events delivered before the kill"
-    _wait(lambda: run.count(client, channels) >= figures.events_sent, 120, "every event in Redis")
+    wait_for(
+        lambda: run.count(client, channels) >= figures.events_sent, 120, "every event in Redis"
+    )
     time.sleep(0.5 if plan.kill else 0)  # the restarted session may still add a gap marker
     _tally(run, client, channels, figures)
     figures.session_kept = run.shard_session() == session
