@@ -262,7 +262,13 @@ class SessionMachine:
                 self._heard(now)
         elif conn not in self.draining:  # a draining socket's events count, its silence not
             return [Dropped(_NOT_IN_USE, None, message.message_id)]
-        if self._stale(message.message_timestamp, now):
+        # ``_stale``, inline: the decoder checked the timestamp to be in Twitch's form
+        stamp = message.message_timestamp
+        if int(now) != self._cutoff_second or len(stamp) == 20:
+            stale = self._stale(stamp, now)
+        else:
+            stale = stamp[:19] < self._cutoff_text
+        if stale:
             return [Dropped(self._too_old_reason, None, message.message_id)]
         return [Deliver(message)]
 

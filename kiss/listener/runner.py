@@ -192,7 +192,8 @@ class SessionRunner:
         before its first frame, the welcome, is handed over.
         """
         receive = self.machine.receive
-        route = self._route
+        build_entry = self._entries.entry
+        channels = self.channels
         apply = self._apply
         clock = self._clock
         writer = self.writer
@@ -223,8 +224,14 @@ class SessionRunner:
             for frame in frames:
                 try:
                     for output in receive(conn, frame, now):
-                        if type(output) is Deliver:
-                            route(output.message, received, routed)
+                        if type(output) is Deliver:  # ``_route``, inline on the hot path
+                            entry = build_entry(output.message, received)
+                            if entry is None:
+                                stats.dropped += 1  # refused by the builder, which counted it
+                            else:
+                                if entry.channel_id not in channels:
+                                    self._first_seen(entry.channel_id)
+                                routed.append(entry)
                         else:
                             hand_over(routed)  # what the machine outputs comes after them
                             apply((output,))

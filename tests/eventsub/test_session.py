@@ -357,6 +357,8 @@ def stamped(stamp: str) -> bytes:
 FRESH = notification("n", at=T0 + 5)
 STALE = notification("n", at=T0 - 601)
 IMPOSSIBLE_TIME = stamped("2026-13-45T25:61:61Z")
+WHOLE_SECOND = stamped(ts(T0 + 5)[:19] + "Z")  # Twitch's form without a fraction
+WHOLE_SECOND_STALE = stamped(ts(T0 - 601)[:19] + "Z")
 OFFSET_TIME = stamped(ts(T0 + 5)[:19] + "+00:00")  # not Twitch's form: parsed
 OFFSET_STALE = stamped("2020-01-01T02:00:00+02:00")
 EVENTS = changed(FRESH, events_form)
@@ -428,6 +430,10 @@ MALFORMED = ("dropped", "malformed frame", "malformed", "None")
             False,
             id="malformed-timestamp",
         ),
+        pytest.param("primary", WHOLE_SECOND, ("raw", "n"), True, id="whole-second"),
+        pytest.param(
+            "primary", WHOLE_SECOND_STALE, ("dropped", OLDER, "None", "n"), True, id="whole-stale"
+        ),
         pytest.param("primary", OFFSET_TIME, ("parsed", "n"), True, id="offset-timestamp"),
         pytest.param(
             "primary", OFFSET_STALE, ("dropped", OLDER, "None", "n"), True, id="offset-stale"
@@ -467,8 +473,14 @@ def test_the_raw_form_carries_the_event_as_sent_and_parses_to_the_same_message()
 
 def test_frames_of_one_read_share_the_time_and_the_deadline_still_follows() -> None:
     machine = established()
-    for n in range(3):
-        machine.receive(1, notification(f"r{n}", at=T0 + 5), T0 + 5)
+    read = [notification("r0", at=T0 + 5), STALE, notification("r2", at=T0 + 4), WHOLE_SECOND_STALE]
+    outcomes = [delivered(machine.receive(1, data, T0 + 5)) for data in read]
+    assert outcomes == [
+        ("raw", "r0"),
+        ("dropped", OLDER, "None", "n"),
+        ("raw", "r2"),
+        ("dropped", OLDER, "None", "n"),
+    ]
     assert machine.deadline == T0 + 5 + 16
     machine.receive(1, notification("later", at=T0 + 6), T0 + 6)
     assert machine.deadline == T0 + 6 + 16
