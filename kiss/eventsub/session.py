@@ -5,6 +5,11 @@ and actions for the adapter (open the reconnect URL, close a socket, start over)
 The machine never touches a socket or a clock, so the listener, the tests and the
 simulator's checks drive the same logic.
 
+``receive`` is the one way a frame enters, and the machine decodes it itself
+(``kiss/eventsub/messages.py``): the hot path's decoder for a notification in Twitch's
+shape, whose ``Deliver`` carries a ``RawNotification`` (its event the JSON Twitch sent),
+the full parser for any other frame.
+
 One ``SessionMachine`` follows one logical session across ``session_reconnect``
 handovers. The adapter names each socket with an integer of its choice (``conn``).
 
