@@ -6,10 +6,10 @@ what it is (``KINDS``); the event of a revocation is ``{"status": reason}``, of 
 ``{"from": epoch s, "to": epoch s, "reason": text}`` (``revocation_event``, ``gap_event``).
 
 ``encode`` is the one way to build an entry from Python values and ``decode`` the one way
-back; the listener's hot path builds the same tuple in one pass from a frame's raw event
-(``received`` formatted by ``epoch_text``), and the writer's Lua script takes the field
-names and their positions from ``Entry``. Only the standard library and orjson, so that
-the bot client imports it alone.
+back; the listener's entry builder builds the same tuple in one pass (the event already JSON,
+raw from the frame on the hot path; ``received`` formatted by ``epoch_text``), and the
+writer's Lua script takes the field names and their positions from ``Entry``. Only the
+standard library and orjson, so that the bot client imports it alone.
 """
 
 from __future__ import annotations

@@ -1,22 +1,20 @@
 """Stream entries built from Twitch's messages, with no I/O (the entry itself, its fields and
 kinds: ``kiss/contracts/stream_entry.py``).
 
-``EntryBuilder.notification`` is the listener's hot path: a frame in Twitch's exact notification
-shape becomes an entry in one pass. msgspec decodes the envelope into typed structs and
-keeps the event as raw JSON, written to the stream exactly as Twitch sent it: building the
-event's Python objects only to serialise them again cost 2 of the listener's 12 µs per event.
-Anything else (other message types, the batched ``events`` form, any odd shape) gives None,
-and the caller parses the frame with ``parse_message``, which names the problem if any.
+``EntryBuilder.entry`` is the one way from a delivered notification to its entry, whichever
+form the session machine delivered it in (``kiss/eventsub/messages.py``). The hot path's
+``RawNotification`` becomes an entry in one pass, its raw event written to the stream exactly
+as Twitch sent it; a topic whose channel the flat form does not name (a raid's, a user's),
+or a channel id that is not one, takes the parsed form, whose rules decide and refuse.
 
 Hostile input is refused, cheaply and with bounded memory: a type the catalog does not know
 is never cached (nothing is kept per unknown type), a channel id that is not a Twitch user id
-(``is_channel_id``) never names a stream, an impossible timestamp never passes; the parsed
-path counts each refusal by kind (``kiss/listener/refusals.py``).
+(``is_channel_id``) never names a stream; each refusal is counted by kind
+(``kiss/listener/refusals.py``).
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from typing import NamedTuple
@@ -34,23 +32,18 @@ from kiss.contracts.stream_entry import (
     gap_event,
     revocation_event,
 )
-from kiss.errors import UnknownTopic
+from kiss.contracts.timestamps import epoch_text
+from kiss.errors import MalformedMessage, UnknownTopic
 from kiss.eventsub import catalog
-from kiss.eventsub.messages import Notification, RawFrame, Revocation, is_channel_id
+from kiss.eventsub.messages import Notification, RawNotification, Revocation, is_channel_id
 from kiss.eventsub.session import Gap
-from kiss.eventsub.timestamps import format_epoch, is_real_date
+from kiss.eventsub.timestamps import format_epoch
 from kiss.keys import Keys
 from kiss.listener.refusals import REFUSALS, Refusals
 
-# Builds an Entry from a ready tuple without a Python-level call: the hot path's one-pass
-# form of ``encode`` (the event already JSON, ``received`` already ``epoch_text``).
+# Builds an Entry from a ready tuple without a Python-level call: ``encode``'s one-pass form
+# (the event already JSON, ``received`` already ``epoch_text``).
 _new_entry = tuple.__new__
-
-# Twitch's form, with each field in its range; whether the day exists is checked once a day.
-_TWITCH_TIMESTAMP = re.compile(
-    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
-    r"T(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{1,9})?Z"
-)
 
 
 def channel_of(
@@ -67,48 +60,6 @@ def channel_of(
     return channel
 
 
-# gc=False: these hold no references back, and the collector need not track one per frame.
-class _Metadata(msgspec.Struct, gc=False):
-    message_id: str
-    message_type: str
-    message_timestamp: str
-    subscription_type: str
-    subscription_version: str
-
-
-class _Condition(msgspec.Struct, gc=False):
-    broadcaster_user_id: object = None  # conditions without one take the parsed path
-
-
-class _Transport(msgspec.Struct, gc=False):
-    """Checked to be an object; nothing in it is needed here."""
-
-
-class _Subscription(msgspec.Struct, gc=False):
-    id: str
-    status: str
-    type: str
-    version: str
-    condition: _Condition
-    transport: _Transport
-    created_at: str
-    cost: int = 0
-
-
-class _Payload(msgspec.Struct, gc=False):
-    subscription: _Subscription
-    event: msgspec.Raw = msgspec.Raw()
-    events: msgspec.Raw = msgspec.Raw()  # the batched form: not the hot path's
-
-
-class _Notification(msgspec.Struct, gc=False):
-    metadata: _Metadata
-    payload: _Payload
-
-
-_decode_notification = msgspec.json.Decoder(_Notification).decode
-
-
 class _Topic(NamedTuple):
     type: str
     version: str
@@ -116,7 +67,7 @@ class _Topic(NamedTuple):
     id_prefix: str  # the event-id dedup key without the id
     event_id: Callable[[bytes], object] | None  # reads only that field of a raw event
     channel_fields: tuple[str, ...]  # catalog.channel_fields: where its channel is named
-    by_broadcaster: bool  # its channel is broadcaster_user_id, the one the fast lane decodes
+    by_broadcaster: bool  # its channel is broadcaster_user_id, the one RawNotification has
 
 
 def _event_id_reader(field: str | None) -> Callable[[bytes], object] | None:
@@ -139,7 +90,6 @@ class EntryBuilder:
         self._topics: dict[str, _Topic] = {}  # catalog types only: bounded by the catalog
         self._message_prefix = keys.dedup_message("")
         self._stream_prefix = keys.channel_stream("")
-        self._real_day = ""  # the last timestamp date checked to exist
 
     def _topic(self, type_: str, version: str) -> _Topic | None:
         """The topic's dedup rules; None for a type and version the catalog does not know
@@ -158,100 +108,56 @@ class EntryBuilder:
             self._topics[type_] = topic
         return topic
 
-    def _real_timestamp(self, stamp: str) -> bool:
-        """In Twitch's form, each field in range, on a day that exists (checked once a day)."""
-        if not _TWITCH_TIMESTAMP.fullmatch(stamp):
-            return False
-        day = stamp[:10]
-        if day != self._real_day:
-            if not is_real_date(int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10])):
-                return False
-            self._real_day = day
-        return True
-
     def _refuse(self, kind: str, detail: str) -> None:
         self.refusals.refuse(kind, detail, self.where)
 
-    def _entry(
-        self,
-        topic: _Topic,
-        channel: str,
-        message_id: str,
-        sub_id: str,
-        timestamp: str,
-        received: float,
-        event: object,
-        body: object,
-    ) -> Entry:
-        # One key per entry: an event's own id is unique to it, so it also catches the same
-        # message delivered twice; types without one fall back on the message id.
-        dedup = ""
-        if topic.id_field is not None and isinstance(event, dict):
-            event_id = event.get(topic.id_field)
-            if isinstance(event_id, str) and event_id:
-                dedup = topic.id_prefix + event_id
-        if not dedup:
-            dedup = self._message_prefix + message_id
-        return encode(
-            self._stream_prefix + channel, dedup, NOTIFICATION, message_id, topic.type,
-            topic.version, channel, sub_id, timestamp, received, body,
-        )  # fmt: skip
-
-    def notification(self, frame: RawFrame, received: str) -> Entry | None:
-        """The entry of a frame in Twitch's exact single-event notification shape, checked as
-        strictly as ``parse_message`` checks it; None for anything else (see the module doc)."""
-        try:
-            message = _decode_notification(frame)
-        except (msgspec.DecodeError, RecursionError):  # not JSON, not the shape, too deep
-            return None
-        meta, payload = message.metadata, message.payload
-        raw = bytes(payload.event)
-        if (
-            meta.message_type != "notification"
-            or not meta.message_id
-            or raw[:1] != b"{"
-            or payload.events
-            or not self._real_timestamp(meta.message_timestamp)
-        ):
-            return None
-        sub = payload.subscription
-        topic = self._topics.get(sub.type)
-        if topic is None or topic.version != sub.version:
-            topic = self._topic(sub.type, sub.version)
-            if topic is None:
-                return None  # unknown: the parsed path refuses it
-        channel = sub.condition.broadcaster_user_id
-        if not topic.by_broadcaster or not is_channel_id(channel):
-            return None  # a raid's, a user's, junk...: the parsed path routes or refuses it
-        assert type(channel) is str  # is_channel_id says so; for the type checker
-        dedup = ""
-        if topic.event_id is not None:
+    def entry(self, message: Notification | RawNotification, received: str) -> Entry | None:
+        """The entry of a delivered notification, ``received`` (``epoch_text``) its receive
+        time; None (the refusal counted) if its type is unknown, it names no channel, or one
+        that is not a Twitch user id, or its event cannot be written."""
+        if isinstance(message, Notification):
+            return self._parsed(message, received)
+        # The hot path, in one pass; whatever it does not settle itself (an unknown type, a
+        # raid's channel, a user's, junk...) is settled by the parsed form's rules below.
+        topic = self._topics.get(message.type)
+        if topic is None or topic.version != message.version:
+            topic = self._topic(message.type, message.version)
+        channel = message.broadcaster_user_id
+        if topic is not None and topic.by_broadcaster and is_channel_id(channel):
+            assert type(channel) is str  # is_channel_id says so; for the type checker
+            raw = message.event
+            dedup = ""
             try:
-                event_id = topic.event_id(raw)
+                event_id = topic.event_id(raw) if topic.event_id is not None else None
             except (msgspec.DecodeError, RecursionError):
-                return None
-            if type(event_id) is str and event_id:
-                dedup = topic.id_prefix + event_id
-        return _new_entry(
-            Entry,
-            (
-                self._stream_prefix + channel,
-                dedup or self._message_prefix + meta.message_id,
-                NOTIFICATION,
-                meta.message_id,
-                topic.type,
-                topic.version,
-                channel,
-                sub.id,
-                meta.message_timestamp,
-                received,
-                raw,
-            ),
-        )
+                pass
+            else:
+                if type(event_id) is str and event_id:
+                    dedup = topic.id_prefix + event_id
+                return _new_entry(
+                    Entry,
+                    (
+                        self._stream_prefix + channel,
+                        dedup or self._message_prefix + message.message_id,
+                        NOTIFICATION,
+                        message.message_id,
+                        topic.type,
+                        topic.version,
+                        channel,
+                        message.subscription_id,
+                        message.message_timestamp,
+                        received,
+                        raw,
+                    ),
+                )
+        try:
+            parsed = message.parsed()
+        except MalformedMessage as error:  # what only the full parse sees (say, too deep)
+            self._refuse(error.kind, f"malformed frame: {error}")
+            return None
+        return self._parsed(parsed, received)
 
-    def entry(self, message: Notification, received: float) -> Entry | None:
-        """The entry of a parsed notification; None (the refusal counted) if its type is unknown,
-        it names no channel, or one that is not a Twitch user id."""
+    def _parsed(self, message: Notification, received: str) -> Entry | None:
         sub = message.subscription
         event = message.event
         topic = self._topic(sub.type, sub.version)
@@ -265,21 +171,40 @@ class EntryBuilder:
         if not is_channel_id(channel):
             self._refuse("bad_channel_id", f"channel id {channel[:40]!r} is not decimal digits")
             return None
+        # One key per entry: an event's own id is unique to it, so it also catches the same
+        # message delivered twice; types without one fall back on the message id.
+        dedup = ""
+        if topic.id_field is not None and isinstance(event, dict):
+            event_id = event.get(topic.id_field)
+            if isinstance(event_id, str) and event_id:
+                dedup = topic.id_prefix + event_id
         meta = message.metadata
-        body = event if event is not None else message.events
         try:
-            return self._entry(
-                topic, channel, meta.message_id, sub.id, meta.message_timestamp, received,
-                event, body,
-            )  # fmt: skip
+            body = orjson.dumps(event if event is not None else message.events)
         except orjson.JSONEncodeError as error:  # nested deeper than orjson writes (254)
             self._refuse("too_deep", f"the event cannot be written back: {error}")
             return None
+        return _new_entry(
+            Entry,
+            (
+                self._stream_prefix + channel,
+                dedup or self._message_prefix + meta.message_id,
+                NOTIFICATION,
+                meta.message_id,
+                topic.type,
+                topic.version,
+                channel,
+                sub.id,
+                meta.message_timestamp,
+                received,
+                body,
+            ),
+        )
 
 
 def notification_entry(keys: Keys, message: Notification, received: float) -> Entry | None:
-    """The entry of one notification."""
-    return EntryBuilder(keys).entry(message, received)
+    """The entry of one notification received at ``received`` (epoch seconds)."""
+    return EntryBuilder(keys).entry(message, epoch_text(received))
 
 
 def _other_entry(

@@ -23,6 +23,7 @@ from websockets.typing import BytesLike
 
 from kiss.contracts.stream_entry import Entry
 from kiss.contracts.timestamps import epoch_text
+from kiss.eventsub.messages import Notification, RawNotification
 from kiss.eventsub.session import (
     CLOSE_ADVICE,
     CloseSocket,
@@ -191,13 +192,12 @@ class SessionRunner:
         before its first frame, the welcome, is handed over.
         """
         receive = self.machine.receive
-        notified = self.machine.notified
-        build_entry = self._entries.notification
+        build_entry = self._entries.entry
+        channels = self.channels
         apply = self._apply
         clock = self._clock
         writer = self.writer
         stats = self.stats
-        channels = self.channels
         paused = False
 
         async def resume_when_room() -> None:
@@ -223,20 +223,18 @@ class SessionRunner:
             routed: list[Entry] = []  # handed to the writer at once, in order
             for frame in frames:
                 try:
-                    # The hot path: a notification in Twitch's shape goes straight to an entry;
-                    # the machine still does its bookkeeping and may drop it (stale, old socket).
-                    entry = build_entry(frame, received)
-                    if entry is None:
-                        hand_over(routed)  # what the machine outputs comes after them
-                        apply(receive(conn, frame, now))
-                        continue
-                    why = notified(conn, entry.twitch_ts, now)
-                    if why is None:
-                        if entry.channel_id not in channels:
-                            self._first_seen(entry.channel_id)
-                        routed.append(entry)
-                    else:
-                        self._dropped(why, entry)
+                    for output in receive(conn, frame, now):
+                        if type(output) is Deliver:  # ``_route``, inline on the hot path
+                            entry = build_entry(output.message, received)
+                            if entry is None:
+                                stats.dropped += 1  # refused by the builder, which counted it
+                            else:
+                                if entry.channel_id not in channels:
+                                    self._first_seen(entry.channel_id)
+                                routed.append(entry)
+                        else:
+                            hand_over(routed)  # what the machine outputs comes after them
+                            apply((output,))
                 except Exception as error:  # contained to this frame; counted, logged sparingly
                     self.refusals.contain(error, f"{self.slot} #{conn}")
             hand_over(routed)
@@ -298,10 +296,13 @@ class SessionRunner:
 
     # -- outputs --------------------------------------------------------------------------
 
-    def _apply(self, outputs: list[Output]) -> None:
+    def _apply(self, outputs: Iterable[Output]) -> None:
         for output in outputs:
             if isinstance(output, Deliver):
-                self._deliver(output)
+                routed: list[Entry] = []
+                self._route(output.message, epoch_text(self._clock()), routed)
+                self.stats.delivered += len(routed)
+                self.writer.extend(routed)
             elif isinstance(output, Dropped):
                 self._dropped(output)
             elif isinstance(output, Revoke):
@@ -320,19 +321,19 @@ class SessionRunner:
             elif isinstance(output, Lost):
                 self._on_lost(output)
 
-    def _deliver(self, output: Deliver) -> None:
-        entry = self._entries.entry(output.message, self._clock())
+    def _route(
+        self, message: Notification | RawNotification, received: str, routed: list[Entry]
+    ) -> None:
+        """A delivered notification's entry joins ``routed`` (None: refused by the builder,
+        which counted and logged it)."""
+        entry = self._entries.entry(message, received)
         if entry is None:
-            self.stats.dropped += 1  # refused by the builder, which counted and logged it
+            self.stats.dropped += 1
             return
-        self._deliver_entry(entry)
-
-    def _deliver_entry(self, entry: Entry) -> None:
-        self.stats.delivered += 1
         channel = entry.channel_id
         if channel not in self.channels:
             self._first_seen(channel)
-        self.writer.add(entry)
+        routed.append(entry)
 
     def _first_seen(self, channel: str) -> None:
         """A channel new to this slot: remembered with the slot (for gap markers) and among
@@ -341,19 +342,18 @@ class SessionRunner:
         self.writer.remember(self._channels_key, channel)
         self.writer.remember(self._all_channels_key, channel)
 
-    def _dropped(self, output: Dropped, entry: Entry | None = None) -> None:
+    def _dropped(self, output: Dropped) -> None:
         self.stats.dropped += 1
         if output.kind is not None:
             self.stats.malformed += 1
             self.refusals.refuse(output.kind, output.reason, self.slot)
-        elif entry is not None:  # a notification: its channel and message id as fields
+        elif output.message_id is not None:
             log.debug(
-                "%s: dropped %s of channel %s: %s",
+                "%s: dropped %s: %s",
                 self.slot,
-                entry.message_id,
-                entry.channel_id,
+                output.message_id,
                 output.reason,
-                extra={"channel_id": entry.channel_id, "message_id": entry.message_id},
+                extra={"message_id": output.message_id},
             )
         else:
             log.debug("%s: dropped: %s", self.slot, output.reason)

@@ -15,11 +15,14 @@ from kiss.eventsub.catalog import channel_of
 from kiss.eventsub.messages import (
     Keepalive,
     Notification,
+    NotificationDecoder,
+    RawNotification,
     Reconnect,
     Revocation,
     Welcome,
     is_channel_id,
     parse_message,
+    parse_notification,
 )
 
 TS = "2023-07-19T14:56:51.634234626Z"
@@ -266,3 +269,124 @@ def test_malformed_frames_say_their_kind(frame: bytes, kind: str) -> None:
     with pytest.raises(MalformedMessage) as refused:
         parse_message(frame)
     assert refused.value.kind == kind
+
+
+# -- the hot path's decoder -----------------------------------------------------------------
+
+
+def test_the_decoder_reads_a_notification_in_twitchs_shape_as_parse_message_does() -> None:
+    frame = orjson.dumps(NOTIFICATION).replace(b'"event":{', b'"event": {"t": "caf\\u00e9", ')
+    raw = NotificationDecoder().decode(frame)
+    parsed = parse_message(frame)
+    assert isinstance(raw, RawNotification) and isinstance(parsed, Notification)
+    meta, sub = parsed.metadata, parsed.subscription
+    assert (raw.message_id, raw.message_timestamp) == (meta.message_id, meta.message_timestamp)
+    assert (raw.subscription_id, raw.type, raw.version) == (sub.id, sub.type, sub.version)
+    assert raw.broadcaster_user_id == sub.condition["broadcaster_user_id"]
+    assert raw.event == b'{"t": "caf\\u00e9", "user_id":"1337","broadcaster_user_id":"12826"}'
+    assert orjson.loads(raw.event) == parsed.event  # the raw JSON, exactly as sent
+    assert raw.parsed() == parsed
+
+
+def changed(change: Any) -> bytes:
+    raw = copy.deepcopy(NOTIFICATION)
+    change(raw)
+    return orjson.dumps(raw)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda raw: raw["metadata"].update(message_type="session_keepalive"),
+        lambda raw: raw["metadata"].update(message_timestamp="2026-01-01T00:00:00+02:00"),
+        lambda raw: raw["metadata"].update(message_timestamp="2026-01-01T00:00:00.5z"),
+        lambda raw: raw["metadata"].update(message_timestamp="yesterday"),
+        lambda raw: raw["metadata"].update(message_id=""),
+        lambda raw: raw["metadata"].update(message_id=123),
+        lambda raw: raw["metadata"].pop("subscription_version"),
+        lambda raw: raw["payload"].pop("event"),
+        lambda raw: raw["payload"].update(event=None),
+        lambda raw: raw["payload"].update(event=[1]),
+        lambda raw: raw["payload"].update(events=[{"id": "1", "data": {}}]),
+        lambda raw: raw["payload"].update(events=None),
+        lambda raw: raw["payload"]["subscription"].update(cost="1"),
+        lambda raw: raw["payload"]["subscription"].update(cost=True),
+        lambda raw: raw["payload"]["subscription"].update(created_at=None),
+        lambda raw: raw["payload"]["subscription"].pop("condition"),
+        lambda raw: raw["payload"]["subscription"].update(transport=[]),
+    ],
+)
+def test_the_decoder_leaves_anything_else_to_parse_message(change: Any) -> None:
+    assert NotificationDecoder().decode(changed(change)) is None
+
+
+@pytest.mark.parametrize("frame", [b"", b"{not json", b"[1, 2]", b"null", b"[" * 5000])
+def test_the_decoder_declines_what_is_not_a_json_object(frame: bytes) -> None:
+    assert NotificationDecoder().decode(frame) is None
+
+
+def test_a_condition_without_a_broadcaster_is_decoded_with_none() -> None:
+    frame = changed(lambda raw: raw["payload"]["subscription"].update(condition={"user_id": "1"}))
+    raw = NotificationDecoder().decode(frame)
+    assert raw is not None and raw.broadcaster_user_id is None
+    assert raw.parsed().subscription.condition == {"user_id": "1"}
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-02-30T10:00:00.1Z",  # no such day
+        "2025-02-29T10:00:00Z",  # not a leap year
+        "2026-13-01T10:00:00.5Z",
+        "2026-12-03T24:00:00.5Z",
+        "2026-12-03T10:60:00.5Z",
+        "0000-01-01T00:00:00.5Z",
+    ],
+)
+def test_an_impossible_timestamp_is_declined_also_after_a_real_one(stamp: str) -> None:
+    decoder = NotificationDecoder()
+    good = changed(lambda raw: raw["metadata"].update(message_timestamp=stamp[:8] + "01T10:00:00Z"))
+    decoder.decode(good)  # the day checked once is remembered: a month's first day
+    bad = changed(lambda raw: raw["metadata"].update(message_timestamp=stamp))
+    assert decoder.decode(bad) is None
+    with pytest.raises(MalformedMessage) as refused:
+        parse_message(bad)
+    assert refused.value.kind == "bad_timestamp"
+
+
+def test_parse_notification_refuses_any_other_message() -> None:
+    assert isinstance(parse_notification(orjson.dumps(NOTIFICATION)), Notification)
+    with pytest.raises(MalformedMessage, match="expected a notification"):
+        parse_notification(orjson.dumps(KEEPALIVE))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    choice=st.integers(min_value=0, max_value=10_000),
+    replacement=json_values,
+    delete=st.booleans(),
+)
+def test_what_the_decoder_accepts_parse_message_accepts_and_reads_alike(
+    choice: int, replacement: Any, delete: bool
+) -> None:
+    mutated = copy.deepcopy(NOTIFICATION)
+    paths = _paths(mutated)
+    path = paths[choice % len(paths)]
+    parent = mutated
+    for key in path[:-1]:
+        parent = parent[key]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = replacement
+    frame = orjson.dumps(mutated)
+    raw = NotificationDecoder().decode(frame)
+    if raw is None:
+        return
+    parsed = parse_message(frame)  # MalformedMessage here: the decoder let through too much
+    assert isinstance(parsed, Notification)
+    meta, sub = parsed.metadata, parsed.subscription
+    assert (raw.message_id, raw.message_timestamp) == (meta.message_id, meta.message_timestamp)
+    assert (raw.subscription_id, raw.type, raw.version) == (sub.id, sub.type, sub.version)
+    assert raw.broadcaster_user_id == sub.condition.get("broadcaster_user_id")
+    assert parsed.events is None and orjson.loads(raw.event) == parsed.event

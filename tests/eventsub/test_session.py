@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from kiss.eventsub.messages import Notification, RawNotification, parse_message
 from kiss.eventsub.session import (
     CloseSocket,
     Deliver,
@@ -167,16 +168,6 @@ def test_time_unit_scales_the_protocol_durations() -> None:
     assert machine.deadline == pytest.approx(T0 + 10 * 1.5 * 0.02 + 0.1)
 
 
-def test_notifications_are_delivered_and_stale_ones_dropped() -> None:
-    machine = established()
-    fresh = machine.receive(1, notification("a", at=T0 + 1), T0 + 1)
-    assert kinds(fresh) == ["Deliver"]
-    assert isinstance(fresh[0], Deliver) and fresh[0].message.metadata.message_id == "a"
-    stale = machine.receive(1, notification("b", at=T0 - 601), T0 + 2)
-    assert kinds(stale) == ["Dropped"]
-    assert "older than 600" in stale[0].reason  # type: ignore[union-attr]
-
-
 def test_malformed_frames_are_dropped_with_the_problem_named() -> None:
     machine = established()
     outputs = machine.receive(1, b"{not json", T0 + 1)
@@ -319,25 +310,6 @@ def test_abandon_gives_the_session_up_once() -> None:
     assert machine.abandon("again", T0 + 2) == []
 
 
-def test_notified_keeps_the_books_of_a_notification_parsed_by_the_adapter() -> None:
-    machine = established()
-    stamp = format_timestamp(int((T0 + 5) * 1e9))
-    assert machine.notified(1, stamp, T0 + 5) is None
-    assert machine.last_message_at == T0 + 5
-    assert machine.deadline == T0 + 5 + 10 * 1.5 + 1.0
-    old = format_timestamp(int((T0 - 700) * 1e9))
-    assert machine.notified(1, old, T0 + 6) == Dropped("message older than 600 s")
-    assert machine.notified(9, stamp, T0 + 7) == Dropped(
-        "frame from a socket that is no longer in use"
-    )
-
-
-def test_notified_refuses_an_impossible_timestamp_instead_of_raising() -> None:
-    machine = established()
-    dropped = machine.notified(1, "2026-13-45T25:61:61Z", T0 + 5)
-    assert dropped is not None and dropped.kind == "bad_timestamp"
-
-
 def test_a_malformed_frame_is_dropped_with_its_kind() -> None:
     machine = established()
     deep = b"[" * 5000 + b"]" * 5000
@@ -363,3 +335,152 @@ def test_stale_check_handles_offsets_and_short_forms() -> None:
         base["metadata"]["message_id"] = stamp
         outputs = machine.receive(1, orjson.dumps(base), T0)
         assert kinds(outputs) == (["Dropped"] if stale else ["Deliver"]), stamp
+
+
+# -- notifications, from a table ---------------------------------------------------------------
+
+
+def changed(data: bytes, change: Any) -> bytes:
+    raw = orjson.loads(data)
+    change(raw)
+    return orjson.dumps(raw)
+
+
+def events_form(raw: dict[str, Any]) -> None:
+    raw["payload"]["events"] = [{"id": "e1", "data": raw["payload"].pop("event")}]
+
+
+def stamped(stamp: str) -> bytes:
+    return changed(FRESH, lambda raw: raw["metadata"].update(message_timestamp=stamp))
+
+
+FRESH = notification("n", at=T0 + 5)
+STALE = notification("n", at=T0 - 601)
+IMPOSSIBLE_TIME = stamped("2026-13-45T25:61:61Z")
+WHOLE_SECOND = stamped(ts(T0 + 5)[:19] + "Z")  # Twitch's form without a fraction
+WHOLE_SECOND_STALE = stamped(ts(T0 - 601)[:19] + "Z")
+OFFSET_TIME = stamped(ts(T0 + 5)[:19] + "+00:00")  # not Twitch's form: parsed
+OFFSET_STALE = stamped("2020-01-01T02:00:00+02:00")
+EVENTS = changed(FRESH, events_form)
+EVENT_NOT_AN_OBJECT = changed(FRESH, lambda raw: raw["payload"].update(event=[1]))
+NO_EVENT = changed(FRESH, lambda raw: raw["payload"].pop("event"))
+NO_TYPE = changed(FRESH, lambda raw: raw["metadata"].pop("subscription_type"))
+NO_BROADCASTER = changed(FRESH, lambda raw: raw["payload"]["subscription"].update(condition={}))
+
+
+def on(state: str) -> SessionMachine:
+    """A machine whose socket 1 is: ``primary`` (established), ``pending`` (the reconnect
+    socket of a handover, welcome not yet read), ``draining`` (let go after a handover),
+    ``lost`` (the session lost, its socket still read) or ``closed`` (let go and closed)."""
+    machine = established()
+    if state == "primary":
+        return machine
+    if state == "pending":
+        machine = SessionMachine(CONFIG)
+        machine.opened(9, T0)
+        machine.receive(9, welcome(), T0)
+        machine.receive(9, reconnect(), T0)
+        machine.opened(1, T0)
+    elif state in ("draining", "closed"):
+        machine.receive(1, reconnect(), T0)
+        machine.opened(2, T0)
+        machine.receive(2, welcome(), T0)
+        if state == "closed":
+            machine.closed(1, 1000, "", T0)
+    elif state == "lost":
+        machine.tick(T0 + 100)
+    return machine
+
+
+def delivered(outputs: list[Output]) -> tuple[str, ...]:
+    """An output list in a word or two: the form delivered and its message id, or why not."""
+    assert len(outputs) == 1, outputs
+    output = outputs[0]
+    if isinstance(output, Deliver):
+        message = output.message
+        if isinstance(message, RawNotification):
+            return ("raw", message.message_id)
+        assert isinstance(message, Notification)
+        return ("parsed", message.metadata.message_id)
+    assert isinstance(output, Dropped)
+    return ("dropped", output.reason.split(":")[0], str(output.kind), str(output.message_id))
+
+
+OLDER = "message older than 600 s"
+NOT_IN_USE = "frame from a socket that is no longer in use"
+
+
+MALFORMED = ("dropped", "malformed frame", "malformed", "None")
+
+
+@pytest.mark.parametrize(
+    ("state", "data", "outcome", "heard"),
+    [
+        pytest.param("primary", FRESH, ("raw", "n"), True, id="fresh"),
+        pytest.param("primary", STALE, ("dropped", OLDER, "None", "n"), True, id="stale"),
+        pytest.param("pending", FRESH, ("raw", "n"), True, id="on-the-reconnect-socket"),
+        pytest.param("draining", FRESH, ("raw", "n"), False, id="draining"),
+        pytest.param("draining", STALE, ("dropped", OLDER, "None", "n"), False, id="drain-stale"),
+        pytest.param("lost", FRESH, ("raw", "n"), False, id="buffered-on-a-lost-socket"),
+        pytest.param("closed", FRESH, ("dropped", NOT_IN_USE, "None", "n"), False, id="old-socket"),
+        pytest.param(
+            "primary",
+            IMPOSSIBLE_TIME,
+            ("dropped", "malformed frame", "bad_timestamp", "None"),
+            False,
+            id="malformed-timestamp",
+        ),
+        pytest.param("primary", WHOLE_SECOND, ("raw", "n"), True, id="whole-second"),
+        pytest.param(
+            "primary", WHOLE_SECOND_STALE, ("dropped", OLDER, "None", "n"), True, id="whole-stale"
+        ),
+        pytest.param("primary", OFFSET_TIME, ("parsed", "n"), True, id="offset-timestamp"),
+        pytest.param(
+            "primary", OFFSET_STALE, ("dropped", OLDER, "None", "n"), True, id="offset-stale"
+        ),
+        pytest.param("primary", EVENTS, ("parsed", "n"), True, id="events-form"),
+        pytest.param("draining", EVENTS, ("parsed", "n"), False, id="events-draining"),
+        pytest.param(
+            "closed", EVENTS, ("dropped", NOT_IN_USE, "None", "None"), False, id="events-old-socket"
+        ),
+        pytest.param("primary", EVENT_NOT_AN_OBJECT, MALFORMED, False, id="event-not-an-object"),
+        pytest.param("primary", NO_TYPE, MALFORMED, False, id="metadata-incomplete"),
+        pytest.param("draining", NO_EVENT, MALFORMED, False, id="no-event-draining"),
+        pytest.param("primary", NO_BROADCASTER, ("raw", "n"), True, id="no-broadcaster"),
+    ],
+)
+def test_a_notification_is_delivered_or_dropped_by_its_socket_time_and_shape(
+    state: str, data: bytes, outcome: tuple[str, ...], heard: bool
+) -> None:
+    machine = on(state)
+    before = (machine.last_message_at, machine.deadline)
+    assert delivered(machine.receive(1, data, T0 + 5)) == outcome
+    after = (machine.last_message_at, machine.deadline)
+    if heard:  # Twitch's activity: the silence deadline moves on
+        assert after == (T0 + 5, T0 + 5 + 10 * 1.5 + 1.0)
+    else:
+        assert after == before
+
+
+def test_the_raw_form_carries_the_event_as_sent_and_parses_to_the_same_message() -> None:
+    machine = established()
+    data = FRESH.replace(b'"event":{"n":"n"}', b'"event": {"n": "n", "x": 1.50}')
+    (output,) = machine.receive(1, data, T0 + 5)
+    assert isinstance(output, Deliver) and isinstance(output.message, RawNotification)
+    assert output.message.event == b'{"n": "n", "x": 1.50}'  # not re-encoded
+    assert output.message.parsed() == parse_message(data)
+
+
+def test_frames_of_one_read_share_the_time_and_the_deadline_still_follows() -> None:
+    machine = established()
+    read = [notification("r0", at=T0 + 5), STALE, notification("r2", at=T0 + 4), WHOLE_SECOND_STALE]
+    outcomes = [delivered(machine.receive(1, data, T0 + 5)) for data in read]
+    assert outcomes == [
+        ("raw", "r0"),
+        ("dropped", OLDER, "None", "n"),
+        ("raw", "r2"),
+        ("dropped", OLDER, "None", "n"),
+    ]
+    assert machine.deadline == T0 + 5 + 16
+    machine.receive(1, notification("later", at=T0 + 6), T0 + 6)
+    assert machine.deadline == T0 + 6 + 16

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from kiss.client.events import entry_fields, parse_entry
 from kiss.contracts.stream_entry import FIELDS, KINDS, Entry, decode
+from kiss.eventsub.messages import NotificationDecoder
 from kiss.eventsub.session import Gap
 from kiss.keys import Keys
 from kiss.listener.entries import EntryBuilder, gap_entry, notification_entry, revocation_entry
@@ -53,7 +54,9 @@ async def test_the_script_writes_every_kind_as_the_client_decodes_it(
     aredis: aioredis.Redis, redis_client: redis.Redis, keys: Keys
 ) -> None:
     # The Lua script names the fields itself: what it writes must be what the contract says.
-    fast = EntryBuilder(keys).notification(notification_frame("m-fast", "42"), "1700000000.5")
+    message = NotificationDecoder().decode(notification_frame("m-fast", "42"))
+    assert message is not None
+    fast = EntryBuilder(keys).entry(message, "1700000000.5")
     assert fast is not None  # the hot path's one-pass entry
     entries = [
         fast,
