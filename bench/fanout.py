@@ -9,7 +9,10 @@ processes, each running its share of the 1,000 ``HubEventSubClient`` objects on 
 - lost events (sent by the simulator, never handled) and duplicates (handled twice);
 - latency p50 / p99 from the simulator's send (``message_timestamp``) to the handler;
 - memory per bot (growth of a bot process's RSS per bot attached) and the processes' RSS;
-- the CPU the bot processes spent per event, against a bare redis-py consumer's.
+- the CPU the bot processes spent per event, against a bare redis-py consumer's;
+- the bare consumer's own Redis -> handler p99: the floor this machine sets for that leg of
+  the bots' latency (on a 2-core machine running the simulator, the listener and Redis too,
+  it is above 10 ms by itself).
 
 The baseline runs in the same run, right after the bots, on a second load over the same
 streams: as many processes, each with as many reading connections as a bot process has
@@ -134,6 +137,8 @@ async def bare_process(prefix: str, channels: list[str], out: IO[str]) -> None:
     options = ClientOptions(instance=f"bare-{os.getpid()}", count=128)
     acks: dict[str, list[str]] = {}
     handled = 0
+    # Redis -> handler, from the entry's id (its XADD time): the floor of the bots' third leg.
+    lags: list[float] = []
 
     async def reader(streams: list[str]) -> None:
         nonlocal handled
@@ -144,9 +149,11 @@ async def bare_process(prefix: str, channels: list[str], out: IO[str]) -> None:
                 reply: Any = await client.xreadgroup(
                     BARE_GROUP, options.instance, wanted, count=options.count, block=200
                 )
+                now_ms = time.time() * 1000
                 for stream, entries in reply or ():
                     handled += len(entries)
                     acks.setdefault(stream, []).extend(stream_id for stream_id, _ in entries)
+                    lags.extend(now_ms - int(i.partition("-")[0]) for i, _ in entries)
         finally:
             await client.aclose()
 
@@ -173,7 +180,10 @@ async def bare_process(prefix: str, channels: list[str], out: IO[str]) -> None:
     groups = [streams[i : i + per_reader] for i in range(0, len(streams), per_reader)]
     print("ready", file=out, flush=True)
     await asyncio.gather(acknowledger(), *(reader(group) for group in groups))
-    print(orjson.dumps({"handled": handled}).decode(), file=out, flush=True)
+    lags.sort()
+    p99 = round(percentile(lags, 0.99), 2) if lags else None
+    print(orjson.dumps({"handled": handled, "redis_to_handler_p99_ms": p99}).decode(), file=out,
+          flush=True)  # fmt: skip
 
 
 # -- the harness -------------------------------------------------------------------------
@@ -302,8 +312,9 @@ def stop_reporting(children: list[subprocess.Popen[str]]) -> list[dict[str, Any]
 
 def bare_baseline(
     harness: Harness, channels: list[str], processes: int, rate: float, seconds: float
-) -> float:
-    """CPU per event of the bare consumer on a load of its own; returns microseconds."""
+) -> tuple[float, list[float | None]]:
+    """CPU per event of the bare consumer on a load of its own (microseconds), and each
+    process's Redis -> handler p99 (ms)."""
     with ExitStack() as stack:
         pipe = harness.redis.pipeline(transaction=False)
         for channel in channels:
@@ -314,8 +325,9 @@ def bare_baseline(
         say(f"baseline: bare redis-py consumers, {rate:,.0f} events/s for {seconds:g} s")
         load_and_drain(harness, channels, BARE_GROUP, rate, seconds)
         cpu = sum(cpu_seconds(consumer.pid) for consumer in consumers) - cpu_before
-        handled = sum(int(r["handled"]) for r in stop_reporting(consumers))
-    return cpu / max(1, handled) * 1e6
+        reports = stop_reporting(consumers)
+        handled = sum(int(r["handled"]) for r in reports)
+    return cpu / max(1, handled) * 1e6, [r["redis_to_handler_p99_ms"] for r in reports]
 
 
 def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, Any]:
@@ -349,7 +361,7 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
         routed = harness.routed()
         bot_cpu = sum(cpu_seconds(bot.pid) for bot in bots) - cpu_before
         reports = stop_reporting(bots)
-        bare_us = bare_baseline(harness, channels, processes, rate, seconds)
+        bare_us, bare_p99 = bare_baseline(harness, channels, processes, rate, seconds)
         listener.send_signal(signal.SIGTERM)
         listener.wait(timeout=30)
 
@@ -375,6 +387,8 @@ def run(quick: bool, rate: float, seconds: float, processes: int) -> dict[str, A
         # CPU the bot processes spent per event (reading, dispatch, handler, ack, presence).
         "bot_cpu_us_per_event": round(bot_cpu / max(1, handled) * 1e6, 1),
         "bare_cpu_us_per_event": round(bare_us, 1),
+        # The same leg for the bare consumer: what this machine allows a reader at all.
+        "bare_redis_to_handler_p99_ms": bare_p99,
         "memory_per_bot_kb": round(statistics.mean(r["bytes_per_bot"] for r in reports) / 1024, 1),
         "bot_process_rss_mb": [round(r["rss_mb"], 1) for r in reports],
         "quick": quick,
