@@ -29,8 +29,7 @@ def consumer_name(bot: str, instance: str) -> str:
 class ClientOptions:
     # Reading: one XREADGROUP serves up to streams_per_reader channels of one bot name, on a
     # connection of its own. Fewer keys per call make each call cheaper for Redis and the
-    # reply sooner: in bench/fanout (1,000 bots) p99 fell from 12-18 ms at 100 to 8-13 ms at
-    # 10, for 100 connections per thousand bots.
+    # reply sooner, at the price of more connections (docs/performance.md has the figures).
     block_ms: int = 1000
     count: int = 64
     streams_per_reader: int = 10
