@@ -8,28 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from kiss.auth.provider import Principal
 from kiss.errors import MalformedMessage
 from kiss.helix.client import HelixResponse
+from kiss.helix.client import Requester as Requester  # the one protocol, named here too
 
 PATH_CONDUITS = "eventsub/conduits"
 PATH_SHARDS = "eventsub/conduits/shards"
-
-
-class Requester(Protocol):
-    """What these endpoints need of a Helix client (``HelixClient`` is one)."""
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        principal: Principal,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> HelixResponse: ...
 
 
 @dataclass(frozen=True, slots=True)
