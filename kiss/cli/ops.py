@@ -33,7 +33,6 @@ from kiss.status.model import HubStatus, ShardStatus
 CLI_BOT = "kiss-cli"
 DEFAULT_TYPES = ("stream.online", "stream.offline")
 # Condition fields that name the channel itself when a channel is added from the CLI.
-CHANNEL_FIELDS = ("broadcaster_user_id", "to_broadcaster_user_id", "moderator_user_id", "user_id")
 
 
 @click.command("resync")
@@ -179,11 +178,8 @@ def undrain() -> None:
 
 
 def channel_condition(type_: str, channel_id: str, extra: Mapping[str, str]) -> dict[str, str]:
-    """A topic's condition for a channel: its own fields filled with the channel id."""
-    topic = lookup(type_)
-    fields = (*topic.required, *topic.exactly_one_of[:1])
-    condition = {name: channel_id for name in fields if name in CHANNEL_FIELDS}
-    return topic.validate_condition({**condition, **extra})
+    """A topic's condition for a channel (``Topic.condition_for``: the bot client's rule too)."""
+    return lookup(type_).condition_for(channel_id, extra)
 
 
 def _fields(topic: Topic) -> set[str]:

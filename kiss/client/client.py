@@ -356,11 +356,8 @@ class HubEventSubClient:
         )
 
     def _condition(self, topic: Topic, condition: Mapping[str, str] | None) -> dict[str, str]:
-        """The bot's condition, with this channel as broadcaster where the topic has one."""
-        wanted = dict(condition or {})
-        if "broadcaster_user_id" in (*topic.required, *topic.optional):
-            wanted.setdefault("broadcaster_user_id", self.channel_id)
-        return topic.validate_condition(wanted)
+        """The bot's condition, with this channel filled in where the topic names it."""
+        return topic.condition_for(self.channel_id, condition or {})
 
     async def _request(
         self,

@@ -161,6 +161,24 @@ class Topic:
             return 0
         return 1
 
+    def condition_for(self, channel_id: str, given: Mapping[str, str]) -> dict[str, str]:
+        """The condition of a subscription for ``channel_id``: ``given``, with the channel
+        filled in where the topic names it (its first channel field, e.g.
+        ``broadcaster_user_id``) and the broadcaster as its own moderator
+        (``moderator_user_id``), then validated. A chat type's ``user_id`` (which account
+        reads the chat) is never guessed: the caller gives it."""
+        wanted = dict(given)
+        fields = {*self.required, *self.optional}
+        one_of = set(self.exactly_one_of)  # channel.raid: raids into this channel, unless told
+        for name in (*self.channel_fields[:1], "moderator_user_id"):
+            if name == "user_id":
+                continue
+            if name in fields or (name in one_of and not one_of & wanted.keys()):
+                wanted.setdefault(name, channel_id)
+        if self.channel_fields[:1] == ("user_id",):  # user.* topics: the channel is the user
+            wanted.setdefault("user_id", channel_id)
+        return self.validate_condition(wanted)
+
     def validate_condition(self, condition: Mapping[str, Any]) -> dict[str, str]:
         """The condition as Twitch wants it, or InvalidCondition naming the problem."""
         if not isinstance(condition, Mapping):

@@ -280,3 +280,30 @@ def test_channel_moderate_is_refused_until_every_group_is_granted() -> None:
 def test_an_unknown_type_suggests_the_nearest_names(typed: str, suggested: str) -> None:
     with pytest.raises(UnknownTopic, match=f"did you mean {re.escape(suggested)}"):
         catalog.lookup(typed)
+
+
+@pytest.mark.parametrize(
+    ("type_", "given", "expected"),
+    [
+        ("stream.online", {}, {"broadcaster_user_id": "7"}),
+        ("channel.follow", {}, {"broadcaster_user_id": "7", "moderator_user_id": "7"}),
+        (
+            "channel.follow",
+            {"moderator_user_id": "8"},
+            {"broadcaster_user_id": "7", "moderator_user_id": "8"},
+        ),
+        ("channel.raid", {}, {"to_broadcaster_user_id": "7"}),
+        ("channel.raid", {"from_broadcaster_user_id": "7"}, {"from_broadcaster_user_id": "7"}),
+        ("user.update", {}, {"user_id": "7"}),
+        ("channel.chat.message", {"user_id": "9"}, {"broadcaster_user_id": "7", "user_id": "9"}),
+    ],
+)
+def test_a_channels_condition_fills_the_channel_where_the_topic_names_it(
+    type_: str, given: dict[str, str], expected: dict[str, str]
+) -> None:
+    assert catalog.lookup(type_).condition_for("7", given) == expected
+
+
+def test_a_chat_condition_never_guesses_the_reading_account() -> None:
+    with pytest.raises(InvalidCondition, match=r"missing condition field.*user_id"):
+        catalog.lookup("channel.chat.message").condition_for("7", {})
