@@ -16,6 +16,7 @@ from kiss import localrun
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from tests.redis_server import PrivateRedis
+from tests.waiting import TIME_UNIT
 
 REDIS_URL = os.environ.get("KISS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
@@ -108,7 +109,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="module")
 def simulator() -> Iterator[SimulatorHandle]:
     """The Twitch simulator as a process of its own, at 1/50 of Twitch's time."""
-    with run_simulator_process(time_unit=0.02) as handle:
+    with run_simulator_process(time_unit=TIME_UNIT) as handle:
         yield handle
 
 

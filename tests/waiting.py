@@ -1,4 +1,5 @@
-"""Waiting for a condition in tests, instead of sleeping for a guessed time.
+"""Time in tests: waiting for a condition instead of sleeping for a guessed time, and the
+time units that scale Twitch's timers.
 
 The one poll loop of the suite: ``wait_for`` in threads and plain tests, ``wait_for_async``
 inside an event loop (its condition may be a coroutine function).
@@ -12,6 +13,13 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
 T = TypeVar("T")
+
+# Real seconds per Twitch second (the simulator's and the session machine's time_unit): Twitch's
+# 10 s welcome window and 30 s keepalive become 0.2 s and 0.6 s in one process...
+TIME_UNIT = 0.02
+# ...and 0.5 s and 1.5 s where separate processes (simulator, listener, Celery) must meet them
+# on a loaded CI machine.
+PROCESS_TIME_UNIT = 0.05
 
 
 class NotWithin(AssertionError, TimeoutError):

@@ -25,6 +25,7 @@ from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.tokens import list_tokens
 from kiss.supervisor.runner import Supervisor
 from kiss.supervisor.spec import ProcessSpec
+from tests.waiting import PROCESS_TIME_UNIT
 
 
 def test_flower_credentials_are_generated_once_into_a_private_file(tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_demo_stores_tokens_runs_bots_and_stops_on_sigterm(
         "KISSBOT_DATABASE_URL": sqlite_url,
         "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
     }
-    with run_simulator_process(time_unit=0.05) as sim:
+    with run_simulator_process(time_unit=PROCESS_TIME_UNIT) as sim:
         process = psutil.Popen(
             [
                 sys.executable,

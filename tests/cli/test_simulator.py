@@ -14,11 +14,12 @@ from click.testing import CliRunner
 
 from kiss.cli import main
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+from tests.waiting import TIME_UNIT
 
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=0.02, subscribe_window=1000) as handle:
+    with run_simulator_process(time_unit=TIME_UNIT, subscribe_window=1000) as handle:
         yield handle
 
 

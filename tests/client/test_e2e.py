@@ -45,7 +45,8 @@ from kiss.simulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from kiss.store.db import make_engine, session_factory, upgrade
 from kiss.store.tokens import save_token
 from tests.client.conftest import FAST
-from tests.listener.simulated import TIME_UNIT, Hub, make_hub, text
+from tests.listener.simulated import Hub, make_hub, text
+from tests.waiting import TIME_UNIT
 from tests.waiting import wait_for_async as wait_for
 from workers.control import ControlWorker
 

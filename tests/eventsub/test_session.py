@@ -23,6 +23,7 @@ from kiss.eventsub.session import (
     describe_close,
 )
 from kiss.eventsub.timestamps import format_timestamp
+from tests.waiting import TIME_UNIT
 
 T0 = 1_800_000_000.0
 CONFIG = SessionConfig(time_unit=1.0, keepalive_factor=1.5, slack_seconds=1.0)
@@ -161,9 +162,11 @@ def test_a_short_pause_does_not_shorten_the_window() -> None:
 
 
 def test_time_unit_scales_the_protocol_durations() -> None:
-    machine = SessionMachine(SessionConfig(time_unit=0.02, keepalive_factor=1.5, slack_seconds=0.1))
+    machine = SessionMachine(
+        SessionConfig(time_unit=TIME_UNIT, keepalive_factor=1.5, slack_seconds=0.1)
+    )
     machine.opened(1, T0)
-    assert machine.deadline == pytest.approx(T0 + 10 * 0.02 + 0.1)
+    assert machine.deadline == pytest.approx(T0 + 10 * TIME_UNIT + 0.1)
     machine.receive(1, welcome(), T0)
     assert machine.deadline == pytest.approx(T0 + 10 * 1.5 * 0.02 + 0.1)
 

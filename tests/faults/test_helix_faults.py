@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.faults.helix_storm import Storm, run_storm
 from tests.redis_server import PrivateRedis
+from tests.waiting import PROCESS_TIME_UNIT
 
 
 def test_never_two_reconciles_at_once_and_few_calls_per_subscription(
@@ -14,7 +15,7 @@ def test_never_two_reconciles_at_once_and_few_calls_per_subscription(
     # Scaled down: 100 subscriptions, 100 ms latency, a 3 s lock; the simulator at 1/20 of
     # Twitch's time, so that each 429 burst blocks the bucket for about 4 s: past the ttl.
     storm = Storm(subscriptions=100, latency_ms=100, error_share=0.2, lock_seconds=3.0,
-                  rate=20.0, time_unit=0.05)  # fmt: skip
+                  rate=20.0, time_unit=PROCESS_TIME_UNIT)  # fmt: skip
     figures = run_storm(private_redis.url, tmp_path, storm)
     print("helix_faults:", figures)
     assert figures["injected_by_status"].get(429, 0) == 2 * storm.burst_size

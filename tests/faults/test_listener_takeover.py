@@ -18,15 +18,15 @@ from kiss.keys import Keys
 from kiss.listener.leases import lease_holder
 from kiss.simulator.testing import SimulatorHandle, run_simulator_process
 from tests.redis_server import PrivateRedis
-from tests.waiting import wait_for
-from tests.workers.test_listener import UNIT, Hub
+from tests.waiting import PROCESS_TIME_UNIT, wait_for
+from tests.workers.test_listener import Hub
 
 CHANNELS = [str(9300 + i) for i in range(8)]  # spread over the shards by the conduit's hash
 
 
 @pytest.fixture
 def sim() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=UNIT) as handle:
+    with run_simulator_process(time_unit=PROCESS_TIME_UNIT) as handle:
         yield handle
 
 

@@ -15,11 +15,12 @@ from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.settings import load_settings
 from kiss.simulator.testing import SimulatorControl, run_simulator_process
+from tests.waiting import PROCESS_TIME_UNIT
 
 
 @pytest.fixture
 def helix(redis_url: str, keys: Keys) -> Iterator[HelixClient]:
-    with run_simulator_process(time_unit=0.05) as sim:
+    with run_simulator_process(time_unit=PROCESS_TIME_UNIT) as sim:
         token = SimulatorControl(sim.base_url).token()["access_token"]
         settings = load_settings(
             redis_url=redis_url,

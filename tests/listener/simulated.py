@@ -25,7 +25,6 @@ from kiss.keys import Keys
 from kiss.settings import Settings, load_settings
 from kiss.simulator.testing import SimulatorControl
 
-TIME_UNIT = 0.02
 SLOW_UNIT = 0.2
 
 

@@ -12,7 +12,8 @@ from kiss.helix import conduits as api
 from kiss.keys import Keys
 from kiss.listener.conduit import ensure_conduit
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.listener.simulated import TIME_UNIT, make_hub
+from tests.listener.simulated import make_hub
+from tests.waiting import TIME_UNIT
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from kiss.keys import Keys
 from kiss.listener.control_plane import ControlPlane, celery_sender
 from kiss.listener.service import Listener, ListenerOptions
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.listener.simulated import SLOW_UNIT, TIME_UNIT, Hub, eventually, make_hub, text
+from tests.listener.simulated import SLOW_UNIT, Hub, eventually, make_hub, text
+from tests.waiting import TIME_UNIT
 
 
 @pytest.fixture

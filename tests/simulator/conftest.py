@@ -13,13 +13,12 @@ import pytest
 import websockets
 
 from kiss.simulator import DEMO_CLIENT_ID, Simulator, SimulatorConfig
-
-UNIT = 0.02  # real seconds per Twitch-second in these tests
+from tests.waiting import TIME_UNIT
 
 
 @pytest.fixture
 def config() -> SimulatorConfig:
-    return SimulatorConfig(time_unit=UNIT)
+    return SimulatorConfig(time_unit=TIME_UNIT)
 
 
 @pytest.fixture

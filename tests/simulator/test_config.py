@@ -8,6 +8,7 @@ import pytest
 
 from kiss.errors import ConfigError
 from kiss.simulator import SimulatorConfig
+from tests.waiting import TIME_UNIT
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,7 @@ def test_bad_values_name_the_field(field: str, value: float) -> None:
 
 
 def test_seconds_scale_by_the_time_unit() -> None:
-    assert SimulatorConfig(time_unit=0.02).seconds(30) == pytest.approx(0.6)
+    assert SimulatorConfig(time_unit=TIME_UNIT).seconds(30) == pytest.approx(0.6)
     assert SimulatorConfig().seconds(30) == 30
 
 

@@ -10,10 +10,13 @@ import requests
 import websockets.sync.client
 
 from kiss.simulator.testing import SimulatorControl, SimulatorError, run_simulator_process
+from tests.waiting import TIME_UNIT
 
 
 def test_subprocess_simulator_end_to_end() -> None:
-    with run_simulator_process(time_unit=0.02, subscribe_window=1000, rate_limit_points=50) as sim:
+    with run_simulator_process(
+        time_unit=TIME_UNIT, subscribe_window=1000, rate_limit_points=50
+    ) as sim:
         assert sim.base_url.startswith("http://127.0.0.1:")
         assert sim.ws_url.endswith("/ws") and sim.helix_url.endswith("/helix")
         control = SimulatorControl(sim.base_url)
@@ -43,7 +46,7 @@ def test_subprocess_simulator_end_to_end() -> None:
 
 
 def test_control_errors_raise() -> None:
-    with run_simulator_process(time_unit=0.02) as sim:
+    with run_simulator_process(time_unit=TIME_UNIT) as sim:
         control = SimulatorControl(sim.base_url)
         with pytest.raises(SimulatorError, match="400"):
             control.trigger("no.such.type")

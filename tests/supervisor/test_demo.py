@@ -19,6 +19,7 @@ from kiss.supervisor.demo import (
     start_load,
     store_tokens,
 )
+from tests.waiting import PROCESS_TIME_UNIT
 
 
 def test_free_port_can_be_bound() -> None:
@@ -36,7 +37,7 @@ def test_simulator_env_points_every_twitch_url_at_the_simulator() -> None:
 
 
 def test_channels_are_created_and_the_load_runs() -> None:
-    with run_simulator_process(time_unit=0.05) as sim:
+    with run_simulator_process(time_unit=PROCESS_TIME_UNIT) as sim:
         control = SimulatorControl(sim.base_url)
         channels = create_channels(control, 2)
         assert [c.login for c in channels] == ["demo_streamer_1", "demo_streamer_2"]
@@ -59,7 +60,7 @@ def test_each_broadcaster_token_lands_encrypted_in_the_store(
     engine = make_engine(sqlite_url)
     sessions = session_factory(engine)
     cipher = TokenCipher.from_file(tmp_path / "kissbot.key")
-    with run_simulator_process(time_unit=0.05) as sim:
+    with run_simulator_process(time_unit=PROCESS_TIME_UNIT) as sim:
         control = SimulatorControl(sim.base_url)
         channels = create_channels(control, 2)
         store_tokens(control, channels, sessions, cipher)

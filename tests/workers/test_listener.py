@@ -26,9 +26,8 @@ from kiss.settings import load_settings
 from kiss.simulator.config import DEMO_CLIENT_SECRET
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
 from tests.redis_server import PrivateRedis
-from tests.waiting import wait_for
+from tests.waiting import PROCESS_TIME_UNIT, wait_for
 
-UNIT = 0.05  # simulator and listener: 10 s windows become 0.5 s
 LEASE = 1.0
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +38,7 @@ def text(value: bytes | str | None) -> str | None:
 
 @pytest.fixture
 def sim() -> Iterator[SimulatorHandle]:
-    with run_simulator_process(time_unit=UNIT) as handle:
+    with run_simulator_process(time_unit=PROCESS_TIME_UNIT) as handle:
         yield handle
 
 
@@ -84,7 +83,7 @@ class Hub:
     def start(self, name: str) -> subprocess.Popen[bytes]:
         command = [
             sys.executable, "-m", "kiss", "listener",
-            "--listener-id", name, "--metrics-port", "0", "--time-unit", str(UNIT),
+            "--listener-id", name, "--metrics-port", "0", "--time-unit", str(PROCESS_TIME_UNIT),
         ]  # fmt: skip
         log = (self.tmp / f"{name}.log").open("ab")
         process = subprocess.Popen(command, env=self.env, cwd=self.tmp, stdout=log, stderr=log)

@@ -8,12 +8,13 @@ import aiohttp
 import pytest
 
 from kiss.simulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Simulator, SimulatorConfig
-from tests.simulator.conftest import UNIT, connect, receive_type
+from tests.simulator.conftest import connect, receive_type
+from tests.waiting import TIME_UNIT
 
 
 @pytest.fixture
 def config() -> SimulatorConfig:
-    return SimulatorConfig(time_unit=UNIT, subscribe_window=1000)
+    return SimulatorConfig(time_unit=TIME_UNIT, subscribe_window=1000)
 
 
 async def call(

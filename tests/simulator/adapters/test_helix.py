@@ -9,7 +9,8 @@ import pytest
 import websockets
 
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.simulator.conftest import UNIT, Api, connect
+from tests.simulator.conftest import Api, connect
+from tests.waiting import TIME_UNIT
 from tests.waiting import wait_for_async as wait_for
 
 Sockets = list[websockets.ClientConnection]
@@ -20,7 +21,7 @@ SUBS = "/eventsub/subscriptions"
 @pytest.fixture
 def config() -> SimulatorConfig:
     # A long subscribe window: these tests open sockets and subscribe at their own pace.
-    return SimulatorConfig(time_unit=UNIT, subscribe_window=1000, page_size=2)
+    return SimulatorConfig(time_unit=TIME_UNIT, subscribe_window=1000, page_size=2)
 
 
 @pytest.fixture

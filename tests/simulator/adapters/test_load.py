@@ -15,7 +15,8 @@ from kiss.eventsub.timestamps import parse_timestamp
 from kiss.simulator import Simulator, SimulatorConfig
 from kiss.simulator.adapters.load import parse_load
 from kiss.simulator.twitch.problems import TwitchProblem
-from tests.simulator.conftest import UNIT, Api, connect
+from tests.simulator.conftest import Api, connect
+from tests.waiting import TIME_UNIT
 from tests.waiting import wait_for_async as wait_for
 
 BOT = "9000"
@@ -23,7 +24,7 @@ BOT = "9000"
 
 @pytest.fixture
 def config() -> SimulatorConfig:
-    return SimulatorConfig(time_unit=UNIT, subscribe_window=1000)
+    return SimulatorConfig(time_unit=TIME_UNIT, subscribe_window=1000)
 
 
 async def chat_session(api: Api, channels: list[str]) -> websockets.ClientConnection:

@@ -10,7 +10,8 @@ import pytest
 import websockets
 
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.simulator.conftest import UNIT, Api, connect
+from tests.simulator.conftest import Api, connect
+from tests.waiting import TIME_UNIT
 from tests.waiting import wait_for_async as wait_for
 
 SUBS = "/eventsub/subscriptions"
@@ -30,7 +31,7 @@ def test_addresses_need_a_started_simulator() -> None:
 
 
 async def test_stop_closes_open_sockets() -> None:
-    async with Simulator(SimulatorConfig(time_unit=UNIT, subscribe_window=1000)) as sim:
+    async with Simulator(SimulatorConfig(time_unit=TIME_UNIT, subscribe_window=1000)) as sim:
         ws, _ = await connect(sim.ws_url)
     with pytest.raises(websockets.ConnectionClosed):
         while True:

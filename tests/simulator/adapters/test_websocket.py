@@ -14,7 +14,8 @@ import websockets
 from kiss.eventsub.messages import parse_message
 from kiss.eventsub.timestamps import parse_timestamp
 from kiss.simulator import Simulator, SimulatorConfig
-from tests.simulator.conftest import UNIT, Api, connect, receive, receive_type
+from tests.simulator.conftest import Api, connect, receive, receive_type
+from tests.waiting import TIME_UNIT
 from tests.waiting import wait_for_async as wait_for
 
 CHAT = {"broadcaster_user_id": "1001", "user_id": "1001"}
@@ -78,7 +79,7 @@ async def test_keepalive_arrives_before_the_window_ends(config: SimulatorConfig)
             sent.append(parse_timestamp(message["metadata"]["message_timestamp"]))
         await ws.close()
     gaps = [later - earlier for earlier, later in itertools.pairwise(sent)]
-    assert all(gap < 30 * UNIT for gap in gaps), gaps  # each before the 30 s window ends
+    assert all(gap < 30 * TIME_UNIT for gap in gaps), gaps  # each before the 30 s window ends
 
 
 async def test_inbound_text_closes_with_4001(sim: Simulator) -> None:
@@ -169,7 +170,7 @@ async def test_reconnect_carries_session_and_subscriptions(sim: Simulator, api: 
     note = await receive_type(new, "notification")
     assert note["payload"]["subscription"]["id"] == sub_id
     assert sim.state.subscriptions[sub_id].status == "enabled"
-    await asyncio.sleep(35 * UNIT)  # past the grace: the handed-over session must stay
+    await asyncio.sleep(35 * TIME_UNIT)  # past the grace: the handed-over session must stay
     assert sim.state.subscriptions[sub_id].status == "enabled"
     await new.close()
 
@@ -295,7 +296,7 @@ async def test_silence_stops_keepalives_and_notifications(config: SimulatorConfi
         session_id = welcome["payload"]["session"]["id"]
         sim.dispatcher.silence(session_id, True)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(ws.recv(), 30 * UNIT)  # three keepalive windows of nothing
+            await asyncio.wait_for(ws.recv(), 30 * TIME_UNIT)  # three keepalive windows of nothing
         sim.dispatcher.silence(session_id, False)
         assert (await receive(ws))["metadata"]["message_type"] == "session_keepalive"
         assert ws.state is websockets.State.OPEN

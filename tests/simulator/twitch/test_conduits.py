@@ -11,7 +11,8 @@ import websockets
 
 from kiss.simulator import Simulator, SimulatorConfig
 from kiss.simulator.twitch.routing import shard_index
-from tests.simulator.conftest import UNIT, Api, connect, receive_type
+from tests.simulator.conftest import Api, connect, receive_type
+from tests.waiting import TIME_UNIT
 from tests.waiting import wait_for_async as wait_for
 
 Sockets = list[websockets.ClientConnection]
@@ -22,7 +23,7 @@ SHARDS = "/eventsub/conduits/shards"
 
 @pytest.fixture
 def config() -> SimulatorConfig:
-    return SimulatorConfig(time_unit=UNIT, subscribe_window=1000)
+    return SimulatorConfig(time_unit=TIME_UNIT, subscribe_window=1000)
 
 
 @pytest.fixture
@@ -325,7 +326,7 @@ async def test_conduit_with_all_shards_disabled_expires(
         conduit_id = await new_conduit(api, token, 1)
         [ws] = (await bind(api, token, conduit_id, sockets, ["0"])).values()
         sub = await conduit_sub(api, token, conduit_id, "1001")
-        await asyncio.sleep(20 * UNIT)  # twice the lifetime with a live shard: kept
+        await asyncio.sleep(20 * TIME_UNIT)  # twice the lifetime with a live shard: kept
         assert conduit_id in sim.state.conduits
         await ws.close()
         await wait_for(lambda: conduit_id not in sim.state.conduits)
