@@ -15,8 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from kiss import localrun
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle, run_simulator_process
+from tests.ports import free_ports
 from tests.redis_server import PrivateRedis
 from tests.waiting import TIME_UNIT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 REDIS_URL = os.environ.get("KISS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_URL = os.environ.get(
@@ -132,3 +135,33 @@ def sessions(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(sqlite_url)
     yield session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def hub_env(
+    tmp_path: Path, redis_url: str, keys: Keys, redis_client: redis.Redis
+) -> Iterator[dict[str, str]]:
+    """What a user has set in every terminal of a hub run: where Redis and the database are."""
+    queue_name = f"hub-{uuid.uuid4().hex[:8]}"
+    metrics_port, _worker_port = free_ports(2)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KISSBOT_", "FLOWER_", "PROMETHEUS_"))
+    }
+    yield {
+        **env,
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+        "KISSBOT_REDIS_URL": redis_url,
+        "KISSBOT_KEY_PREFIX": keys.prefix,
+        "KISSBOT_CELERY_QUEUE": queue_name,
+        "KISSBOT_DATABASE_URL": f"sqlite:///{tmp_path}/kiss-hub.db",
+        "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
+        "KISSBOT_METRICS_PORT": str(metrics_port),
+        "KISSBOT_EVENTSUB__RECONCILE_INTERVAL": "3",
+    }
+    # The Celery queue's own keys (the hub's are under the ``keys`` prefix, cleaned by it).
+    redis_client.delete(
+        queue_name, f"_kombu.binding.{queue_name}", f"_kombu.binding_permanent.{queue_name}"
+    )

@@ -18,25 +18,22 @@ How the README's notation is read:
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 import kiss
-from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl
-from tests.e2e.test_local_run import Output, eventually, free_ports
+from tests.e2e.test_local_run import Output, eventually
+from tests.ports import free_ports
 
 ROOT = Path(kiss.__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -175,35 +172,6 @@ def test_the_readme_has_commands_to_run() -> None:
 
 
 # -- the README's commands against a running hub ---------------------------------------------
-
-
-@pytest.fixture
-def hub_env(
-    tmp_path: Path, redis_url: str, keys: Keys, redis_client: redis.Redis
-) -> Iterator[dict[str, str]]:
-    """What a user has set in both terminals: where Redis and the database are."""
-    queue_name = f"readme-{uuid.uuid4().hex[:8]}"
-    metrics_port, _worker_port = free_ports(2)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("KISSBOT_", "FLOWER_", "PROMETHEUS_"))
-    }
-    yield {
-        **env,
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "KISSBOT_REDIS_URL": redis_url,
-        "KISSBOT_KEY_PREFIX": keys.prefix,
-        "KISSBOT_CELERY_QUEUE": queue_name,
-        "KISSBOT_DATABASE_URL": f"sqlite:///{tmp_path}/kiss-hub.db",
-        "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
-        "KISSBOT_METRICS_PORT": str(metrics_port),
-        "KISSBOT_EVENTSUB__RECONCILE_INTERVAL": "3",
-    }
-    redis_client.delete(
-        queue_name, f"_kombu.binding.{queue_name}", f"_kombu.binding_permanent.{queue_name}"
-    )
 
 
 def stop(process: subprocess.Popen[Any], timeout: float = 60) -> int | None:

@@ -8,9 +8,10 @@ inside an event loop (its condition may be a coroutine function).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -28,12 +29,15 @@ class NotWithin(AssertionError, TimeoutError):
 
 
 def wait_for(
-    condition: Callable[[], T | Literal[False] | None], within: float = 30.0, what: str = ""
+    condition: Callable[[], T | Literal[False] | None],
+    within: float = 30.0,
+    what: str = "",
+    interval: float = 0.02,
 ) -> T:
     """Poll ``condition`` until it returns something truthy, and return that.
 
     Raises NotWithin (an AssertionError and a TimeoutError) naming ``what`` once ``within``
-    seconds have passed.
+    seconds have passed. ``interval``: longer for probes that start a process.
     """
     deadline = time.monotonic() + within
     while True:
@@ -42,23 +46,24 @@ def wait_for(
             return value
         if time.monotonic() > deadline:
             raise NotWithin(f"not within {within} s: {what or condition}")
-        time.sleep(0.02)
+        time.sleep(interval)
 
 
 async def wait_for_async(
-    condition: Callable[[], bool | Awaitable[bool]],
+    condition: Callable[[], Any],
     within: float = 10.0,
     what: str = "",
     describe: Callable[[], str] | None = None,
-) -> None:
-    """``wait_for`` without blocking the loop; ``describe()`` adds the state to a failure."""
+) -> Any:
+    """``wait_for`` without blocking the loop: ``condition`` may return an awaitable; the
+    truthy value is returned. ``describe()`` adds the state to a failure."""
     deadline = time.monotonic() + within
     while True:
         result = condition()
-        if not isinstance(result, bool):
+        if inspect.isawaitable(result):
             result = await result
         if result:
-            return
+            return result
         if time.monotonic() > deadline:
             state = f"; {describe()}" if describe else ""
             raise NotWithin(f"not within {within} s: {what or condition}{state}")

@@ -8,15 +8,12 @@ and no process is left behind.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,11 +21,11 @@ from typing import Any, TypeVar
 
 import psutil
 import pytest
-import redis
 import requests
 
 import kiss
-from kiss.keys import Keys
+from tests.ports import free_ports
+from tests.waiting import wait_for
 
 ROOT = Path(kiss.__file__).resolve().parent.parent
 FLOWER_AUTH = ("kiss", "e2e-" + uuid.uuid4().hex[:8])
@@ -37,36 +34,9 @@ T = TypeVar("T")
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` consecutive free ports (the worker serves metrics next to the listener)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = int(probe.getsockname()[1])
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return list(range(first, first + count))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free consecutive ports")
-
-
 def eventually(probe: Callable[[], T | None], what: str, within: float = 120.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + within
-    while True:
-        result = probe()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
+    """``wait_for``, checking twice a second (a probe may run a ``kiss`` command)."""
+    return wait_for(probe, within, what, interval=0.5)
 
 
 class Output:
@@ -91,35 +61,6 @@ class Output:
     def tail(self, count: int = 80) -> str:
         self.find(lambda _line: False)
         return "\n".join(self.lines[-count:])
-
-
-@pytest.fixture
-def hub_env(
-    tmp_path: Path, redis_url: str, keys: Keys, redis_client: redis.Redis
-) -> Iterator[dict[str, str]]:
-    queue_name = f"e2e-{uuid.uuid4().hex[:8]}"
-    metrics_port, _worker_port = free_ports(2)
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("KISSBOT_", "FLOWER_", "PROMETHEUS_"))
-    }
-    yield {
-        **env,
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "KISSBOT_REDIS_URL": redis_url,
-        "KISSBOT_KEY_PREFIX": keys.prefix,
-        "KISSBOT_CELERY_QUEUE": queue_name,
-        "KISSBOT_DATABASE_URL": f"sqlite:///{tmp_path}/kiss-hub.db",
-        "KISSBOT_SECRET_KEY_FILE": str(tmp_path / "kissbot.key"),
-        "KISSBOT_METRICS_PORT": str(metrics_port),
-        "KISSBOT_EVENTSUB__RECONCILE_INTERVAL": "3",
-    }
-    # The Celery queue's own keys (the hub's are under the ``keys`` prefix, cleaned by it).
-    redis_client.delete(
-        queue_name, f"_kombu.binding.{queue_name}", f"_kombu.binding_permanent.{queue_name}"
-    )
 
 
 @pytest.fixture

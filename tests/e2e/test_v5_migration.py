@@ -28,7 +28,8 @@ from cryptography.fernet import Fernet
 from kiss.keys import Keys
 from kiss.simulator.testing import SimulatorControl, SimulatorHandle
 from kiss.supervisor.demo import simulator_env
-from tests.e2e.test_local_run import ROOT, Output, eventually, free_ports
+from tests.e2e.test_local_run import ROOT, Output, eventually
+from tests.ports import free_ports
 from tests.v5seed import V5_CONFIG, V5Channel, make_v5_db, sha256
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]

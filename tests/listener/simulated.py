@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from kiss.helix.config import HelixConfig
 from kiss.keys import Keys
 from kiss.settings import Settings, load_settings
 from kiss.simulator.testing import SimulatorControl
+from tests.waiting import wait_for_async
 
 SLOW_UNIT = 0.2
 
@@ -109,20 +109,7 @@ def make_hub(redis_url: str, keys: Keys, base_url: str, **eventsub: Any) -> Hub:
     return Hub(control, helix, settings, keys, sync_redis)
 
 
-async def eventually(
-    condition: Callable[[], Any | Awaitable[Any]], within: float = 10.0, what: str = ""
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        await asyncio.sleep(0.02)
+eventually = wait_for_async  # the listener suites' name for it
 
 
 def unique(prefix: str) -> str:
